@@ -1,0 +1,1 @@
+"""The agent: a LangGraph proof run that plans, collects, judges, retrieves and writes cited narratives."""

@@ -1,0 +1,65 @@
+"""The `auditor` command line. Each area registers its own commands; this file composes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from agent.cli_state import CliState, cli_state, console, fail
+from agent.config import CONFIG_FILENAME, CONFIG_TEMPLATE
+
+app = typer.Typer(
+    name="auditor",
+    help="Agentic SOC 2 auditing assistant: collect read-only evidence, judge it with rules, "
+    "and write control narratives that cite the criteria and the evidence.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help=f"Configuration file (default: ./{CONFIG_FILENAME}).")
+    ] = None,
+    workspace: Annotated[
+        Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: .auditor/).")
+    ] = None,
+) -> None:
+    ctx.obj = CliState(config_path=config, workspace_override=workspace)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented auditor.toml in the current directory."""
+    state = cli_state(ctx)
+    target = state.config_path or Path.cwd() / CONFIG_FILENAME
+    if target.exists() and not force:
+        fail(f"{target} already exists (use --force to overwrite)")
+    target.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    console.print(f"Wrote [bold]{target}[/]. Edit it, then run [bold]auditor knowledge build[/].")
+
+
+def _register_areas() -> None:
+    # Each area owns its commands; a missing area (not built yet) simply adds none.
+    from importlib import import_module
+
+    for module_name in ("knowledge.cli", "tools.cli", "agent.commands", "tui.cli"):
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.register(app)
+
+
+_register_areas()

@@ -1,0 +1,46 @@
+"""State shared by every CLI command: the global options and what they load, built on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from agent.config import AuditorConfig, ConfigError, load_config
+from agent.workspace import Workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    config_path: Path | None = None
+    workspace_override: Path | None = None
+
+    @cached_property
+    def config(self) -> AuditorConfig:
+        try:
+            return load_config(self.config_path, workspace=self.workspace_override)
+        except ConfigError as exc:
+            fail(str(exc))
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        return Workspace.at(self.config.workspace_dir)
+
+
+def cli_state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)

@@ -1,0 +1,1 @@
+"""Measurements: retrieval quality, narrative quality, speed. Each prints its figures."""

@@ -1,0 +1,112 @@
+"""The catalog of read-only tools (collectors) and checks.
+
+A collector fetches raw evidence and applies no logic. A check reads only stored evidence and returns
+findings. Both register here under stable names; the agent plans with the tool names and argument
+schemas, and the control library refers to check ids.
+
+Collector signature: ``func(ctx: CollectContext, args: ArgsModel) -> JSON-serialisable data``.
+Check signature:     ``func(evidence: EvidenceView) -> list[Finding]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from tools.findings import Finding
+
+Source = Literal["aws", "github", "git", "logs", "manual"]
+
+
+class NoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str  # e.g. "aws.iam.credential_report"
+    source: Source
+    description: str
+    args_model: type[BaseModel]
+    func: Callable[..., Any]
+    # The API operations it performs, for provenance (e.g. ["iam:GenerateCredentialReport", "iam:GetCredentialReport"]).
+    operations: tuple[str, ...] = ()
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.args_model.model_json_schema()
+
+
+@dataclass(frozen=True)
+class StoredEvidence:
+    """One evidence item as a check sees it: its locker id, which tool made it, and the data."""
+
+    id: str
+    tool: str
+    params: dict[str, Any]
+    data: Any
+
+
+@dataclass
+class EvidenceView:
+    """The stored evidence a check may read; nothing else is reachable from a check."""
+
+    items: list[StoredEvidence] = field(default_factory=list)
+
+    def all(self, tool: str) -> list[StoredEvidence]:
+        return [item for item in self.items if item.tool == tool]
+
+    def one(self, tool: str) -> StoredEvidence | None:
+        matches = self.all(tool)
+        return matches[0] if matches else None
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str  # e.g. "aws.iam.console_user_mfa"
+    title: str
+    needs: tuple[str, ...]  # tool names whose evidence the check reads
+    func: Callable[[EvidenceView], list[Finding]]
+
+
+TOOLS: dict[str, ToolSpec] = {}
+CHECKS: dict[str, CheckSpec] = {}
+
+
+def tool(
+    name: str,
+    *,
+    source: Source,
+    description: str,
+    args: type[BaseModel] = NoArgs,
+    operations: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        if name in TOOLS:
+            raise ValueError(f"tool {name!r} registered twice")
+        TOOLS[name] = ToolSpec(name, source, description, args, func, operations)
+        return func
+
+    return register
+
+
+def check(id: str, *, title: str, needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(func: Callable[[EvidenceView], list[Finding]]) -> Callable[[EvidenceView], list[Finding]]:
+        if id in CHECKS:
+            raise ValueError(f"check {id!r} registered twice")
+        CHECKS[id] = CheckSpec(id, title, tuple(needs), func)
+        return func
+
+    return register
+
+
+def load_all() -> None:
+    """Import every collector and check module so the registries are complete."""
+    import tools.aws.checks  # noqa: F401
+    import tools.aws.collectors  # noqa: F401
+    import tools.logs.checks  # noqa: F401
+    import tools.logs.collectors  # noqa: F401
+    import tools.repos.checks  # noqa: F401
+    import tools.repos.collectors  # noqa: F401
