@@ -1,0 +1,115 @@
+"""Text analysis shared by the dense embedding and the lexical (BM25) index.
+
+Questions from compliance leads use everyday words ("offboarding", "laptop", "pentest"); the criteria use
+formal ones ("removes access", "endpoint", "vulnerability"). A small curated concept lexicon maps both to
+shared concept tokens, which is what lets a tiny offline model bridge the vocabulary gap.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import snowballstemmer
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    """a an and are as at be by can do does for from has have how i if in into is it its of on or our
+    should so that the their them there these they this to us we what when where which who whom why will
+    with would you your need needs must about any all also than then do did done get got make made""".split()
+)
+
+# concept -> phrases (plain words and formal words). Phrases are matched on stemmed text.
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "access_removal": ("offboard", "leaver", "leav", "terminat", "deprovis", "revok", "remov access",
+                       "left the compani", "quit", "separat", "modifi access", "remov user"),
+    "access_grant": ("onboard", "joiner", "new hire", "new user", "regist", "author new", "grant access",
+                     "provis", "approv new", "access request", "creat account", "user account"),
+    "access_review": ("access review", "review access", "who has access", "recertif", "privileg"),
+    "least_privilege": ("least privileg", "need to know", "role", "segreg", "permiss", "restrict access"),
+    "authentication": ("mfa", "multi factor", "2fa", "two factor", "password", "authent", "credenti",
+                       "login", "log in", "sign in", "api key", "secret"),
+    "encryption": ("encrypt", "crypto", "kms", "key manag", "tls", "ssl", "https", "cipher"),
+    "transmission": ("transmiss", "transmit", "in transit", "travel", "network", "move", "movement"),
+    "physical": ("physic", "offic", "data center", "datacent", "facil", "badg", "premis"),
+    "disposal": ("dispos", "wipe", "destroy", "shred", "sanit", "delet", "erasur", "purg"),
+    "perimeter": ("firewal", "intern", "perimet", "boundari", "extern threat", "public access", "expos",
+                  "outsid", "ingress"),
+    "malware": ("malwar", "antivirus", "virus", "malici", "unauthor softwar", "endpoint", "laptop",
+                "devic", "introduct of unauthor"),
+    "vulnerability": ("vulner", "scan", "pentest", "penetr", "patch", "cve", "depend", "weak"),
+    "detection": ("detect", "monitor", "anomal", "alert", "siem", "log", "audit log", "tamper", "attack",
+                  "suspici"),
+    "incident": ("incid", "breach", "respons plan", "secur event", "compromis", "leak", "triag"),
+    "recovery": ("recov", "restor", "backup", "disast", "dr ", "continu", "resili", "outag", "failov"),
+    "change": ("chang", "deploy", "releas", "pull request", "code review", "peer review", "hotfix",
+               "merg", "infrastructur", "approv", "emerg", "prompt", "weight", "product"),
+    "vendor": ("vendor", "supplier", "third parti", "subprocessor", "outsourc", "provid", "partner",
+               "busi partner", "llm provid"),
+    "risk": ("risk", "threat", "fraud", "assess"),
+    "board": ("board", "director", "oversight", "independ"),
+    "conduct": ("conduct", "integr", "ethic", "valu", "behavior", "standard of conduct"),
+    "structure": ("org chart", "organ", "report line", "structur", "author", "respons"),
+    "competence": ("competen", "train", "hire", "background check", "skill", "develop", "retain"),
+    "accountability": ("account", "perform measur", "incent", "reward", "disciplin"),
+    "communication": ("communic", "inform", "tell", "notifi", "report concern", "whistleblow",
+                      "anonym", "extern parti", "custom", "commit"),
+    "monitoring_controls": ("control work", "evalu", "ongo", "separ evalu", "control fail", "defici",
+                            "intern audit", "continu monitor"),
+    "control_selection": ("select control", "control activ", "implement control", "gener control",
+                          "technolog control", "polici", "procedur"),
+    "capacity": ("capac", "demand", "usag", "quota", "scale", "forecast", "perform"),
+    "environment": ("environment", "power", "cool", "fire", "ups"),
+    "confidential": ("confidenti", "classif", "sensit", "propriet", "nda", "non disclosur"),
+    "retention": ("retain", "retent", "keep", "how long", "archiv", "contract end"),
+    "processing": ("process", "pipelin", "input", "output", "accur", "complet", "valid", "timeli",
+                   "specif", "data definit"),
+    "privacy_notice": ("privaci notic", "notic", "privaci polici", "websit"),
+    "consent": ("consent", "opt in", "opt out", "choic", "permiss to use"),
+    "collection": ("collect", "gather", "minim", "actual need"),
+    "use": ("use", "purpos", "secondari", "train model", "train on", "train our"),
+    "subject_access": ("access request", "dsar", "subject access", "copi of their data", "review their data"),
+    "correction": ("correct", "amend", "updat their", "rectif", "up to date", "accur"),
+    "disclosure": ("disclos", "share", "third parti", "transfer"),
+    "breach_notice": ("notif", "notifi", "breach", "unauthor disclosur"),
+    "complaint": ("complaint", "inquiri", "disput", "complain"),
+    "model": ("model", "ai", "llm", "machin learn", "ml", "train data", "dataset", "prompt", "infer"),
+    "inventory": ("inventori", "asset", "catalog"),
+}
+
+
+@cache
+def _stemmer() -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("english")
+
+
+def stems(text: str) -> list[str]:
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return _stemmer().stemWords(words)
+
+
+@cache
+def _concept_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    patterns = []
+    for concept, phrases in CONCEPTS.items():
+        alternatives = "|".join(re.escape(p.strip()) for p in phrases)
+        patterns.append((concept, re.compile(rf"(?:^| )(?:{alternatives})")))
+    return tuple(patterns)
+
+
+def concepts(text: str) -> list[str]:
+    """Concept tokens found in the text (matched on stemmed words, and on the raw words for short forms)."""
+    stemmed = " " + " ".join(stems(text)) + " "
+    raw = " " + " ".join(_WORD.findall(text.lower())) + " "
+    found = []
+    for concept, pattern in _concept_patterns():
+        hits = len(pattern.findall(stemmed)) + len(pattern.findall(raw))
+        found.extend([f"@{concept}"] * min(hits, 2))
+    return found
+
+
+def terms(text: str) -> list[str]:
+    """The index terms of a text: stems, stem bigrams and concept tokens."""
+    words = stems(text)
+    bigrams = [f"{a}_{b}" for a, b in zip(words, words[1:])]
+    return words + bigrams + concepts(text)

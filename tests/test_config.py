@@ -1,0 +1,45 @@
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.config import ConfigError, load_config
+
+
+def test_defaults_when_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.llm.provider == "offline" and config.aws.regions == ["us-east-1"]
+
+
+def test_errors_name_the_file_and_key(tmp_path):
+    path = tmp_path / "auditor.toml"
+    path.write_text('[aws]\nregions = "us-east-1"\n[llm]\nprovider = "gpt"\n[typo]\nx = 1\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "'aws.regions'" in message and "'llm.provider'" in message and "'typo'" in message
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = tmp_path / "auditor.toml"
+    path.write_text("company = \n")
+    with pytest.raises(ConfigError, match="auditor.toml: not valid TOML"):
+        load_config(path)
+
+
+def test_init_writes_a_config_that_loads(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert load_config(tmp_path / "auditor.toml").company == "My Company"
+    assert runner.invoke(app, ["init"]).exit_code == 2  # refuses to overwrite
+
+
+def test_cli_reports_config_errors_with_file(tmp_path):
+    bad = tmp_path / "auditor.toml"
+    bad.write_text("[run]\nconcurrency = 0\n")
+    result = CliRunner().invoke(app, ["--config", str(bad), "coverage"])
+    # coverage does not need the config; a command that does reports the error
+    result = CliRunner().invoke(app, ["--config", str(bad), "knowledge", "build"])
+    assert result.exit_code == 2 and "run.concurrency" in result.output

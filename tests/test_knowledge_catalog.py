@@ -1,0 +1,91 @@
+import json
+
+import pytest
+import yaml
+
+from knowledge.catalog import load_catalog
+from knowledge.control_library import ControlLibraryError, load_controls
+
+AI_THEMES = {
+    "AI-01": "registry",
+    "AI-02": "lineage",
+    "AI-03": "change management",
+    "AI-04": "vendor",
+    "AI-05": "incident",
+    "AI-06": "training",
+}
+
+
+def test_catalog_has_all_61_criteria_and_330_points_of_focus():
+    catalog = load_catalog()
+    assert len(catalog.criteria) == 61
+    assert sum(len(c.points_of_focus) for c in catalog.criteria) == 330
+    assert catalog.get("cc6.1").series == "CC6"
+    assert catalog.get("CC6.1").points_of_focus[2].citation_id("CC6.1") == "CC6.1/pof/3"
+
+
+def test_shipped_catalog_matches_reference_statements_and_omits_full_text(shared_data):
+    reference = json.loads((shared_data / "tsc" / "tsc-2017-rev2022.json").read_text())
+    catalog = load_catalog()
+    for ref in reference["criteria"]:
+        shipped = catalog.get(ref["id"])
+        assert shipped.text == ref["text"]
+        assert [p.title for p in shipped.points_of_focus] == [p["title"] for p in ref["points_of_focus"]]
+        assert all(p.text is None for p in shipped.points_of_focus)
+
+
+def test_control_library_covers_every_criterion_with_at_least_90_controls():
+    library = load_controls()
+    assert len(library.controls) >= 90
+    assert library.criteria_covered() == set(load_catalog().ids())
+    for control in library.controls:
+        if control.kind != "manual":
+            assert control.evidence, control.id
+        if control.kind != "automated":
+            assert control.manual_evidence, control.id
+
+
+def test_ai_specific_controls_are_present():
+    library = load_controls()
+    for control_id, theme in AI_THEMES.items():
+        control = library.get(control_id)
+        assert control is not None and "ai" in control.tags
+        assert theme in (control.title + " " + control.description).lower(), control_id
+
+
+def test_every_evidence_spec_names_a_registered_tool_and_check_that_reads_it():
+    from tools.catalog import CHECKS, TOOLS, load_all
+
+    load_all()
+    library = load_controls()
+    used_checks = set()
+    for control in library.controls:
+        for spec in control.evidence:
+            assert spec.tool in TOOLS, (control.id, spec.tool)
+            assert spec.check in CHECKS, (control.id, spec.check)
+            assert spec.tool in CHECKS[spec.check].needs, (control.id, spec.check, spec.tool)
+            used_checks.add(spec.check)
+    assert used_checks == set(CHECKS), f"checks no control uses: {set(CHECKS) - used_checks}"
+
+
+def _write(path, controls):
+    path.write_text(yaml.safe_dump(controls, sort_keys=False))
+
+
+GOOD = {
+    "id": "T-01", "title": "t", "description": "d", "criteria": ["CC1.1"], "kind": "manual",
+    "frequency": "annually", "owner_role": "CEO", "manual_evidence": ["x"],
+}
+
+
+def test_library_errors_name_the_file_for_each_problem(tmp_path):
+    _write(tmp_path / "a.yaml", [GOOD])
+    _write(tmp_path / "b.yaml", [GOOD, {**GOOD, "id": "T-02", "criteria": ["CC99.9"]}, {**GOOD, "id": "T-03", "kind": "sometimes"}])
+    (tmp_path / "c.yaml").write_text("- id: T-04\n  title: [unclosed\n")
+    with pytest.raises(ControlLibraryError) as error:
+        load_controls(tmp_path)
+    problems = error.value.problems
+    assert any("b.yaml:1" in p and "T-01" in p and "duplicate" in p for p in problems)
+    assert any("b.yaml" in p and "T-02" in p and "CC99.9" in p for p in problems)
+    assert any("b.yaml" in p and "T-03" in p and "'kind'" in p for p in problems)
+    assert any("c.yaml:" in p and "not valid YAML" in p for p in problems)
