@@ -1,4 +1,7 @@
-"""Knowledge commands: build and search the store, show criteria and controls, check coverage."""
+"""Knowledge commands: build and search the store, show criteria and controls, check coverage.
+
+chromadb and the store are imported inside the commands so `auditor --help` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +20,31 @@ knowledge_app = typer.Typer(help="Build the knowledge store and load documents i
 criteria_app = typer.Typer(help="Read and search the Trust Services Criteria.", no_args_is_help=True)
 controls_app = typer.Typer(help="The control library.", no_args_is_help=True)
 
+SNIPPET_CHARS = 160
+
 
 def open_store(ctx: typer.Context) -> "KnowledgeStore":
     """The workspace's store, built on first use so a new user can search straight away."""
     from knowledge.store import KnowledgeStore
 
-    store = KnowledgeStore.open(cli_state(ctx).workspace.chroma_dir)
-    if not store.is_built():
-        with console.status("Building the knowledge store (first use)..."):
-            store.build()
-    return store
+    load_library()  # a broken library is reported plainly before the first build needs it
+    with console.status("Opening the knowledge store (built on first use)..."):
+        return KnowledgeStore.open(cli_state(ctx).workspace.chroma_dir)
+
+
+def load_library():
+    """The control library, or a clear exit listing every problem in it."""
+    from knowledge.control_library import ControlLibraryError, load_controls
+
+    try:
+        return load_controls()
+    except ControlLibraryError as exc:
+        fail(f"the control library has problems:\n{exc}")
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
 
 
 @knowledge_app.command("build")
@@ -34,89 +52,111 @@ def build(ctx: typer.Context) -> None:
     """Build or refresh the store from the shipped criteria and the control library."""
     from knowledge.store import KnowledgeStore
 
-    store = KnowledgeStore.open(cli_state(ctx).workspace.chroma_dir)
-    written = store.build()
-    console.print(f"Indexed {written} chunks. Collections: {store.count()}")
+    library = load_library()
+    store = KnowledgeStore.open(cli_state(ctx).workspace.chroma_dir, build_if_empty=False)
+    written = store.build(controls=library)
+    counts = ", ".join(f"{name} {count}" for name, count in store.count().items())
+    console.print(f"Indexed {written} chunks into {cli_state(ctx).workspace.chroma_dir} ({counts}).")
 
 
 @knowledge_app.command("import-tsc")
-def import_tsc(ctx: typer.Context, pdf: Annotated[Path, typer.Argument(help="Your copy of the AICPA TSC publication.")]) -> None:
-    """Load the full point-of-focus text from the AICPA publication (PDF)."""
-    from knowledge.importer import ImportError_, extract_points_of_focus
+def import_tsc(
+    ctx: typer.Context,
+    pdf: Annotated[Path, typer.Argument(help="Your copy of the AICPA Trust Services Criteria publication (PDF).")],
+) -> None:
+    """Load the full point-of-focus text from your copy of the AICPA publication."""
+    from knowledge.catalog import load_catalog
+    from knowledge.importer import TscImportError, extract_points_of_focus
 
     if not pdf.is_file():
         fail(f"{pdf}: file not found")
     try:
         texts = extract_points_of_focus(pdf)
-    except ImportError_ as exc:
+    except TscImportError as exc:
         fail(str(exc))
+    total = sum(len(c.points_of_focus) for c in load_catalog().criteria)
     updated = open_store(ctx).set_point_of_focus_text(texts)
-    console.print(f"Loaded full text for {updated} points of focus from {pdf}.")
+    console.print(f"Loaded the full text of {updated} of {total} points of focus from {pdf}.")
 
 
 @knowledge_app.command("add")
-def add(ctx: typer.Context, paths: Annotated[list[Path], typer.Argument(help="Policy files or folders (Markdown, text, PDF).")]) -> None:
-    """Ingest company policies and procedures so narratives can cite them."""
-    from knowledge.documents import chunk_file, collect_files
+def add(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Policy files or folders (Markdown, text, PDF).")],
+) -> None:
+    """Ingest company policies and procedures so narratives can cite them (exit 1 if any file failed)."""
+    from knowledge.documents import DocumentError, chunk_file, find_documents
 
+    found = find_documents(paths)
+    failed = 0
+    for path in found.unsupported:
+        err_console.print(f"[yellow]skipped[/] {path}: unsupported file type (use Markdown, text or PDF)", highlight=False)
     store = open_store(ctx)
-    problems = 0
-    for path in collect_files(paths):
+    for path, name in found.documents:
         try:
-            chunks = chunk_file(path)
-        except (ValueError, OSError) as exc:
-            err_console.print(f"[yellow]skipped[/] {exc}", highlight=False)
-            problems += 1
+            chunks = chunk_file(path, name)
+        except DocumentError as exc:
+            err_console.print(f"[red]failed[/] {exc}", highlight=False)
+            failed += 1
             continue
-        store.add_document_chunks(
-            [(c.citation_id, f"{c.section}\n{c.text}", {"kind": "policy", "criteria": "", "title": c.section, "source": c.source}) for c in chunks]
-        )
-        console.print(f"{path}: {len(chunks)} sections ({', '.join(c.citation_id for c in chunks[:3])}{'...' if len(chunks) > 3 else ''})")
-    if problems:
+        store.add_documents(chunks)
+        shown = ", ".join(c.citation_id for c in chunks[:3]) + (", ..." if len(chunks) > 3 else "")
+        console.print(f"{path}: {len(chunks)} sections ({shown})", highlight=False)
+    console.print(f"Added {len(found.documents) - failed} documents; {failed} failed; {len(found.unsupported)} skipped.")
+    if failed:
         raise typer.Exit(1)
 
 
 @criteria_app.command("show")
-def show(ctx: typer.Context, criterion_id: str) -> None:
+def show(ctx: typer.Context, criterion_id: Annotated[str, typer.Argument(help="e.g. CC6.1")]) -> None:
     """A criterion's statement, its points of focus and the controls that cover it."""
     from knowledge.catalog import load_catalog
-    from knowledge.control_library import load_controls
 
     criterion = load_catalog().get(criterion_id)
     if criterion is None:
-        fail(f"unknown criterion {criterion_id!r} (e.g. CC6.1, A1.2, P4.3)")
-    console.print(f"[bold]{criterion.id}[/] ({criterion.series_title})\n{criterion.text}\n")
+        fail(f"unknown criterion {criterion_id!r} (ids look like CC6.1, A1.2, PI1.3, P4.3)")
+    console.print(f"[bold]{criterion.id}[/] · {criterion.series} {criterion.series_title}\n{criterion.text}\n")
     store = open_store(ctx)
-    table = Table("Citation", "Point of focus", title="Points of focus")
+    points = Table("Citation", "Point of focus", "Tags", title="Points of focus")
     for pof in criterion.points_of_focus:
         chunk = store.get(pof.citation_id(criterion.id))
-        detail = chunk.metadata.get("full_text") if chunk else None
-        table.add_row(pof.citation_id(criterion.id), pof.title + (f"\n[dim]{detail}[/]" if detail else ""))
-    console.print(table)
-    controls = Table("Control", "Title", "Kind", title="Controls covering it")
-    for control in load_controls().for_criterion(criterion.id):
-        controls.add_row(control.id, control.title, control.kind)
-    console.print(controls)
+        full_text = chunk.metadata.get("full_text") if chunk else None
+        points.add_row(pof.citation_id(criterion.id), pof.title + (f"\n[dim]{full_text}[/]" if full_text else ""), ", ".join(pof.tags))
+    console.print(points)
+    controls = load_library().for_criterion(criterion.id)
+    table = Table("Control", "Title", "Kind", "Frequency", title=f"Controls covering {criterion.id}")
+    for control in controls:
+        table.add_row(control.id, control.title, control.kind, control.frequency)
+    console.print(table if controls else f"[yellow]No control covers {criterion.id}.[/]")
 
 
 @criteria_app.command("search")
-def search(ctx: typer.Context, query: str, limit: Annotated[int, typer.Option("--limit", "-n")] = 5) -> None:
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="A question in plain words.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=61, help="How many criteria to show.")] = 5,
+) -> None:
     """Find the criteria that answer a question in plain words."""
     from knowledge.catalog import load_catalog
 
     catalog = load_catalog()
     table = Table("Criterion", "Score", "Statement", "Best match", title=f"Criteria for: {query}")
     for hit in open_store(ctx).search_criteria(query, k=limit):
-        table.add_row(hit.criterion_id, f"{hit.score:.3f}", catalog.get(hit.criterion_id).text[:90] + "...", f"{hit.best_chunk.id}")
+        statement = _snippet(catalog.get(hit.criterion_id).text)
+        table.add_row(hit.criterion_id, f"{hit.score:.3f}", statement, f"[bold]{hit.best_chunk.id}[/]\n{_snippet(hit.best_chunk.text)}")
     console.print(table)
 
 
 @controls_app.command("list")
-def list_controls(criterion: Annotated[Optional[str], typer.Option("--criterion", help="Only controls mapped to this criterion.")] = None) -> None:
+def list_controls(
+    criterion: Annotated[Optional[str], typer.Option("--criterion", help="Only controls mapped to this criterion.")] = None,
+) -> None:
     """List the control library."""
-    from knowledge.control_library import load_controls
+    from knowledge.catalog import load_catalog
 
-    library = load_controls()
+    library = load_library()
+    if criterion and load_catalog().get(criterion) is None:
+        fail(f"unknown criterion {criterion!r} (ids look like CC6.1, A1.2, PI1.3, P4.3)")
     controls = library.for_criterion(criterion) if criterion else list(library.controls)
     table = Table("Id", "Title", "Kind", "Frequency", "Criteria", title=f"{len(controls)} controls")
     for control in controls:
@@ -127,13 +167,20 @@ def list_controls(criterion: Annotated[Optional[str], typer.Option("--criterion"
 def coverage() -> None:
     """Criteria that no control covers (exit 1 if any)."""
     from knowledge.catalog import load_catalog
-    from knowledge.control_library import load_controls
 
-    catalog, library = load_catalog(), load_controls()
-    missing = [cid for cid in catalog.ids() if not library.for_criterion(cid)]
-    console.print(f"{len(catalog.ids()) - len(missing)} of {len(catalog.ids())} criteria covered by {len(library.controls)} controls.")
+    catalog, library = load_catalog(), load_library()
+    table = Table("Series", "Criteria", "Covered", "Not covered", title="Control coverage of the criteria")
+    missing: list[str] = []
+    for series, title in catalog.series().items():
+        ids = [c.id for c in catalog.criteria if c.series == series]
+        uncovered = [cid for cid in ids if not library.for_criterion(cid)]
+        missing.extend(uncovered)
+        table.add_row(f"{series} {title}", str(len(ids)), str(len(ids) - len(uncovered)), ", ".join(uncovered) or "-")
+    console.print(table)
+    total = len(catalog.criteria)
+    console.print(f"{total - len(missing)} of {total} criteria covered by {len(library.controls)} controls.")
     if missing:
-        console.print("Not covered: " + ", ".join(missing))
+        console.print(f"[red]Not covered:[/] {', '.join(missing)}")
         raise typer.Exit(1)
 
 

@@ -6,6 +6,7 @@ the control, so one bad file never hides the errors of another.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,17 +17,20 @@ from knowledge.catalog import load_catalog
 from knowledge.models import Control
 
 CONTROLS_DIR = Path(__file__).resolve().parent / "controls"
+CONTROL_ID = re.compile(r"[A-Z]+-\d{2,}")
 
 
 class ControlLibraryError(Exception):
+    """Every problem found while loading, one line each, naming file:line and control."""
+
     def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
+        super().__init__(f"{len(problems)} problem(s) in the control library:\n" + "\n".join(problems))
         self.problems = problems
 
 
 @dataclass(frozen=True)
 class ControlLibrary:
-    controls: tuple[Control, ...]
+    controls: tuple[Control, ...]  # sorted by id
 
     def get(self, control_id: str) -> Control | None:
         return next((c for c in self.controls if c.id == control_id.upper()), None)
@@ -42,7 +46,10 @@ class ControlLibrary:
 
 
 def load_controls(directory: Path | None = None) -> ControlLibrary:
+    """Load and validate every *.yaml in `directory` (default: the shipped library); raise ControlLibraryError."""
     directory = directory or CONTROLS_DIR
+    if not directory.is_dir():
+        raise ControlLibraryError([f"{directory}: no such directory of control files"])
     known_criteria = set(load_catalog().ids())
     problems: list[str] = []
     controls: list[Control] = []
@@ -97,4 +104,8 @@ def _semantic_problems(control: Control, where: str, known_criteria: set[str]) -
         problems.append(f"{where}: control {control.id}: {control.kind} control lists no evidence")
     if control.kind in ("manual", "hybrid") and not control.manual_evidence:
         problems.append(f"{where}: control {control.id}: {control.kind} control lists no manual_evidence")
+    if control.kind == "manual" and control.evidence:
+        problems.append(f"{where}: control {control.id}: manual control lists automated evidence; make it hybrid")
+    if not CONTROL_ID.fullmatch(control.id):
+        problems.append(f"{where}: control {control.id}: id must look like IAM-01 (letters, dash, two or more digits)")
     return problems

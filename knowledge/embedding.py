@@ -1,12 +1,14 @@
-"""The embedding function of the knowledge store: `soc2-concept-hash-v1`.
+"""The embedding function of the knowledge store, registered with Chroma as `soc2-concept-hash-v1`.
 
-Why this embedding: Chroma's default model is downloaded at first use, which fails offline, and the
-packaged sentence-transformer models on PyPI pull in PyTorch. This function needs neither: it hashes each
-text's terms (stems, stem bigrams and SOC 2 concept tokens from `knowledge.text`) into a fixed-size
-vector, weighted by sublinear term frequency and by inverse document frequency over the shipped criteria
-and controls, then L2-normalises it. It is deterministic (hashlib, no randomness), so chunk vectors are
-identical across rebuilds and machines, and it is registered with Chroma under a stable name so a
-persistent store reopens with the same function. `evals/retrieval` measures its quality.
+Why this embedding: Chroma's default model is downloaded on first use, which fails offline, and the PyPI
+packages that bundle a sentence model need sentence-transformers and so PyTorch. This function needs
+neither. It analyses a text into terms (`knowledge.text`: stems, stem bigrams and SOC 2 concept tokens
+that map plain words such as "offboarding" and formal ones such as "removes access" to one token),
+weights each by sublinear term frequency and by its inverse document frequency over the shipped TSC
+catalog, hashes it into a fixed-size vector with a sign bit (the hashing trick) and L2-normalises.
+It is deterministic (hashlib, not the salted `hash()`; no randomness), so a chunk's vector is the same
+across rebuilds, processes and machines. Registered under a stable name, a persistent store reopens
+with it in a fresh client. `python -m evals.retrieval.run` measures its quality.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -27,36 +30,44 @@ DIMENSIONS = 1024
 CONCEPT_WEIGHT = 2.0  # concept tokens carry the cross-vocabulary signal; weight them above plain words
 
 
+@dataclass(frozen=True)
+class IdfTable:
+    weights: dict[str, float]
+    unseen: float  # a term absent from the corpus is rarer than any in it, hence informative
+
+
 @cache
-def corpus_idf() -> dict[str, float]:
-    """IDF over the shipped corpus: each criterion, point-of-focus title and control is one document."""
+def corpus_idf() -> IdfTable:
+    """IDF over the shipped TSC catalog: each criterion statement and point-of-focus title is a document.
+
+    Only the shipped catalog counts, not the (editable) control library, so a vector depends on nothing
+    but its text and the package version.
+    """
     from knowledge.catalog import load_catalog
-    from knowledge.control_library import load_controls
 
     documents = []
     for criterion in load_catalog().criteria:
-        documents.append(criterion.text)
+        documents.append(f"{criterion.series_title}. {criterion.text}")
         documents.extend(p.title for p in criterion.points_of_focus)
-    documents.extend(f"{c.title}. {c.description}" for c in load_controls().controls)
     document_frequency: Counter[str] = Counter()
     for document in documents:
         document_frequency.update(set(terms(document)))
     total = len(documents)
-    return {term: math.log(1 + total / (1 + count)) for term, count in document_frequency.items()}
+    weights = {term: math.log(1 + total / (1 + count)) for term, count in document_frequency.items()}
+    return IdfTable(weights, math.log(1 + total))
 
 
 def _bucket(term: str) -> tuple[int, float]:
-    digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest()
     value = int.from_bytes(digest, "little")
     return value % DIMENSIONS, (1.0 if (value >> 63) & 1 else -1.0)
 
 
 def embed_text(text: str) -> list[float]:
     idf = corpus_idf()
-    default_idf = math.log(1 + len(idf) / 1)  # unseen terms are rare, hence informative
     vector = np.zeros(DIMENSIONS, dtype=np.float64)
     for term, count in Counter(terms(text)).items():
-        weight = (1 + math.log(count)) * idf.get(term, default_idf)
+        weight = (1 + math.log(count)) * idf.weights.get(term, idf.unseen)
         if term.startswith("@"):
             weight *= CONCEPT_WEIGHT
         index, sign = _bucket(term)
@@ -67,6 +78,8 @@ def embed_text(text: str) -> list[float]:
 
 @register_embedding_function
 class ConceptHashEmbedding(EmbeddingFunction[Documents]):
+    """Chroma adapter for `embed_text`; it has no settings beyond the vector size."""
+
     def __init__(self) -> None:
         pass
 
@@ -89,5 +102,8 @@ class ConceptHashEmbedding(EmbeddingFunction[Documents]):
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> "ConceptHashEmbedding":
         if config.get("dimensions", DIMENSIONS) != DIMENSIONS:
-            raise ValueError(f"store was built with {config['dimensions']} dimensions; this version has {DIMENSIONS}")
+            raise ValueError(
+                f"this knowledge store was built with {config['dimensions']}-dimension vectors and this version "
+                f"uses {DIMENSIONS}: delete the workspace's knowledge/ folder and run `auditor knowledge build`"
+            )
         return ConceptHashEmbedding()

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import PyPdfError
 
 from knowledge.catalog import Catalog, load_catalog
 
@@ -25,7 +25,7 @@ _TEXT_END = re.compile(
 )
 
 
-class ImportError_(Exception):
+class TscImportError(Exception):
     """The file could not be read as the TSC publication."""
 
 
@@ -35,7 +35,7 @@ def extract_points_of_focus(pdf_path: Path, catalog: Catalog | None = None) -> d
     text = _publication_text(pdf_path)
     starts = _criterion_starts(text, catalog)
     if len(starts) < len(catalog.criteria) // 2:
-        raise ImportError_(
+        raise TscImportError(
             f"{pdf_path}: found {len(starts)} of {len(catalog.criteria)} criteria; "
             "is this the AICPA Trust Services Criteria publication?"
         )
@@ -64,9 +64,11 @@ def _publication_text(pdf_path: Path) -> str:
     try:
         reader = PdfReader(str(pdf_path))
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, OSError, ValueError) as exc:
-        raise ImportError_(f"{pdf_path}: cannot read as PDF: {exc}") from exc
+    except (PyPdfError, OSError, ValueError) as exc:
+        raise TscImportError(f"{pdf_path}: cannot read as PDF: {exc}") from exc
     text = "\n".join(pages)
+    if not text.strip():
+        raise TscImportError(f"{pdf_path}: no text found in the PDF (a scanned copy has no text layer)")
     text = _PAGE_HEADER.sub(" ", text)
     text = _HYPHEN_BREAK.sub("", text)
     return _FOOTNOTE.sub("", text)

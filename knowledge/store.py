@@ -2,7 +2,8 @@
 
 Every chunk carries a stable citation id: `CC6.1` (criterion), `CC6.1/pof/3` (point of focus),
 `control:IAM-01` (control), `policy:<file>#<section>` (company document). Retrieval is hybrid: dense
-vectors from Chroma and BM25 over the same terms, fused by reciprocal rank fusion.
+vectors from Chroma (`knowledge.embedding`) and BM25 over the same analysed terms (`knowledge.text`),
+fused by reciprocal rank. The store is built on first open, so every consumer can just open it.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from rank_bm25 import BM25Okapi
 
 from knowledge.catalog import Catalog, load_catalog
 from knowledge.control_library import ControlLibrary, load_controls
+from knowledge.documents import DocumentChunk
 from knowledge.embedding import ConceptHashEmbedding
 from knowledge.text import terms
 
 COLLECTIONS = ("criteria", "controls", "documents")
-RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of top ranks
+RRF_K = 60  # the usual reciprocal-rank-fusion constant for chunk search
+# Criterion ranking, measured with `python -m evals.retrieval.run`: in each ranking a criterion scores the
+# reciprocal ranks of its best 3 chunks. The hashed dense vectors are a weaker, correlated lexical signal, so
+# they count at a quarter of BM25's weight: enough to break ties (best recall@1 and MRR) without costing recall@5.
+CRITERION_RRF_K = 30
+CHUNKS_PER_CRITERION = 3
+DENSE_WEIGHT = 0.25
+CANDIDATES = 60
 Mode = Literal["dense", "lexical", "hybrid"]
 
 
@@ -55,10 +64,14 @@ class KnowledgeStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path) -> "KnowledgeStore":
+    def open(cls, path: Path, *, build_if_empty: bool = True) -> "KnowledgeStore":
+        """The persistent store at `path`; built from the shipped catalog and controls on first use."""
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
-        return cls(client)
+        store = cls(client)
+        if build_if_empty and not store.is_built():
+            store.build()
+        return store
 
     def _collection(self, name: str) -> Any:
         return self._client.get_or_create_collection(
@@ -73,25 +86,17 @@ class KnowledgeStore:
         """Load criteria, points of focus and controls; idempotent, ids stable. Returns chunks written."""
         catalog = catalog or load_catalog()
         controls = controls or load_controls()
-        imported = self._imported_pof_texts()
-        criteria_chunks = []
-        for criterion in catalog.criteria:
-            criteria_chunks.append(
-                (criterion.id, f"{criterion.id} {criterion.series_title}. {criterion.text}",
-                 {"kind": "criterion", "criteria": criterion.id, "title": criterion.id, "source": "tsc"})
-            )
-            for pof in criterion.points_of_focus:
-                chunk_id = pof.citation_id(criterion.id)
-                full_text = imported.get(chunk_id)
-                text = f"{criterion.id} {criterion.series_title}: {pof.title}." + (f" {full_text}" if full_text else "")
-                metadata = {"kind": "point_of_focus", "criteria": criterion.id, "title": pof.title,
-                            "source": "tsc", "imported": bool(full_text)}
-                criteria_chunks.append((chunk_id, text, metadata))
+        criteria_chunks = _criteria_chunks(catalog, self._imported_pof_texts())
         control_chunks = [
             (f"control:{c.id}", f"{c.title}. {c.description}",
-             {"kind": "control", "criteria": ",".join(c.criteria), "title": c.title, "source": "controls"})
+             _metadata(f"control:{c.id}", "control", c.criteria, "controls", title=c.title))
             for c in controls.controls
         ]
+        # A control removed from the library must not linger in the store.
+        current = {chunk_id for chunk_id, _, _ in control_chunks}
+        stale = [i for i in self._collection("controls").get(include=[])["ids"] if i not in current]
+        if stale:
+            self._collection("controls").delete(ids=stale)
         self._upsert("criteria", criteria_chunks)
         self._upsert("controls", control_chunks)
         return len(criteria_chunks) + len(control_chunks)
@@ -101,19 +106,25 @@ class KnowledgeStore:
         result = self._collection("criteria").get(where={"imported": True}, include=["metadatas"])
         return {i: m["full_text"] for i, m in zip(result["ids"], result["metadatas"]) if m.get("full_text")}
 
-    def set_point_of_focus_text(self, texts: dict[str, str]) -> int:
+    def set_point_of_focus_text(self, texts: dict[str, str], catalog: Catalog | None = None) -> int:
         """Attach full text to point-of-focus chunks (`CC6.1/pof/3` -> text). Returns chunks updated."""
-        collection = self._collection("criteria")
-        existing = collection.get(ids=list(texts), include=["metadatas"])
-        updates = []
-        for chunk_id, metadata in zip(existing["ids"], existing["metadatas"]):
-            text = f"{metadata['criteria']} {metadata['title']}. {texts[chunk_id]}"
-            updates.append((chunk_id, text, {**metadata, "imported": True, "full_text": texts[chunk_id]}))
-        self._upsert("criteria", updates)
-        return len(updates)
+        chunks = [chunk for chunk in _criteria_chunks(catalog or load_catalog(), texts) if chunk[0] in texts]
+        self._upsert("criteria", chunks)
+        return len(chunks)
 
-    def add_document_chunks(self, chunks: list[tuple[str, str, dict[str, Any]]]) -> int:
-        self._upsert("documents", chunks)
+    def add_documents(self, chunks: list[DocumentChunk]) -> int:
+        """Store company document sections (from `knowledge.documents.chunk_file`); returns chunks written.
+
+        Adding a document again replaces all of its sections, so a section removed from the file goes too.
+        """
+        files = sorted({_document_name(c.citation_id) for c in chunks})
+        if files:
+            self._collection("documents").delete(where={"file": {"$in": files}})
+        self._upsert("documents", [
+            (c.citation_id, f"{c.section}\n{c.text}",
+             _metadata(c.citation_id, "policy", [], c.source, title=c.section, file=_document_name(c.citation_id)))
+            for c in chunks
+        ])
         return len(chunks)
 
     def _upsert(self, name: str, chunks: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -129,11 +140,12 @@ class KnowledgeStore:
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self, citation_id: str) -> Chunk | None:
-        for name in COLLECTIONS:
-            result = self._collection(name).get(ids=[citation_id], include=["documents", "metadatas"])
-            if result["ids"]:
-                return Chunk(result["ids"][0], result["documents"][0], name, 1.0, dict(result["metadatas"][0]))
-        return None
+        """The chunk a citation id names (`CC6.1`, `CC6.1/pof/3`, `control:IAM-01`, `policy:x.md#y`), or None."""
+        name = "controls" if citation_id.startswith("control:") else "documents" if citation_id.startswith("policy:") else "criteria"
+        result = self._collection(name).get(ids=[citation_id], include=["documents", "metadatas"])
+        if not result["ids"]:
+            return None
+        return Chunk(result["ids"][0], result["documents"][0], name, 1.0, dict(result["metadatas"][0]))
 
     def count(self) -> dict[str, int]:
         return {name: self._collection(name).count() for name in COLLECTIONS}
@@ -151,24 +163,31 @@ class KnowledgeStore:
         return [_with_score(by_id[i], score) for i, score in fused[:k]]
 
     def search_criteria(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[CriterionHit]:
-        """Rank criteria: hits on a criterion, its points of focus and the controls mapped to it all count."""
-        rankings: list[list[Chunk]] = []
+        """Rank criteria by the chunks that point to them: the criterion, its points of focus, mapped controls.
+
+        In each ranking (dense, lexical) a criterion scores the reciprocal ranks of its best few chunks, so
+        a criterion that several chunks support beats one lucky chunk; the rankings are then summed with
+        weights. Controls are written in practical words, so they bridge plain questions to criteria.
+        """
+        rankings: list[tuple[float, list[Chunk]]] = []
         if mode in ("dense", "hybrid"):
-            rankings.append(self._dense(query, ("criteria", "controls"), 60))
+            rankings.append((DENSE_WEIGHT, self._dense(query, ("criteria", "controls"), CANDIDATES)))
         if mode in ("lexical", "hybrid"):
-            rankings.append(self._bm25(query, ("criteria", "controls"), 60))
-        best_chunk: dict[str, Chunk] = {}
-        per_ranking: list[list[str]] = []
-        for ranking in rankings:
-            order: list[str] = []
-            for chunk in ranking:
+            rankings.append((1.0, self._bm25(query, ("criteria", "controls"), CANDIDATES)))
+        scores: dict[str, float] = {}
+        best: dict[str, tuple[float, Chunk]] = {}  # the chunk that contributed most: shown as the match
+        for weight, ranking in rankings:
+            contributions: dict[str, list[float]] = {}
+            for rank, chunk in enumerate(ranking, start=1):
+                share = weight / (CRITERION_RRF_K + rank)
                 for criterion in chunk.criteria:
-                    best_chunk.setdefault(criterion, chunk)
-                    if criterion not in order:
-                        order.append(criterion)
-            per_ranking.append(order)
-        fused = _fuse(per_ranking)
-        return [CriterionHit(cid, score, best_chunk[cid]) for cid, score in fused[:k]]
+                    contributions.setdefault(criterion, []).append(share)
+                    if criterion not in best or share > best[criterion][0]:
+                        best[criterion] = (share, chunk)
+            for criterion, shares in contributions.items():
+                scores[criterion] = scores.get(criterion, 0.0) + sum(shares[:CHUNKS_PER_CRITERION])
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [CriterionHit(cid, score, best[cid][1]) for cid, score in ranked[:k]]
 
     def _dense(self, query: str, collections: tuple[str, ...], n: int) -> list[Chunk]:
         hits: list[Chunk] = []
@@ -214,3 +233,33 @@ def _fuse(rankings: list[list[str]]) -> list[tuple[str, float]]:
 
 def _with_score(chunk: Chunk, score: float) -> Chunk:
     return Chunk(chunk.id, chunk.text, chunk.collection, score, chunk.metadata)
+
+
+def _metadata(citation: str, kind: str, criteria: list[str], source: str, **extra: Any) -> dict[str, Any]:
+    # Chroma metadata values are scalars, so the criteria travel as a comma-separated string.
+    return {"citation": citation, "kind": kind, "criteria": ",".join(criteria), "source": source, **extra}
+
+
+def _document_name(citation_id: str) -> str:
+    return citation_id.removeprefix("policy:").partition("#")[0]
+
+
+def _criteria_chunks(catalog: Catalog, imported: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """One chunk per criterion statement and per point of focus; the context prefix helps both retrievers."""
+    chunks = []
+    for criterion in catalog.criteria:
+        chunks.append((
+            criterion.id,
+            f"{criterion.id} {criterion.series_title}. {criterion.text}",
+            _metadata(criterion.id, "criterion", [criterion.id], "tsc", title=criterion.id),
+        ))
+        for pof in criterion.points_of_focus:
+            chunk_id = pof.citation_id(criterion.id)
+            full_text = imported.get(chunk_id)
+            text = f"{criterion.id} {criterion.series_title}: {pof.title}." + (f" {full_text}" if full_text else "")
+            metadata = _metadata(chunk_id, "point_of_focus", [criterion.id], "tsc", title=pof.title,
+                                 tags=",".join(pof.tags), imported=bool(full_text))
+            if full_text:
+                metadata["full_text"] = full_text
+            chunks.append((chunk_id, text, metadata))
+    return chunks

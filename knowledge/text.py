@@ -8,6 +8,7 @@ shared concept tokens, which is what lets a tiny offline model bridge the vocabu
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 
 import snowballstemmer
@@ -19,11 +20,12 @@ _STOP = frozenset(
     with would you your need needs must about any all also than then do did done get got make made""".split()
 )
 
-# concept -> phrases (plain words and formal words). Phrases are matched on stemmed text.
+# concept -> phrases (plain words and formal words), matched on the stemmed text and on the raw words.
+# Vocabulary only: the eval questions must never be special-cased here.
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "access_removal": ("offboard", "leaver", "leav", "terminat", "deprovis", "revok", "remov access",
-                       "left the compani", "quit", "separat", "modifi access", "remov user"),
-    "access_grant": ("onboard", "joiner", "new hire", "new user", "regist", "author new", "grant access",
+                       "quit", "separat", "modifi access", "remov user"),
+    "access_grant": ("onboard", "joiner", "new hire", "new user", "author new", "grant access",
                      "provis", "approv new", "access request", "creat account", "user account"),
     "access_review": ("access review", "review access", "who has access", "recertif", "privileg"),
     "least_privilege": ("least privileg", "need to know", "role", "segreg", "permiss", "restrict access"),
@@ -31,7 +33,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                        "login", "log in", "sign in", "api key", "secret"),
     "encryption": ("encrypt", "crypto", "kms", "key manag", "tls", "ssl", "https", "cipher"),
     "transmission": ("transmiss", "transmit", "in transit", "travel", "network", "move", "movement"),
-    "physical": ("physic", "offic", "data center", "datacent", "facil", "badg", "premis"),
+    "physical": ("physic", "offic", "data center", "datacent", "facil", "badg", "premis", "server room",
+                 "visitor", "door", "keycard", "cctv", "cage"),
     "disposal": ("dispos", "wipe", "destroy", "shred", "sanit", "delet", "erasur", "purg"),
     "perimeter": ("firewal", "intern", "perimet", "boundari", "extern threat", "public access", "expos",
                   "outsid", "ingress"),
@@ -43,18 +46,19 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "incident": ("incid", "breach", "respons plan", "secur event", "compromis", "leak", "triag"),
     "recovery": ("recov", "restor", "backup", "disast", "dr ", "continu", "resili", "outag", "failov"),
     "change": ("chang", "deploy", "releas", "pull request", "code review", "peer review", "hotfix",
-               "merg", "infrastructur", "approv", "emerg", "prompt", "weight", "product"),
+               "merg", "rollback", "roll back", "revert", "version", "config", "baselin", "infrastructur", "approv", "emerg", "prompt", "weight", "product"),
     "vendor": ("vendor", "supplier", "third parti", "subprocessor", "outsourc", "provid", "partner",
                "busi partner", "llm provid"),
-    "risk": ("risk", "threat", "fraud", "assess"),
-    "board": ("board", "director", "oversight", "independ"),
+    "risk": ("risk", "threat", "fraud", "assess", "risk regist", "likelihood", "impact"),
+    "board": ("board", "director", "oversight", "independ", "leadership", "execut", "senior manag", "ceo"),
     "conduct": ("conduct", "integr", "ethic", "valu", "behavior", "standard of conduct"),
     "structure": ("org chart", "organ", "report line", "structur", "author", "respons"),
     "competence": ("competen", "train", "hire", "background check", "skill", "develop", "retain"),
     "accountability": ("account", "perform measur", "incent", "reward", "disciplin"),
     "communication": ("communic", "inform", "tell", "notifi", "report concern", "whistleblow",
                       "anonym", "extern parti", "custom", "commit"),
-    "monitoring_controls": ("control work", "evalu", "ongo", "separ evalu", "control fail", "defici",
+    "monitoring_controls": ("control work", "evalu", "ongo", "separ evalu", "control fail", "defici", "weak",
+                            "gap", "shortcom", "remedi",
                             "intern audit", "continu monitor"),
     "control_selection": ("select control", "control activ", "implement control", "gener control",
                           "technolog control", "polici", "procedur"),
@@ -78,9 +82,14 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 
-@cache
+_local = threading.local()
+
+
 def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
+    # Snowball stemmers keep state while stemming: one per thread, since retrieval runs concurrently.
+    if not hasattr(_local, "stemmer"):
+        _local.stemmer = snowballstemmer.stemmer("english")
+    return _local.stemmer
 
 
 def stems(text: str) -> list[str]:
@@ -92,7 +101,11 @@ def stems(text: str) -> list[str]:
 def _concept_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     patterns = []
     for concept, phrases in CONCEPTS.items():
-        alternatives = "|".join(re.escape(p.strip()) for p in phrases)
+        # A phrase matches at a word start; longer ones are stems ("terminat" -> "termination"), but a short
+        # one must be the whole word, or "ai" would match "aim" and "ups" "upstream".
+        alternatives = "|".join(
+            re.escape(p.strip()) + (r"(?= |$)" if len(p.strip()) <= 3 else "") for p in phrases
+        )
         patterns.append((concept, re.compile(rf"(?:^| )(?:{alternatives})")))
     return tuple(patterns)
 

@@ -1,9 +1,10 @@
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 
-from knowledge.catalog import load_catalog
+from knowledge.catalog import EXPECTED_IDS, CatalogError, load_catalog
 from knowledge.control_library import ControlLibraryError, load_controls
 
 AI_THEMES = {
@@ -22,6 +23,27 @@ def test_catalog_has_all_61_criteria_and_330_points_of_focus():
     assert sum(len(c.points_of_focus) for c in catalog.criteria) == 330
     assert catalog.get("cc6.1").series == "CC6"
     assert catalog.get("CC6.1").points_of_focus[2].citation_id("CC6.1") == "CC6.1/pof/3"
+
+
+def test_catalog_series_and_tags():
+    catalog = load_catalog()
+    assert list(catalog.series())[:3] == ["CC1", "CC2", "CC3"] and len(catalog.series()) == 20
+    assert catalog.series()["CC6"] == "Logical and Physical Access Controls"
+    assert catalog.ids() == list(EXPECTED_IDS)
+    tags = [t for c in catalog.criteria for p in c.points_of_focus for t in p.tags]
+    assert tags.count("COSO") == 85 and tags.count("TSC") == 245
+
+
+def test_a_catalog_missing_criteria_is_refused_naming_the_file_and_ids(tmp_path):
+    shipped = json.loads((Path(load_catalog.__code__.co_filename).parent / "data" / "tsc.json").read_text())
+    shipped["criteria"] = [c for c in shipped["criteria"] if c["id"] not in ("CC6.1", "P8.1")]
+    broken = tmp_path / "tsc.json"
+    broken.write_text(json.dumps(shipped))
+    with pytest.raises(CatalogError, match=r"tsc\.json: .*missing \['CC6\.1', 'P8\.1'\]"):
+        load_catalog(broken)
+    broken.write_text("{not json")
+    with pytest.raises(CatalogError, match="not a valid TSC catalog"):
+        load_catalog(broken)
 
 
 def test_shipped_catalog_matches_reference_statements_and_omits_full_text(shared_data):

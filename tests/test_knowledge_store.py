@@ -1,104 +1,113 @@
 from pathlib import Path
 
 import chromadb
-from chromadb.config import Settings
 import pytest
-from typer.testing import CliRunner
+from chromadb.config import Settings
 
-from agent.cli import app
-from evals.retrieval.run import evaluate
-from knowledge.documents import chunk_file
-from knowledge.importer import ImportError_, extract_points_of_focus
+from knowledge.catalog import load_catalog
+from knowledge.control_library import load_controls
+from knowledge.documents import DocumentChunk
+from knowledge.models import Control
 from knowledge.store import KnowledgeStore
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> KnowledgeStore:
-    store = KnowledgeStore.open(tmp_path_factory.mktemp("chroma"))
-    store.build()
-    return store
+    return KnowledgeStore.open(tmp_path_factory.mktemp("chroma"))
 
 
-def test_chunks_carry_citation_ids(store):
-    assert store.get("CC6.1").metadata["kind"] == "criterion"
-    assert store.get("CC6.1/pof/3").metadata["criteria"] == "CC6.1"
-    assert store.get("control:IAM-01").criteria == ["CC6.1", "CC6.2"]
-    assert store.get("nope") is None
+def test_first_open_builds_every_criterion_point_of_focus_and_control(store):
+    counts = store.count()
+    assert counts["criteria"] == 61 + 330
+    assert counts["controls"] == len(load_controls().controls)
+    assert counts["documents"] == 0
+
+
+def test_chunks_carry_citation_ids_and_metadata(store):
+    criterion = store.get("CC6.1")
+    assert criterion.metadata == {**criterion.metadata, "citation": "CC6.1", "kind": "criterion", "criteria": "CC6.1", "source": "tsc"}
+    assert criterion.text.startswith("CC6.1 Logical and Physical Access Controls. The entity implements")
+    pof = store.get("CC6.1/pof/3")
+    assert pof.metadata["kind"] == "point_of_focus" and pof.criteria == ["CC6.1"]
+    assert pof.text == f"CC6.1 Logical and Physical Access Controls: {load_catalog().get('CC6.1').points_of_focus[2].title}."
+    control = load_controls().controls[0]
+    chunk = store.get(f"control:{control.id}")
+    assert chunk.collection == "controls" and chunk.criteria == control.criteria
+    assert chunk.text == f"{control.title}. {control.description}"
+    assert store.get("CC6.1/pof/99") is None and store.get("nope") is None
+
+
+def test_search_limits_collections_and_returns_scored_chunks(store):
+    hits = store.search("multi-factor authentication for console users", k=5)
+    assert len(hits) == 5 and all(h.score > 0 for h in hits)
+    only_criteria = store.search("multi-factor authentication", k=5, collections=("criteria",))
+    assert {h.collection for h in only_criteria} == {"criteria"}
+
+
+def test_search_criteria_aggregates_to_criterion_ids(store):
+    hits = store.search_criteria("encryption keys and credentials", k=5)
+    assert len({h.criterion_id for h in hits}) == 5
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.criterion_id in h.best_chunk.criteria for h in hits)
 
 
 def test_ids_and_vectors_are_stable_across_rebuilds(tmp_path):
-    def snapshot(path: Path):
-        s = KnowledgeStore.open(path)
-        s.build()
-        got = s._collection("criteria").get(include=["embeddings"])
-        return dict(zip(got["ids"], (tuple(round(x, 6) for x in e) for e in got["embeddings"])))
+    def snapshot(path: Path) -> dict[str, tuple[float, ...]]:
+        store = KnowledgeStore.open(path)
+        store.build()  # a second build over the first: upserts, same ids
+        result = store._collection("criteria").get(include=["embeddings"])
+        return {i: tuple(float(x) for x in e) for i, e in zip(result["ids"], result["embeddings"])}
 
     first, second = snapshot(tmp_path / "a"), snapshot(tmp_path / "b")
-    assert first.keys() == second.keys() and len(first) == 61 + 330
+    assert len(first) == 61 + 330
     assert first == second
 
 
-def test_persistent_store_reopens_with_registered_embedding(tmp_path):
-    KnowledgeStore.open(tmp_path).build()
-    # A fresh client finds the function by its registered name in the collection's configuration.
-    client = chromadb.PersistentClient(path=str(tmp_path), settings=Settings(anonymized_telemetry=False))
-    collection = client.get_collection("criteria")
-    assert collection.configuration["embedding_function"].name() == "soc2-concept-hash-v1"
-    assert collection.query(query_texts=["backups restored"], n_results=1)["ids"][0]
+def test_rebuild_with_another_library_drops_controls_no_longer_there(tmp_path):
+    library = load_controls()
+    store = KnowledgeStore.open(tmp_path, build_if_empty=False)
+    store.build(controls=library)
+    fewer = type(library)(library.controls[1:])
+    store.build(controls=fewer)
+    assert store.get(f"control:{library.controls[0].id}") is None
+    assert store.count()["controls"] == len(library.controls) - 1
 
 
-def test_retrieval_eval_meets_target(store):
-    scores = evaluate(store, "hybrid")
-    assert scores.recall_at_5 >= 0.95, scores.misses
+def test_controls_built_in_tests_bridge_plain_words_to_criteria(tmp_path):
+    # A library of two hand-made controls: the store needs nothing but Control objects.
+    controls = (
+        Control(id="T-01", title="Leaver access removed", description="Accounts of people who leave are disabled within a day.",
+                criteria=["CC6.2"], kind="manual", frequency="per_event", owner_role="IT", manual_evidence=["ticket"]),
+        Control(id="T-02", title="Restore test", description="We restore a backup every quarter and time it.",
+                criteria=["A1.3"], kind="manual", frequency="quarterly", owner_role="SRE", manual_evidence=["log"]),
+    )
+    store = KnowledgeStore.open(tmp_path, build_if_empty=False)
+    store.build(controls=type(load_controls())(controls))
+    assert store.get("control:T-01").criteria == ["CC6.2"]
+    hits = {hit.criterion_id: hit for hit in store.search_criteria("are leavers disabled within a day?", k=3)}
+    assert hits["CC6.2"].best_chunk.id == "control:T-01"
 
 
-def test_importer_loads_full_point_of_focus_text_from_the_real_pdf(shared_data, tmp_path):
-    import json
-
-    pdf = shared_data / "tsc" / "AICPA_2017-TSC-with-revised-PoF-2022.pdf"
-    texts = extract_points_of_focus(pdf)
-    reference = json.loads((shared_data / "tsc" / "tsc-2017-rev2022.json").read_text())
-    expected = {f"{c['id']}/pof/{i}": p["text"] for c in reference["criteria"] for i, p in enumerate(c["points_of_focus"], 1)}
-    exact = sum(texts.get(k) == v for k, v in expected.items())
-    assert len(texts) >= 300 and exact >= 300
-    assert texts["CC6.2/pof/1"] == expected["CC6.2/pof/1"]
+def test_documents_are_stored_and_searchable(tmp_path):
     store = KnowledgeStore.open(tmp_path)
-    store.build()
-    assert store.set_point_of_focus_text(texts) == len(texts)
-    store.build()  # a rebuild keeps imported text
-    assert store.get("CC6.2/pof/1").metadata["full_text"] == expected["CC6.2/pof/1"]
+    chunk = DocumentChunk("policy:backup.md#restores", "Restores", "We restore a backup every quarter.", "/x/backup.md")
+    assert store.add_documents([chunk]) == 1
+    found = store.search("quarterly restore test", k=1, collections=("documents",))
+    assert found[0].id == "policy:backup.md#restores"
+    assert found[0].metadata["kind"] == "policy" and found[0].metadata["citation"] == "policy:backup.md#restores"
+    # Adding the file again replaces its sections: one renamed section leaves no stale chunk behind.
+    renamed = DocumentChunk("policy:backup.md#restore-tests", "Restore tests", "Quarterly.", "/x/backup.md")
+    other = DocumentChunk("policy:keys.md#rotation", "Rotation", "Yearly.", "/x/keys.md")
+    store.add_documents([other])
+    store.add_documents([renamed])
+    assert store.get("policy:backup.md#restores") is None
+    assert store.get("policy:backup.md#restore-tests") is not None and store.get("policy:keys.md#rotation") is not None
 
 
-def test_importer_rejects_a_file_that_is_not_the_publication(tmp_path):
-    bogus = tmp_path / "bogus.pdf"
-    bogus.write_text("not a pdf")
-    with pytest.raises(ImportError_, match="bogus.pdf"):
-        extract_points_of_focus(bogus)
-
-
-def test_markdown_policy_is_chunked_by_heading_with_unique_ids(tmp_path):
-    policy = tmp_path / "access-control.md"
-    policy.write_text("# Access Control\nIntro.\n\n## MFA\nAll staff use MFA.\n\n## MFA\nAgain.\n")
-    ids = [c.citation_id for c in chunk_file(policy)]
-    assert ids == ["policy:access-control.md#access-control", "policy:access-control.md#mfa", "policy:access-control.md#mfa-2"]
-
-
-def test_cli_commands(tmp_path):
-    runner = CliRunner()
-    ws = ["--workspace", str(tmp_path / "ws")]
-    result = runner.invoke(app, [*ws, "criteria", "search", "how do we prove offboarding?"])
-    assert result.exit_code == 0 and "CC6.2" in result.output
-    result = runner.invoke(app, [*ws, "criteria", "show", "CC6.1"])
-    assert result.exit_code == 0 and "CC6.1/pof/1" in result.output and "IAM-01" in result.output
-    assert runner.invoke(app, [*ws, "criteria", "show", "ZZ1"]).exit_code == 2
-    result = runner.invoke(app, [*ws, "controls", "list", "--criterion", "CC8.1"])
-    assert result.exit_code == 0 and "CHG-01" in result.output
-    result = runner.invoke(app, [*ws, "coverage"])
-    assert result.exit_code == 0 and "61 of 61" in result.output
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "backup.md").write_text("# Backups\nDaily backups, restore tested quarterly.\n")
-    (tmp_path / "policies" / "logo.png").write_bytes(b"\x89PNG")
-    result = runner.invoke(app, [*ws, "knowledge", "add", str(tmp_path / "policies")])
-    assert "policy:backup.md#backups" in result.output
-    found = KnowledgeStore.open(tmp_path / "ws" / "knowledge").search("restore tested", k=3, collections=("documents",))
-    assert found[0].id == "policy:backup.md#backups"
+def test_persistent_store_reopens_in_a_fresh_client_with_the_registered_embedding(tmp_path):
+    KnowledgeStore.open(tmp_path)
+    client = chromadb.PersistentClient(path=str(tmp_path), settings=Settings(anonymized_telemetry=False))
+    collection = client.get_collection("criteria")  # no embedding function passed: Chroma rebuilds ours by name
+    assert collection.configuration["embedding_function"].name() == "soc2-concept-hash-v1"
+    result = collection.query(query_texts=["restore backups and test recovery"], n_results=5)
+    assert any(i.startswith("A1.") for i in result["ids"][0])

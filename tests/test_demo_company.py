@@ -1,0 +1,64 @@
+"""DemoCompany: a fresh, seeded moto server, the demo repository and logs, and an auditor.toml for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from agent.config import load_config
+from tools.demo import DemoCompany
+from tools.demo.aws import DEMO_REGIONS
+
+
+def test_demo_company_starts_everything_and_stops_the_server(tmp_path: Path) -> None:
+    with DemoCompany(tmp_path / "acme") as demo:
+        config = load_config(demo.config_path)
+        assert config.company == "Acme AI"
+        assert config.aws.endpoint_url == demo.endpoint_url
+        assert config.aws.regions == DEMO_REGIONS
+        assert (config.github.api_url, config.github.owner, config.github.repos) == (demo.github_url, "acme-ai", ["platform"])
+        assert httpx.get(f"{demo.github_url}/repos/acme-ai/platform", timeout=5).json()["full_name"] == "acme-ai/platform"
+        assert config.repos.local == [demo.repo_path]
+        assert (demo.repo_path / ".git").is_dir()
+        assert config.logs.paths == [demo.logs_dir]
+        assert demo.log_files and all(path.is_file() for path in demo.log_files)
+        assert config.workspace_dir == tmp_path / "acme" / ".auditor"
+        buckets = boto3.client("s3", endpoint_url=demo.endpoint_url).list_buckets()["Buckets"]
+        assert "ml-training-data" in {bucket["Name"] for bucket in buckets}
+    for stopped in (f"{demo.endpoint_url}/moto-api/", f"{demo.github_url}/repos/acme-ai/platform"):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(stopped, timeout=2)
+
+
+def test_seeding_refuses_anything_but_a_loopback_endpoint() -> None:
+    from tools.demo.aws import seed_acme_ai
+
+    with pytest.raises(ValueError, match="only a local moto server"):
+        seed_acme_ai("https://iam.amazonaws.com")
+
+
+def test_demo_aws_findings_through_the_locker_match_expectations(tmp_path: Path) -> None:
+    """The whole AWS path: demo config -> runner -> locker (with redaction) -> checks -> aws.yaml."""
+    import tools.aws.checks  # noqa: F401  (registers the checks)
+    import tools.aws.collectors  # noqa: F401  (registers the collectors)
+    from tools.catalog import CHECKS, TOOLS
+    from tools.context import CollectContext
+    from tools.demo.expected import compare, load_expected
+    from tools.locker import EvidenceLocker
+    from tools.runner import EvidenceRunner
+
+    with DemoCompany(tmp_path / "acme") as demo:
+        ctx = CollectContext(load_config(demo.config_path))
+        runner = EvidenceRunner(EvidenceLocker(tmp_path / "locker.db", tmp_path / "blobs"), ctx)
+        stored = {name: runner.collect(name, {}) for name, spec in TOOLS.items() if spec.source == "aws"}
+        aws_checks = {check_id for check_id in CHECKS if check_id.startswith("aws.")}
+        findings = [
+            finding
+            for check_id in sorted(aws_checks)
+            for finding in runner.evaluate(check_id, [stored[name] for name in CHECKS[check_id].needs])
+        ]
+    assert compare(load_expected(), findings, aws_checks) == []
+    assert ctx.aws.calls_made == ctx.aws.distinct_calls

@@ -1,0 +1,102 @@
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from knowledge.control_library import load_controls
+from knowledge.store import KnowledgeStore
+
+
+def flat(output: str) -> str:
+    """Rich wraps long lines to the terminal width; compare text with whitespace collapsed."""
+    return " ".join(output.split())
+
+
+def compact(output: str) -> str:
+    """Rich may even break a long path mid-word: compare paths with all whitespace removed."""
+    return "".join(output.split())
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("ws")
+
+
+@pytest.fixture(scope="module")
+def auditor(workspace):
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, ["--workspace", str(workspace), *args])
+
+    return run
+
+
+def test_search_works_on_a_fresh_workspace_and_shows_scores_and_snippets(auditor, workspace):
+    result = auditor("criteria", "search", "how do we prove offboarding?")
+    assert result.exit_code == 0, result.output
+    assert (workspace / "knowledge").is_dir()
+    rows = [line for line in result.output.splitlines() if line.startswith("│ CC") or line.startswith("│ A") or line.startswith("│ P") or line.startswith("│ C")]
+    assert rows[0].split("│")[1].strip() in ("CC6.2", "CC6.3")
+    assert "0." in rows[0]  # the score column
+    assert "control:" in result.output or "/pof/" in result.output
+
+
+def test_criteria_show_lists_points_of_focus_and_covering_controls(auditor):
+    result = auditor("criteria", "show", "cc6.1")
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "CC6.1/pof/1" in text and "CC6.1/pof/13" in text
+    for control in load_controls().for_criterion("CC6.1"):
+        assert control.id in text
+    unknown = auditor("criteria", "show", "ZZ1")
+    assert unknown.exit_code == 2 and "unknown criterion" in flat(unknown.output)
+
+
+def test_controls_list_filters_by_criterion(auditor):
+    everything = auditor("controls", "list")
+    assert everything.exit_code == 0 and f"{len(load_controls().controls)} controls" in everything.output
+    result = auditor("controls", "list", "--criterion", "CC8.1")
+    expected = load_controls().for_criterion("CC8.1")
+    assert result.exit_code == 0 and f"{len(expected)} controls" in result.output
+    assert all(c.id in flat(result.output) for c in expected)
+    assert auditor("controls", "list", "--criterion", "XX9.9").exit_code == 2
+
+
+def test_coverage_passes_when_every_criterion_has_a_control(auditor):
+    result = auditor("coverage")
+    assert result.exit_code == 0, result.output
+    assert "61 of 61 criteria covered" in flat(result.output)
+
+
+def test_build_is_idempotent(auditor, workspace):
+    first = auditor("knowledge", "build")
+    second = auditor("knowledge", "build")
+    assert first.exit_code == second.exit_code == 0
+    assert flat(first.output).split(" into ")[0] == flat(second.output).split(" into ")[0]
+    assert KnowledgeStore.open(workspace / "knowledge").count()["criteria"] == 391
+
+
+def test_add_ingests_policies_skips_unsupported_and_reports_failures(auditor, workspace, tmp_path):
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "backup.md").write_text("# Backups\nDaily backups; restores tested quarterly.\n")
+    (policies / "logo.png").write_bytes(b"\x89PNG")
+    result = auditor("knowledge", "add", str(policies))
+    assert result.exit_code == 0, result.output
+    assert "policy:backup.md#backups" in result.output and "logo.png" in compact(result.output)
+    found = KnowledgeStore.open(workspace / "knowledge").search("restores tested quarterly", k=3, collections=("documents",))
+    assert found[0].id == "policy:backup.md#backups"
+
+    (policies / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    result = auditor("knowledge", "add", str(policies / "broken.pdf"), str(policies / "backup.md"))
+    assert result.exit_code == 1
+    assert "broken.pdf:cannotreadasPDF" in compact(result.output) and "policy:backup.md#backups" in result.output
+
+
+def test_help_does_not_import_chromadb():
+    import subprocess
+    import sys
+
+    code = "import sys; from agent.cli import app; print('chromadb' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"

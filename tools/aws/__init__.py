@@ -1,0 +1,1 @@
+"""Read-only AWS evidence: one session factory, raw collectors, rule-based checks."""

@@ -1,0 +1,477 @@
+"""AWS collectors: fetch raw evidence through the read-only session, judge nothing.
+
+Per-region collectors return ``{region: data}``. A sub-resource that cannot be read (no policy set,
+access denied) is recorded as ``{"error": "<AWS error code>"}`` so that checks can judge it.
+Datetimes become ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.aws.session import ReadOnlyAws
+from tools.catalog import NoArgs, tool
+from tools.context import CollectContext
+
+CREDENTIAL_REPORT_POLL_SECONDS = 2.0
+CREDENTIAL_REPORT_MAX_POLLS = 15
+
+
+class RegionsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    regions: list[str] | None = Field(default=None, description="Regions to read; all configured regions when omitted")
+
+
+def jsonable(value: Any) -> Any:
+    """The response with datetimes as ISO strings and bytes decoded, ready for the locker."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "ClientError"))
+
+
+def read_or_error(fetch: Callable[[], Any]) -> Any:
+    """The answer of one read, or {"error": code} when AWS refuses or has nothing."""
+    try:
+        return fetch()
+    except ClientError as error:
+        return {"error": error_code(error)}
+
+
+def per_region(ctx: CollectContext, args: RegionsArgs, fetch: Callable[[ReadOnlyAws, str], Any]) -> dict[str, Any]:
+    """Run fetch for each region concurrently; {region: data or {"error": code}}."""
+    aws = ctx.aws
+    regions = args.regions or aws.regions
+    results = aws.map(lambda region: read_or_error(lambda: fetch(aws, region)), regions)
+    return jsonable(dict(zip(regions, results, strict=True)))
+
+
+# -- IAM --------------------------------------------------------------------------------------
+
+
+@tool(
+    "aws.iam.credential_report",
+    source="aws",
+    description="IAM credential report: one row per user with password, MFA and access key dates.",
+    operations=("iam:GenerateCredentialReport", "iam:GetCredentialReport"),
+)
+def credential_report(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
+    aws = ctx.aws
+    aws.call("iam", "generate_credential_report")
+    try:
+        report = aws.call("iam", "get_credential_report")
+    except ClientError as error:
+        if error_code(error) not in ("ReportInProgress", "ReportNotPresent"):
+            raise
+        report = _wait_for_credential_report(aws)
+    content = report["Content"].decode("utf-8") if isinstance(report["Content"], bytes) else report["Content"]
+    rows = list(csv.DictReader(io.StringIO(content)))
+    return jsonable({"generated_time": report.get("GeneratedTime"), "rows": rows})
+
+
+def _wait_for_credential_report(aws: ReadOnlyAws) -> dict[str, Any]:
+    # AWS builds the report asynchronously; polling is the one read repeated on purpose, so it
+    # goes to the client directly rather than through the per-run cache.
+    iam = aws.client("iam")
+    for _ in range(CREDENTIAL_REPORT_MAX_POLLS):
+        time.sleep(CREDENTIAL_REPORT_POLL_SECONDS)
+        if iam.generate_credential_report().get("State") == "COMPLETE":
+            return iam.get_credential_report()
+    raise TimeoutError("the IAM credential report was not ready after polling")
+
+
+@tool(
+    "aws.iam.account_summary",
+    source="aws",
+    description="IAM account summary (root MFA, root access keys, entity counts) and the account id.",
+    operations=("sts:GetCallerIdentity", "iam:GetAccountSummary"),
+)
+def account_summary(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
+    aws = ctx.aws
+    identity = aws.call("sts", "get_caller_identity")
+    summary = aws.call("iam", "get_account_summary")["SummaryMap"]
+    return jsonable({"account_id": identity["Account"], "summary": summary})
+
+
+@tool(
+    "aws.iam.password_policy",
+    source="aws",
+    description="The account password policy, or the error AWS returns when none is set.",
+    operations=("iam:GetAccountPasswordPolicy",),
+)
+def password_policy(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
+    return jsonable(read_or_error(lambda: {"policy": ctx.aws.call("iam", "get_account_password_policy")["PasswordPolicy"]}))
+
+
+@tool(
+    "aws.iam.users",
+    source="aws",
+    description="IAM users with MFA devices, access keys, login profile, groups, inline and attached policies.",
+    operations=(
+        "iam:ListUsers",
+        "iam:ListMFADevices",
+        "iam:ListAccessKeys",
+        "iam:GetAccessKeyLastUsed",
+        "iam:GetLoginProfile",
+        "iam:ListGroupsForUser",
+        "iam:ListUserPolicies",
+        "iam:ListAttachedUserPolicies",
+    ),
+)
+def users(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
+    aws = ctx.aws
+
+    def details(user: dict[str, Any]) -> dict[str, Any]:
+        name = user["UserName"]
+        keys = aws.paginate("iam", "list_access_keys", UserName=name)["AccessKeyMetadata"]
+        for key in keys:
+            key["LastUsed"] = read_or_error(
+                lambda key=key: aws.call("iam", "get_access_key_last_used", AccessKeyId=key["AccessKeyId"])[
+                    "AccessKeyLastUsed"
+                ]
+            )
+        return {
+            **user,
+            "MFADevices": aws.paginate("iam", "list_mfa_devices", UserName=name)["MFADevices"],
+            "AccessKeys": keys,
+            "LoginProfile": read_or_error(lambda: aws.call("iam", "get_login_profile", UserName=name)["LoginProfile"]),
+            "Groups": [group["GroupName"] for group in aws.paginate("iam", "list_groups_for_user", UserName=name)["Groups"]],
+            "InlinePolicies": aws.paginate("iam", "list_user_policies", UserName=name)["PolicyNames"],
+            "AttachedPolicies": aws.paginate("iam", "list_attached_user_policies", UserName=name)["AttachedPolicies"],
+        }
+
+    return jsonable(aws.map(details, aws.paginate("iam", "list_users")["Users"]))
+
+
+# AWS-managed policies whose attachments the checks judge.
+WATCHED_AWS_POLICIES = {
+    "AdministratorAccess": "arn:aws:iam::aws:policy/AdministratorAccess",
+    "AWSSupportAccess": "arn:aws:iam::aws:policy/AWSSupportAccess",
+}
+
+
+@tool(
+    "aws.iam.policies",
+    source="aws",
+    description="Customer-managed IAM policies with their default version document, and who holds AdministratorAccess and AWSSupportAccess.",
+    operations=("iam:ListPolicies", "iam:GetPolicyVersion", "iam:ListEntitiesForPolicy"),
+)
+def policies(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
+    aws = ctx.aws
+
+    def with_document(policy: dict[str, Any]) -> dict[str, Any]:
+        version = aws.call("iam", "get_policy_version", PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+        return {**policy, "Document": version["PolicyVersion"]["Document"]}
+
+    def entities(arn: str) -> dict[str, Any]:
+        def fetch() -> dict[str, Any]:
+            found = aws.paginate("iam", "list_entities_for_policy", PolicyArn=arn)
+            return {kind: found.get(kind, []) for kind in ("PolicyUsers", "PolicyGroups", "PolicyRoles")}
+
+        return read_or_error(fetch)
+
+    customer_managed = aws.map(with_document, aws.paginate("iam", "list_policies", Scope="Local")["Policies"])
+    names = list(WATCHED_AWS_POLICIES)
+    attachments = aws.map(lambda name: entities(WATCHED_AWS_POLICIES[name]), names)
+    return jsonable(
+        {
+            "customer_managed": customer_managed,
+            "aws_managed_attachments": {
+                name: {"arn": WATCHED_AWS_POLICIES[name], **found} for name, found in zip(names, attachments, strict=True)
+            },
+        }
+    )
+
+
+@tool(
+    "aws.iam.roles",
+    source="aws",
+    description="IAM roles with their trust policy and attached managed policies.",
+    operations=("iam:ListRoles", "iam:ListAttachedRolePolicies"),
+)
+def roles(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
+    aws = ctx.aws
+
+    def with_policies(role: dict[str, Any]) -> dict[str, Any]:
+        attached = aws.paginate("iam", "list_attached_role_policies", RoleName=role["RoleName"])["AttachedPolicies"]
+        return {**role, "AttachedPolicies": attached}
+
+    return jsonable(aws.map(with_policies, aws.paginate("iam", "list_roles")["Roles"]))
+
+
+# -- CloudTrail -------------------------------------------------------------------------------
+
+
+@tool(
+    "aws.cloudtrail.trails",
+    source="aws",
+    description="CloudTrail trails per region with logging status and event selectors.",
+    args=RegionsArgs,
+    operations=("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
+)
+def cloudtrail_trails(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+        # Shadow trails are left out: a multi-region trail is read once, in its home region.
+        trails = aws.call("cloudtrail", "describe_trails", region, includeShadowTrails=False)["trailList"]
+        for trail in trails:
+            arn = trail["TrailARN"]
+            trail["Status"] = read_or_error(lambda arn=arn: aws.call("cloudtrail", "get_trail_status", region, Name=arn))
+            trail["EventSelectors"] = read_or_error(
+                lambda arn=arn: aws.call("cloudtrail", "get_event_selectors", region, TrailName=arn)
+            )
+        return trails
+
+    return per_region(ctx, args, fetch)
+
+
+# -- S3 ---------------------------------------------------------------------------------------
+
+
+@tool(
+    "aws.s3.account_public_access_block",
+    source="aws",
+    description="The account-level S3 Block Public Access settings.",
+    operations=("sts:GetCallerIdentity", "s3control:GetPublicAccessBlock"),
+)
+def s3_account_public_access_block(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
+    aws = ctx.aws
+    account_id = aws.call("sts", "get_caller_identity")["Account"]
+    block = read_or_error(
+        lambda: aws.call("s3control", "get_public_access_block", AccountId=account_id)["PublicAccessBlockConfiguration"]
+    )
+    return jsonable({"account_id": account_id, "configuration": block})
+
+
+@tool(
+    "aws.s3.buckets",
+    source="aws",
+    description="S3 buckets with region, public access block, default encryption, versioning, access logging and bucket policy.",
+    operations=(
+        "s3:ListBuckets",
+        "s3:GetBucketLocation",
+        "s3:GetPublicAccessBlock",
+        "s3:GetBucketEncryption",
+        "s3:GetBucketVersioning",
+        "s3:GetBucketLogging",
+        "s3:GetBucketPolicy",
+    ),
+)
+def s3_buckets(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
+    aws = ctx.aws
+
+    def details(bucket: dict[str, Any]) -> dict[str, Any]:
+        name = bucket["Name"]
+
+        def read(operation: str, key: str | None = None) -> Any:
+            def fetch() -> Any:
+                response = aws.call("s3", operation, Bucket=name)
+                return response.get(key) if key else response
+
+            return read_or_error(fetch)
+
+        policy = read("get_bucket_policy", "Policy")
+        if isinstance(policy, str):
+            policy = json.loads(policy)
+        return {
+            "Name": name,
+            "Arn": f"arn:aws:s3:::{name}",
+            "CreationDate": bucket.get("CreationDate"),
+            "Region": read("get_bucket_location", "LocationConstraint") or "us-east-1",
+            "PublicAccessBlock": read("get_public_access_block", "PublicAccessBlockConfiguration"),
+            "Encryption": read("get_bucket_encryption", "ServerSideEncryptionConfiguration"),
+            "Versioning": read("get_bucket_versioning"),
+            "Logging": read("get_bucket_logging"),
+            "Policy": policy,
+        }
+
+    return jsonable(aws.map(details, aws.call("s3", "list_buckets")["Buckets"]))
+
+
+# -- KMS --------------------------------------------------------------------------------------
+
+
+@tool(
+    "aws.kms.keys",
+    source="aws",
+    description="KMS keys per region with metadata, aliases and rotation status.",
+    args=RegionsArgs,
+    operations=("kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "kms:GetKeyRotationStatus"),
+)
+def kms_keys(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+        aliases = aws.paginate("kms", "list_aliases", region)["Aliases"]
+
+        def details(key: dict[str, Any]) -> dict[str, Any]:
+            key_id = key["KeyId"]
+            metadata = aws.call("kms", "describe_key", region, KeyId=key_id)["KeyMetadata"]
+            return {
+                "KeyMetadata": metadata,
+                "Aliases": [alias["AliasName"] for alias in aliases if alias.get("TargetKeyId") == key_id],
+                # Rotation applies only to symmetric customer-managed keys; AWS answers an error otherwise.
+                "Rotation": read_or_error(lambda: aws.call("kms", "get_key_rotation_status", region, KeyId=key_id)),
+            }
+
+        return aws.map(details, aws.paginate("kms", "list_keys", region)["Keys"])
+
+    return per_region(ctx, args, fetch)
+
+
+# -- EC2 --------------------------------------------------------------------------------------
+
+
+@tool(
+    "aws.ec2.security_groups",
+    source="aws",
+    description="EC2 security groups per region with their ingress and egress rules.",
+    args=RegionsArgs,
+    operations=("ec2:DescribeSecurityGroups",),
+)
+def ec2_security_groups(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    return per_region(ctx, args, lambda aws, region: aws.paginate("ec2", "describe_security_groups", region)["SecurityGroups"])
+
+
+@tool(
+    "aws.ec2.ebs_encryption_by_default",
+    source="aws",
+    description="Whether new EBS volumes are encrypted by default, per region.",
+    args=RegionsArgs,
+    operations=("ec2:GetEbsEncryptionByDefault",),
+)
+def ec2_ebs_encryption_by_default(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    return per_region(ctx, args, lambda aws, region: aws.call("ec2", "get_ebs_encryption_by_default", region))
+
+
+@tool(
+    "aws.ec2.volumes",
+    source="aws",
+    description="EBS volumes per region with encryption and attachments.",
+    args=RegionsArgs,
+    operations=("ec2:DescribeVolumes",),
+)
+def ec2_volumes(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    return per_region(ctx, args, lambda aws, region: aws.paginate("ec2", "describe_volumes", region)["Volumes"])
+
+
+@tool(
+    "aws.ec2.vpcs",
+    source="aws",
+    description="VPCs per region and the flow logs attached to resources there.",
+    args=RegionsArgs,
+    operations=("ec2:DescribeVpcs", "ec2:DescribeFlowLogs"),
+)
+def ec2_vpcs(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    def fetch(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
+        return {
+            "Vpcs": aws.paginate("ec2", "describe_vpcs", region)["Vpcs"],
+            "FlowLogs": aws.paginate("ec2", "describe_flow_logs", region)["FlowLogs"],
+        }
+
+    return per_region(ctx, args, fetch)
+
+
+# -- RDS, CloudWatch, Config, GuardDuty, Backup ------------------------------------------------
+
+
+@tool(
+    "aws.rds.instances",
+    source="aws",
+    description="RDS database instances per region.",
+    args=RegionsArgs,
+    operations=("rds:DescribeDBInstances",),
+)
+def rds_instances(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    return per_region(ctx, args, lambda aws, region: aws.paginate("rds", "describe_db_instances", region)["DBInstances"])
+
+
+@tool(
+    "aws.cloudwatch.alarms",
+    source="aws",
+    description="CloudWatch metric alarms per region.",
+    args=RegionsArgs,
+    operations=("cloudwatch:DescribeAlarms",),
+)
+def cloudwatch_alarms(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    return per_region(ctx, args, lambda aws, region: aws.paginate("cloudwatch", "describe_alarms", region)["MetricAlarms"])
+
+
+@tool(
+    "aws.logs.metric_filters",
+    source="aws",
+    description="CloudWatch Logs metric filters per region.",
+    args=RegionsArgs,
+    operations=("logs:DescribeMetricFilters",),
+)
+def logs_metric_filters(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    return per_region(ctx, args, lambda aws, region: aws.paginate("logs", "describe_metric_filters", region)["metricFilters"])
+
+
+@tool(
+    "aws.config.recorders",
+    source="aws",
+    description="AWS Config configuration recorders and their recording status, per region.",
+    args=RegionsArgs,
+    operations=("config:DescribeConfigurationRecorders", "config:DescribeConfigurationRecorderStatus"),
+)
+def config_recorders(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    def fetch(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
+        return {
+            "Recorders": aws.call("config", "describe_configuration_recorders", region)["ConfigurationRecorders"],
+            "Status": aws.call("config", "describe_configuration_recorder_status", region)["ConfigurationRecordersStatus"],
+        }
+
+    return per_region(ctx, args, fetch)
+
+
+@tool(
+    "aws.guardduty.detectors",
+    source="aws",
+    description="GuardDuty detectors and their status, per region.",
+    args=RegionsArgs,
+    operations=("guardduty:ListDetectors", "guardduty:GetDetector"),
+)
+def guardduty_detectors(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+        detector_ids = aws.paginate("guardduty", "list_detectors", region)["DetectorIds"]
+        return [
+            {"DetectorId": detector_id, **aws.call("guardduty", "get_detector", region, DetectorId=detector_id)}
+            for detector_id in detector_ids
+        ]
+
+    return per_region(ctx, args, fetch)
+
+
+@tool(
+    "aws.backup.plans",
+    source="aws",
+    description="AWS Backup plans with their rules (schedule, lifecycle), per region.",
+    args=RegionsArgs,
+    operations=("backup:ListBackupPlans", "backup:GetBackupPlan"),
+)
+def backup_plans(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+        plans = aws.paginate("backup", "list_backup_plans", region)["BackupPlansList"]
+        return [
+            {**plan, "Rules": aws.call("backup", "get_backup_plan", region, BackupPlanId=plan["BackupPlanId"])["BackupPlan"]["Rules"]}
+            for plan in plans
+        ]
+
+    return per_region(ctx, args, fetch)

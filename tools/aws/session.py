@@ -1,0 +1,191 @@
+"""The one way to reach AWS: a read-only session factory.
+
+Every client comes from `ReadOnlyAws`. Each client carries a botocore hook that runs before a
+request is built, so an operation that is not a read is refused before anything leaves the
+process. Each distinct read (service, region, operation, parameters) is sent once per run; repeats
+are answered from the run's cache.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from agent.config import AwsConfig
+from tools.chain import canonical_json
+
+# Read operations by name prefix, plus the few reads AWS names otherwise.
+READ_PREFIXES = ("Describe", "Get", "List", "Head")
+READ_OPERATIONS = frozenset(
+    {
+        "GenerateCredentialReport",  # builds the IAM credential report; changes no resource
+        "LookupEvents",
+        "FilterLogEvents",
+    }
+)
+
+# IAM and S3 are global: their calls go to the first configured region.
+GLOBAL_SERVICES = frozenset({"iam", "s3", "s3control", "sts"})
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class ReadOnlyViolation(Exception):
+    """An attempt to call an AWS operation that is not a read."""
+
+
+def is_read_operation(operation: str) -> bool:
+    return operation in READ_OPERATIONS or operation.startswith(READ_PREFIXES)
+
+
+class ReadOnlyAws:
+    """Read-only AWS clients, a per-run call cache and call counters."""
+
+    def __init__(self, config: AwsConfig) -> None:
+        self.config = config
+        self.regions = list(config.regions)
+        # Config wins over the environment; boto3 reads AWS_ENDPOINT_URL itself otherwise.
+        self.endpoint_url = config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        self._session = boto3.session.Session(profile_name=config.profile)
+        # On the session, so every client made from it carries the guard from birth.
+        self._session.events.register("before-parameter-build", _refuse_writes)
+        self._client_config = Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=max(10, config.max_workers * 2),
+        )
+        self._lock = threading.Lock()  # guards the session (not thread-safe) and the tables below
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._cache: dict[bytes, tuple[bool, Any]] = {}
+        self._key_locks: dict[bytes, threading.Lock] = {}
+        self._sent: set[bytes] = set()
+        self.calls_made = 0  # requests that left the process
+        self.calls_requested = 0  # reads asked for by collectors, cache hits included
+        self.operations_sent: list[str] = []  # "service:Operation" per request, for provenance
+
+    # -- clients -----------------------------------------------------------------------------
+
+    @property
+    def global_region(self) -> str:
+        return self.regions[0]
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """The read-only client for a service and region (made once, under the lock)."""
+        region = self.global_region if service in GLOBAL_SERVICES or region is None else region
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                client = self._session.client(
+                    service, region_name=region, endpoint_url=self.endpoint_url, config=self._client_config
+                )
+                client.meta.events.register("before-call", self._count_request)
+                if service == "s3control" and self.endpoint_url:
+                    serve_s3control_from_endpoint(client, self.endpoint_url)
+                self._clients[key] = client
+            return self._clients[key]
+
+    def _count_request(self, model: Any, params: dict[str, Any], request_signer: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        request = {key: params.get(key) for key in ("method", "url", "body")}
+        # The region is part of the request (in the signature), not of the URL when an endpoint is set.
+        signature = canonical_json([service, request_signer.region_name, model.name, request])
+        with self._lock:
+            self.calls_made += 1
+            self._sent.add(signature)
+            self.operations_sent.append(f"{service}:{model.name}")
+
+    @property
+    def distinct_calls(self) -> int:
+        """Distinct requests sent; equals calls_made when the cache works."""
+        with self._lock:
+            return len(self._sent)
+
+    # -- cached reads ------------------------------------------------------------------------
+
+    def call(self, service: str, operation: str, region: str | None = None, **params: Any) -> Any:
+        """One read, e.g. call("iam", "get_account_summary"); cached per run."""
+        client = self.client(service, region)
+        return self._cached(
+            (service, client.meta.region_name, operation, params),
+            lambda: _strip_metadata(getattr(client, operation)(**params)),
+        )
+
+    def paginate(self, service: str, operation: str, region: str | None = None, **params: Any) -> dict[str, Any]:
+        """Every page of a paginated read, merged by botocore; cached per run."""
+        client = self.client(service, region)
+        return self._cached(
+            (service, client.meta.region_name, f"paginate:{operation}", params),
+            lambda: _strip_metadata(client.get_paginator(operation).paginate(**params).build_full_result()),
+        )
+
+    def _cached(self, key_parts: tuple[Any, ...], fetch: Callable[[], Any]) -> Any:
+        key = canonical_json(list(key_parts))
+        with self._lock:
+            self.calls_requested += 1
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        # One lock per key: a second thread asking for the same read waits for the first answer.
+        with key_lock:
+            if key not in self._cache:
+                # AWS errors (access denied, not found) are answers too: cache them, do not ask again.
+                try:
+                    self._cache[key] = (True, fetch())
+                except ClientError as error:
+                    self._cache[key] = (False, error)
+            succeeded, outcome = self._cache[key]
+        if succeeded:
+            # Each caller gets its own copy: collectors add fields to what they read.
+            return copy.deepcopy(outcome)
+        raise outcome
+
+    # -- concurrency -------------------------------------------------------------------------
+
+    def map(self, func: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """Run func over independent items concurrently (max_workers threads), in order.
+
+        Each call has its own pool, so a mapped function may map again (regions, then keys).
+        """
+        items = list(items)
+        if len(items) <= 1:
+            return [func(item) for item in items]
+        with ThreadPoolExecutor(max_workers=self.config.max_workers) as pool:
+            return list(pool.map(func, items))
+
+
+def _refuse_writes(model: Any, **_: Any) -> None:
+    if not is_read_operation(model.name):
+        service = model.service_model.service_name
+        raise ReadOnlyViolation(
+            f"{service}:{model.name} is not a read operation; agentic-auditor only reads from AWS"
+        )
+
+
+def _strip_metadata(response: Any) -> Any:
+    if isinstance(response, dict):
+        response.pop("ResponseMetadata", None)
+    return response
+
+
+def serve_s3control_from_endpoint(client: Any, endpoint_url: str) -> None:
+    """Make an s3control client work against a custom endpoint (moto, LocalStack).
+
+    S3 Control puts the account id in front of the host ("1234.s3-control..."); a custom endpoint
+    serves it without that prefix, so it is taken off again before the request is signed.
+    """
+    endpoint_host = urlsplit(endpoint_url).netloc
+
+    def drop_account_prefix(request: Any, **_: Any) -> None:
+        url = urlsplit(request.url)
+        prefix, _, rest = url.netloc.partition(".")
+        if rest == endpoint_host and prefix.isdigit():
+            request.url = urlunsplit(url._replace(netloc=endpoint_host))
+
+    client.meta.events.register("before-sign", drop_account_prefix)

@@ -1,0 +1,125 @@
+"""A small read-only GitHub REST client on httpx.
+
+The token is read from the environment variable the config names (`[github] token_env`). Give it read
+scopes only: a fine-grained token with read access to Administration (branch protection), Contents,
+Pull requests, Dependabot alerts, Code scanning alerts, Secret scanning alerts and organisation Members.
+The token is sent as an Authorization header and never logged or shown in errors.
+Only GET requests exist here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from agent.config import GithubConfig
+
+API_VERSION = "2022-11-28"
+DEFAULT_PER_PAGE = 100
+MAX_PAGES = 50  # 5,000 items per listing at 100 a page: a bound against runaway pagination
+
+
+class GithubError(Exception):
+    """A GitHub request failed; status is the HTTP status (0 for a network error)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class GithubClient:
+    def __init__(
+        self,
+        api_url: str = "https://api.github.com",
+        token: str | None = None,
+        *,
+        per_page: int = DEFAULT_PER_PAGE,
+        timeout_s: float = 30.0,
+    ) -> None:
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "agentic-auditor",
+        }
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.api_url = api_url.rstrip("/")
+        self.per_page = per_page
+        self.has_token = bool(token)
+        # Each distinct read is sent once per client (one client per run), as with AWS.
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._http = httpx.Client(base_url=self.api_url, headers=headers, timeout=timeout_s, follow_redirects=True)
+
+    @classmethod
+    def from_config(cls, config: GithubConfig, environ: Mapping[str, str] = os.environ) -> GithubClient:
+        return cls(config.api_url, environ.get(config.token_env) or None)
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"GithubClient({self.api_url!r}, token={'set' if self.has_token else 'none'})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """One GET; the decoded JSON body. Raises GithubError with a plain explanation on failure."""
+        key = ("get", f"{path}?{sorted((params or {}).items())}")
+        if key not in self._cache:
+            self._cache[key] = self._request(path, params).json()
+        return self._cache[key]
+
+    def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Every item of a list endpoint, following the Link rel="next" headers."""
+        key = ("list", f"{path}?{sorted((params or {}).items())}")
+        if key not in self._cache:
+            self._cache[key] = list(self.iter_pages(path, params))
+        return self._cache[key]
+
+    def iter_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        response = self._request(path, {"per_page": self.per_page, **(params or {})})
+        for _ in range(MAX_PAGES):
+            body = response.json()
+            # A few list endpoints wrap their items ({"total_count": n, "workflow_runs": [...]}).
+            items = body if isinstance(body, list) else next((v for v in body.values() if isinstance(v, list)), [])
+            yield from items
+            next_url = response.links.get("next", {}).get("url")
+            if not next_url:
+                return
+            # The token goes only to the configured API host, whatever a Link header names.
+            if httpx.URL(next_url).host != httpx.URL(self.api_url).host:
+                raise GithubError(0, f"GET {path}: next page link points away from {self.api_url}: {next_url}")
+            # The next link carries every query parameter already.
+            response = self._request(next_url, None)
+
+    def _request(self, path: str, params: Mapping[str, Any] | None) -> httpx.Response:
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.HTTPError as error:
+            raise GithubError(0, f"GET {path}: cannot reach {self.api_url}: {error}") from error
+        if response.is_success:
+            return response
+        raise GithubError(response.status_code, self._explain(path, response))
+
+    def _explain(self, path: str, response: httpx.Response) -> str:
+        try:
+            message = str(response.json().get("message", ""))
+        except ValueError:
+            message = response.text[:200]
+        where = f"GET {httpx.URL(path).path or path}"
+        status = response.status_code
+        if status == 401:
+            hint = (
+                "the token is missing, expired or wrong"
+                if self.has_token
+                else "no token: set the [github] token_env variable"
+            )
+            return f"{where}: 401 unauthorised ({message}); {hint}"
+        if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
+            return f"{where}: {status} rate limit exhausted; it resets at epoch {response.headers.get('x-ratelimit-reset')}"
+        if status == 403:
+            return f"{where}: 403 forbidden ({message}); the token lacks a read permission for this endpoint or the feature is off"
+        if status == 404:
+            return f"{where}: 404 not found ({message}); the resource does not exist or the token cannot see it"
+        return f"{where}: HTTP {status} ({message})"
