@@ -1,0 +1,390 @@
+"""Pilot tests of the review TUI over a real offline run of the demo company.
+
+Each action is driven by its key binding, and checked in the UI, in the review log and (for
+attachments) in the evidence locker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+from fakes import FakeChatModel, last_human_text
+from langchain_core.messages import AIMessage
+from test_tui_fixtures import REVIEWER, demo_session
+from textual.widgets import DataTable, Input, Markdown, OptionList, Static, TextArea
+from typer.testing import CliRunner
+
+from agent.api import save_report
+from agent.citations import parse
+from agent.cli import app as cli_app
+from tools.locker import EvidenceLocker
+from tui.app import ReviewApp
+from tui.review_log import text_hash
+from tui.screens.citation import CitationScreen
+from tui.screens.edit import EditScreen
+from tui.screens.regenerate import RegenerateScreen
+from tui.screens.review import ReviewScreen
+from tui.session import ReviewSession
+from tui.widgets.control_list import ControlList
+from tui.widgets.narrative import NarrativeView
+
+SIZE = (100, 30)
+
+
+async def _select(pilot, control_id: str) -> ReviewScreen:
+    """Find a control with the search box, as a reviewer would."""
+    await pilot.press("slash", *control_id, "enter")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, ReviewScreen) and screen.selected == control_id
+    return screen
+
+
+async def _open_citation(pilot, citation: str) -> CitationScreen:
+    """From the selected control: enter the narrative, move to the citation, press enter."""
+    screen = pilot.app.screen
+    await pilot.press("enter")  # from the list into the narrative
+    narrative = screen.query_one(NarrativeView)
+    assert narrative.has_focus
+    ids = [c.id for c in parse(screen.session.review(screen.selected).control.narrative.text)]
+    for _ in range((ids.index(citation) - narrative.cursor) % len(ids)):  # the cursor wraps around
+        await pilot.press("right")
+    assert narrative.current_citation == citation
+    await pilot.press("enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    opened = pilot.app.screen
+    assert isinstance(opened, CitationScreen) and opened.citation == citation
+    return opened
+
+
+async def test_list_is_grouped_by_series_with_badges_filters_and_search(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        screen = pilot.app.screen
+        controls = screen.query_one(ControlList)
+        headers = [option.id for option in controls.options if option.disabled]
+        assert headers[:3] == ["series:CC1", "series:CC2", "series:CC3"]
+        cc1 = str(controls.get_option("series:CC1").prompt)
+        assert cc1.startswith("CC1 ") and cc1.endswith("Control Environment")  # counts, then the title
+        total = len(session.reviews)
+
+        await pilot.press("g")  # gaps only: fail, partial, error
+        shown = [option.id for option in controls.options if not option.disabled]
+        assert shown and all(session.review(cid).control.status in ("fail", "partial", "error") for cid in shown)
+        assert len(shown) < total
+        await pilot.press("g")
+        await pilot.press("w")  # awaiting review: everything is a draft so far
+        assert len([o for o in controls.options if not o.disabled]) == total
+        await pilot.press("w")
+
+        await _select(pilot, "IAM-01")
+        assert [o.id for o in controls.options if not o.disabled] == ["IAM-01"]
+        header = str(screen.query_one("#control-header", Static).render())
+        assert "IAM-01" in header and "fail" in header and "draft" in header
+
+
+async def test_approve_records_the_decision_and_leaves_the_awaiting_list(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        screen = await _select(pilot, "IAM-01")
+        await pilot.press("escape", "a")
+        await pilot.pause()
+        review = session.review("IAM-01")
+        assert review.state == "approved" and review.decided_by == REVIEWER
+        assert "approved" in str(screen.query_one("#control-header", Static).render())
+
+        # Awaiting filter: the approved control is gone from the list.
+        screen.query_one(Input).value = ""
+        await pilot.press("w")
+        awaiting = [o.id for o in screen.query_one(ControlList).options if not o.disabled]
+        assert "IAM-01" not in awaiting and len(awaiting) == len(session.reviews) - 1
+
+    entry = session.log.entries()[-1]
+    assert (entry.action, entry.control_id, entry.reviewer) == ("approve", "IAM-01", REVIEWER)
+    assert entry.run_id == session.report.run.id
+    assert entry.before_hash == entry.after_hash == text_hash(review.control.narrative.text)
+    assert entry.at == "2025-03-01T09:30:00+00:00"
+    assert session.log.verify().ok
+
+
+async def test_reject_asks_for_a_reason_and_records_it(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "LOG-01")
+        await pilot.press("escape", "x")
+        await pilot.press("enter")  # an empty reason is refused
+        assert session.log.entries() == []
+        await pilot.press(*"name the trails that fail", "enter")
+        await pilot.pause()
+        assert session.review("LOG-01").state == "rejected"
+        assert "name the trails that fail" in str(pilot.app.screen.query_one("#control-header", Static).render())
+    entry = session.log.entries()[-1]
+    assert (entry.action, entry.reason) == ("reject", "name the trails that fail")
+
+
+async def test_edit_is_verified_before_it_can_be_approved(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "IAM-01")
+        await pilot.press("escape", "a")  # approved first: an edit must send it back to review
+        original = session.review("IAM-01").control.narrative.text
+
+        await pilot.press("e")
+        assert isinstance(pilot.app.screen, EditScreen)
+        pilot.app.screen.query_one(TextArea).text = original + "\n\nAll users have used MFA since 2019."
+        await pilot.press("ctrl+s")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        review = session.review("IAM-01")
+        assert review.state == "stale" and review.note == "edited after approval"
+        assert not review.control.narrative.verifier.passed  # the added sentence cites nothing
+        assert review.control.narrative.provenance.writer == "reviewer"
+
+        await pilot.press("a")  # refused: the draft does not verify
+        assert session.review("IAM-01").state == "stale"
+
+        await pilot.press("e")
+        pilot.app.screen.query_one(TextArea).text = original.replace(
+            "The Security Engineer owns it", "The Security Engineer is responsible for it"
+        )
+        await pilot.press("ctrl+s")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert session.review("IAM-01").control.narrative.verifier.passed
+        await pilot.press("a")
+        assert session.review("IAM-01").state == "approved"
+    actions = [entry.action for entry in session.log.entries()]
+    assert actions == ["approve", "edit", "edit", "approve"]
+    assert session.log.verify().ok
+
+
+async def test_regenerate_runs_the_agent_in_a_worker_with_the_reviewers_feedback(tmp_path):
+    current: dict[str, str] = {}
+
+    def respond(messages, tools):
+        if tools:  # the planner: nothing beyond the baseline evidence
+            return AIMessage(content="")
+        # The writer: the same sentences, paragraphs in reverse order (so it still verifies).
+        return AIMessage(content="\n\n".join(reversed(current["text"].split("\n\n"))))
+
+    model = FakeChatModel(respond=respond)
+    session = demo_session(tmp_path, model=model)
+    current["text"] = session.review("IAM-01").control.narrative.text
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "IAM-01")
+        await pilot.press("escape", "r")
+        await pilot.press(*"lead with the failing users", "enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ReviewScreen)
+        review = session.review("IAM-01")
+        assert review.control.narrative.text == "\n\n".join(reversed(current["text"].split("\n\n")))
+        assert review.control.narrative.provenance.writer == "llm"
+        assert review.state == "draft"
+
+    writer_prompts = [last_human_text(request["messages"]) for request in model.requests if not request["tools"]]
+    assert any("lead with the failing users" in prompt for prompt in writer_prompts)
+    entry = session.log.entries()[-1]
+    assert (entry.action, entry.reason) == ("regenerate", "lead with the failing users")
+    assert entry.after_hash == text_hash(review.control.narrative.text) != entry.before_hash
+
+
+async def test_regenerate_can_be_cancelled(tmp_path):
+    writing, release = threading.Event(), threading.Event()
+
+    def respond(messages, tools):
+        if tools:
+            return AIMessage(content="")
+        writing.set()
+        release.wait(30)  # hold the writer until the reviewer has cancelled
+        return AIMessage(content="A draft nobody will see [CC6.1].")
+
+    session = demo_session(tmp_path, model=FakeChatModel(respond=respond))
+    agent_done = threading.Event()
+    regenerate = session.regenerate
+
+    def tracked(*args):
+        try:
+            return regenerate(*args)
+        finally:
+            agent_done.set()
+
+    session.regenerate = tracked
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "IAM-01")
+        await pilot.press("escape", "r", "enter")
+        assert await asyncio.to_thread(writing.wait, 30)
+        assert isinstance(pilot.app.screen, RegenerateScreen)
+        await pilot.press("escape")
+        assert isinstance(pilot.app.screen, ReviewScreen)
+        release.set()
+        assert await asyncio.to_thread(agent_done.wait, 30)
+        await pilot.pause()
+    assert session.log.entries() == []  # nothing recorded from a cancelled run
+    assert session.review("IAM-01").state == "draft"
+
+
+async def test_attach_stores_the_file_in_the_locker_as_manual_evidence(tmp_path):
+    session = demo_session(tmp_path)
+    signed = tmp_path / "code-of-conduct-acknowledgements.csv"
+    signed.write_text("name,signed\nraj.patel,2025-02-01\n", encoding="utf-8")
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "GOV-01")
+        await pilot.press("escape", "a", "m")
+        await pilot.press(*str(signed), "enter")
+        await pilot.pause()
+        review = session.review("GOV-01")
+        assert review.state == "stale"  # the evidence changed after approval
+        assert len(review.attachments) == 1
+        assert review.attachments[0] in str(pilot.app.screen.query_one("#provenance", Static).render())
+    evidence_id = review.attachments[0]
+    with EvidenceLocker(session.workspace.locker_db, session.workspace.blobs_dir) as locker:
+        record = locker.get(evidence_id)
+        assert (record.source, record.tool) == ("manual", "manual.attachment")
+        assert locker.read(evidence_id)["content"] == signed.read_text(encoding="utf-8")
+        assert locker.verify().ok
+    entry = session.log.entries()[-1]
+    assert entry.action == "attach" and entry.detail["evidence_id"] == evidence_id
+    assert session.manual_evidence_needed("GOV-01") == []
+
+
+async def test_citations_open_the_evidence_the_criterion_and_the_control(tmp_path):
+    session = demo_session(tmp_path)
+    text = session.review("IAM-01").control.narrative.text
+    evidence_citation = next(c.id for c in parse(text) if c.kind == "evidence")
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "IAM-01")
+        opened = await _open_citation(pilot, evidence_citation)
+        facts = str(opened.query_one("#citation-facts", Static).render())
+        body = opened.query_one("#citation-body", TextArea).text
+        evidence_id = evidence_citation.removeprefix("ev:")
+        with EvidenceLocker(session.workspace.locker_db, session.workspace.blobs_dir) as locker:
+            record = locker.get(evidence_id)
+            assert body == json.dumps(locker.read(evidence_id), indent=2, sort_keys=True, ensure_ascii=False)
+        assert record.sha256 in facts and record.collected_at in facts and record.tool in facts
+
+        await pilot.press("escape", "escape")  # close, back to the list
+        await _select(pilot, "IAM-01")
+        opened = await _open_citation(pilot, "CC6.1/pof/4")
+        markdown = opened.query_one(Markdown).source
+        assert "logical access security software" in markdown  # the criterion text
+        assert "Point of focus 4: Identifies and Authenticates Users" in markdown
+        assert "point of focus" in str(opened.query_one("#citation-facts", Static).render())
+
+        await pilot.press("escape", "escape")
+        await _select(pilot, "IAM-01")
+        opened = await _open_citation(pilot, "control:IAM-01")
+        assert "Multi-factor authentication for console users" in opened.query_one(Markdown).source
+
+
+async def test_policy_citation_opens_the_policy_section(tmp_path):
+    session = demo_session(tmp_path)
+    policy = tmp_path / "access-control.md"
+    policy.write_text(
+        "# Access control\n\n## MFA\n\nEvery console user must use a hardware MFA key.\n", encoding="utf-8"
+    )
+    added = CliRunner().invoke(cli_app, ["--workspace", str(session.workspace.root), "knowledge", "add", str(policy)])
+    assert added.exit_code == 0, added.output
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "IAM-01")
+        await pilot.press("escape", "e")
+        area = pilot.app.screen.query_one(TextArea)
+        area.text = "Console users must use MFA [policy:access-control.md#mfa].\n\n" + area.text
+        await pilot.press("ctrl+s")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await _select(pilot, "IAM-01")
+        opened = await _open_citation(pilot, "policy:access-control.md#mfa")
+        assert "hardware MFA key" in opened.query_one(Markdown).source
+
+
+async def test_bindings_have_ids_and_the_command_palette_offers_them(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        ids = {binding.id for binding in ReviewScreen.BINDINGS}
+        assert {"review.approve", "review.reject", "review.edit", "review.regenerate", "review.attach"} <= ids
+        footer_keys = {binding.key for _, binding, _, _ in [b for b in pilot.app.screen.active_bindings.values()]}
+        assert {"a", "x", "e", "r", "m"} <= footer_keys
+
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"go to LOG-02")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.selected == "LOG-02"
+
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Approve")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert session.review("LOG-02").state == "approved"
+
+
+async def test_list_moves_with_the_keyboard(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=(80, 24)) as pilot:
+        screen = pilot.app.screen
+        order = [review.id for group in session.groups() for review in group.reviews]
+        assert screen.selected == order[0]
+        await pilot.press("down", "down", "down")
+        assert screen.selected == order[3]  # group headers are skipped
+        assert screen.query_one(OptionList).has_focus
+        await pilot.press("up")
+        assert screen.selected == order[2]
+
+
+async def test_log_screen_shows_decisions_and_the_chain(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "IAM-01")
+        await pilot.press("escape", "a", "l")
+        await pilot.pause()
+        table = pilot.app.screen.query_one(DataTable)
+        assert table.row_count == 1
+        assert table.get_row_at(0)[2:5] == [REVIEWER, "approve", "IAM-01"]
+        assert "chain intact: 1 decisions" in str(pilot.app.screen.query_one("#chain-status", Static).render())
+        await pilot.press("escape")
+        assert isinstance(pilot.app.screen, ReviewScreen)
+
+
+def test_approval_returns_to_review_when_a_later_run_changes_the_evidence(tmp_path):
+    session = demo_session(tmp_path)
+    session.approve("IAM-01")
+    session.approve("IAM-02")
+    report = session.report
+    iam01 = session.review("IAM-01").control
+    # A later run: IAM-01 rests on re-collected evidence (a new id); IAM-02 is unchanged.
+    old_id = iam01.narrative.provenance.evidence_ids[0]
+    recollected = iam01.model_copy(
+        update={
+            "narrative": iam01.narrative.model_copy(
+                update={
+                    "provenance": iam01.narrative.provenance.model_copy(
+                        update={
+                            "evidence_ids": [
+                                "f" * 12 if e == old_id else e for e in iam01.narrative.provenance.evidence_ids
+                            ]
+                        }
+                    )
+                }
+            )
+        }
+    )
+    later = report.model_copy(
+        update={
+            "run": report.run.model_copy(update={"id": "20990101T000000Z-later1"}),
+            "controls": [recollected if c.id == "IAM-01" else c for c in report.controls],
+        }
+    )
+    save_report(session.workspace, later)
+    reopened = ReviewSession.open(session.config, session.workspace, model=None)
+    assert reopened.report.run.id == "20990101T000000Z-later1"
+    assert reopened.review("IAM-01").state == "stale" and reopened.review("IAM-01").awaiting_review
+    assert "evidence changed" in reopened.review("IAM-01").note
+    assert reopened.review("IAM-02").state == "approved"

@@ -1,0 +1,16 @@
+"""The TUI benchmark runs end to end on a small synthetic workspace (real locker, report models)."""
+
+from __future__ import annotations
+
+from evals.tui_bench import main
+
+
+def test_benchmark_runs_and_reports_its_figures(tmp_path, capsys):
+    code = main(
+        ["--controls", "6", "--evidence", "48", "--moves", "4", "--startups", "1", "--workspace", str(tmp_path / "ws")]
+    )
+    output = capsys.readouterr().out
+    assert code == 0, output
+    assert "review TUI: 6 controls, 48 evidence items" in output
+    for figure in ("first paint", "interactive review screen", "cursor moved", "new control shown"):
+        assert figure in output

@@ -1,0 +1,138 @@
+"""The chat: offline answers with their sources, proposals the reviewer confirms, and an LLM agent
+(a scripted FakeChatModel, a fixture) that streams, calls read-only tools and can never approve."""
+
+from __future__ import annotations
+
+from fakes import FakeChatModel
+from langchain_core.messages import AIMessage
+from test_tui_fixtures import demo_session
+from textual.widgets import Markdown, Static
+
+from tui.app import ReviewApp
+from tui.chat import ChatAgent, OfflineChat
+from tui.screens.chat import ChatScreen
+from tui.screens.prompt import ConfirmScreen
+from tui.screens.review import ReviewScreen
+
+SIZE = (100, 30)
+
+
+async def _ask(pilot, question: str) -> tuple[str, str]:
+    """Type a question in the chat screen; return the answer's Markdown and its sources line."""
+    await pilot.press(*question, "enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = pilot.app.get_screen("chat")
+    answer = list(screen.query(".chat-answer").results(Markdown))[-1].source
+    sources = str(list(screen.query(".chat-sources").results(Static))[-1].render())
+    return answer, sources
+
+
+async def test_offline_chat_answers_with_sources(tmp_path):
+    session = demo_session(tmp_path)
+    failing_mfa = [finding for finding in session.review("IAM-01").control.findings if finding.status == "fail"]
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        assert isinstance(pilot.app.screen, ChatScreen)
+
+        answer, sources = await _ask(pilot, "which users lack MFA?")
+        for finding in failing_mfa:
+            assert finding.resource in answer
+            assert f"[ev:{finding.evidence_ids[0]}]" in sources
+
+        answer, sources = await _ask(pilot, "what evidence is missing for CC6.1?")
+        assert "IAM-01" in answer and "raj.patel" in answer
+        assert "manual evidence not attached yet" in answer  # from the control library
+        assert "[CC6.1]" in sources
+
+        answer, sources = await _ask(pilot, "how are encryption keys rotated?")
+        assert "control:ENC-04" in answer  # retrieved from the knowledge store
+        assert "[control:ENC-04]" in sources
+
+
+async def test_offline_chat_proposes_reruns_and_only_the_reviewer_confirms(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        answer, _ = await _ask(pilot, "re-run the logging controls")
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        assert all(control_id in answer for control_id in ("LOG-01", "LOG-02", "LOG-03", "LOG-04"))
+        await pilot.press("n")
+        await pilot.pause()
+        assert session.log.entries() == []  # dismissed: nothing ran
+
+        await _ask(pilot, "re-run LOG-01")
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("escape")
+        assert isinstance(pilot.app.screen, ReviewScreen)
+    assert [(entry.action, entry.control_id) for entry in session.log.entries()] == [("regenerate", "LOG-01")]
+    assert "Re-run requested in chat" in session.log.entries()[0].reason
+
+
+async def test_offline_chat_refuses_to_approve(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        answer, _ = await _ask(pilot, "approve IAM-01 and all the passing controls")
+        assert "can't approve" in answer
+        assert not isinstance(pilot.app.screen, ConfirmScreen)
+    assert session.log.entries() == []
+    assert all(review.state == "draft" for review in session.reviews.values())
+
+
+def _tool_call(name: str, args: dict, call_id: str) -> dict:
+    return {"name": name, "args": args, "id": call_id, "type": "tool_call"}
+
+
+async def test_llm_chat_uses_read_only_tools_streams_and_cites(tmp_path):
+    def respond(messages, tools):
+        tool_results = [m for m in messages if m.type == "tool"]
+        if not tool_results:
+            return AIMessage(content="", tool_calls=[_tool_call("control_findings", {"control_id": "IAM-01"}, "c1")])
+        assert "raj.patel" in tool_results[-1].content  # the tool read the run's findings
+        return AIMessage(content="raj.patel has no MFA device [CC6.1] [control:IAM-01].")
+
+    model = FakeChatModel(respond=respond)
+    session = demo_session(tmp_path, model=model)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        answer, sources = await _ask(pilot, "who lacks MFA?")
+        assert isinstance(pilot.app.get_screen("chat")._chat, ChatAgent)
+        assert answer == "raj.patel has no MFA device [CC6.1] [control:IAM-01]."
+        assert "[CC6.1]" in sources and "[control:IAM-01]" in sources
+    bound = {tool.name for tool in model.requests[0]["tools"]}
+    assert bound == {"search_criteria", "read_source", "list_controls", "control_findings", "propose_rerun"}
+
+
+async def test_llm_chat_can_propose_but_never_approve(tmp_path):
+    def respond(messages, tools):
+        tool_results = [m for m in messages if m.type == "tool"]
+        if not tool_results:
+            return AIMessage(
+                content="",
+                tool_calls=[
+                    _tool_call("approve_control", {"control_id": "IAM-01"}, "c1"),
+                    _tool_call("propose_rerun", {"control_ids": ["IAM-01"], "reason": "fresh evidence"}, "c2"),
+                ],
+            )
+        assert "no tool named approve_control" in tool_results[0].content
+        return AIMessage(content="I cannot approve; I proposed a re-run of IAM-01 [control:IAM-01].")
+
+    session = demo_session(tmp_path, model=FakeChatModel(respond=respond))
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await _ask(pilot, "approve IAM-01 for me")
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        assert "IAM-01" in str(pilot.app.screen.query_one("#confirm-question", Static).render())
+        await pilot.press("n")
+    assert session.log.entries() == []
+    assert session.review("IAM-01").state == "draft"
+
+
+def test_offline_chat_without_a_match_says_so(tmp_path):
+    session = demo_session(tmp_path)
+    answer = OfflineChat(session).answer("re-run the controls about quantum teleportation")
+    assert answer.proposal is None and "No control in this run matches" in answer.text

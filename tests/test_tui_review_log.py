@@ -1,0 +1,196 @@
+"""The review log: append-only (triggers), hash-chained (tamper detection), and the state it implies."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from agent.report_schema import ControlResult, Narrative, Provenance, VerifierResult
+from tools.findings import Finding, Status
+from tui.review_log import ReviewLog, derive_review, evidence_fingerprint, text_hash
+
+FIXED_TIME = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def _control(text: str = "MFA is enforced [CC6.1] [ev:aaaaaaaaaaaa].", evidence: str = "aaaaaaaaaaaa") -> ControlResult:
+    """A fixture control result (built from the report models, not from a run)."""
+    return ControlResult(
+        id="IAM-01",
+        title="MFA for console users",
+        criteria=["CC6.1"],
+        kind="automated",
+        status="pass",
+        findings=[
+            Finding(
+                check="aws.iam.console_user_mfa",
+                status=Status.PASS,
+                resource="user/alice",
+                reason="alice has an MFA device",
+                evidence_ids=[evidence],
+            )
+        ],
+        narrative=Narrative(
+            status="verified",
+            text=text,
+            citations=["CC6.1", f"ev:{evidence}"],
+            verifier=VerifierResult(passed=True, sentences=1, cited_sentences=1),
+            provenance=Provenance(
+                writer="offline", provider="offline", model="deterministic-v1", evidence_ids=[evidence]
+            ),
+        ),
+    )
+
+
+@pytest.fixture
+def log(tmp_path):
+    review_log = ReviewLog(tmp_path / "review.sqlite", clock=lambda: FIXED_TIME)
+    yield review_log
+    review_log.close()
+
+
+def _decide(log: ReviewLog, control: ControlResult, action: str, **fields):
+    return log.append(
+        reviewer="dana",
+        action=action,
+        control_id=control.id,
+        run_id="run-1",
+        before_hash=fields.pop("before_hash", text_hash(control.narrative.text)),
+        after_hash=fields.pop("after_hash", text_hash(control.narrative.text)),
+        evidence_hash=evidence_fingerprint(control),
+        **fields,
+    )
+
+
+def test_entries_chain_and_verify(log):
+    control = _control()
+    first = _decide(log, control, "reject", reason="cite the password policy too")
+    second = _decide(log, control, "approve")
+    assert second.prev_hash == first.hash
+    assert first.at == "2025-03-01T09:30:00+00:00"
+    report = log.verify()
+    assert report.ok and report.entries == 2
+
+
+def test_update_and_delete_are_refused(log):
+    _decide(log, _control(), "approve")
+    db = sqlite3.connect(log.path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE review_log SET reviewer = 'mallory'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("DELETE FROM review_log")
+    db.close()
+    assert log.entries()[0].reviewer == "dana"
+
+
+def test_wal_mode(log):
+    db = sqlite3.connect(log.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def _tamper(path, sql: str) -> None:
+    # Someone with file access can drop the triggers; the chain still catches the change.
+    db = sqlite3.connect(path)
+    db.executescript(
+        "DROP TRIGGER review_log_no_update; DROP TRIGGER review_log_no_delete;"
+        "DROP TRIGGER drafts_no_update; DROP TRIGGER drafts_no_delete;" + sql
+    )
+    db.close()
+
+
+def test_altered_row_breaks_the_chain(log):
+    control = _control()
+    _decide(log, control, "reject", reason="missing evidence")
+    _decide(log, control, "approve")
+    _tamper(log.path, "UPDATE review_log SET reason = 'looks fine' WHERE seq = 1;")
+    report = log.verify()
+    assert not report.ok
+    assert any("row 1" in problem and "altered" in problem for problem in report.problems)
+
+
+def test_deleted_row_breaks_the_chain(log):
+    control = _control()
+    for _ in range(3):
+        _decide(log, control, "approve")
+    _tamper(log.path, "DELETE FROM review_log WHERE seq = 2;")
+    report = log.verify()
+    assert not report.ok
+    assert any("row 3" in problem for problem in report.problems)
+
+
+def test_altered_draft_text_is_detected(log):
+    control = _control()
+    edited_text = "MFA is enforced for every console user [CC6.1] [ev:aaaaaaaaaaaa]."
+    edited = control.model_copy(update={"narrative": control.narrative.model_copy(update={"text": edited_text})})
+    _decide(log, control, "edit", after_hash=text_hash(edited_text), draft=edited)
+    assert log.verify().ok
+    forged = edited.model_copy(update={"narrative": edited.narrative.model_copy(update={"text": "All good."})})
+    _tamper(log.path, f"UPDATE drafts SET control_json = '{forged.model_dump_json()}';")
+    assert any("draft text was altered" in problem for problem in log.verify().problems)
+
+
+def test_state_is_derived_from_log_and_report(log):
+    control = _control()
+    assert derive_review(control, log.entries(), log.drafts()).state == "draft"
+
+    _decide(log, control, "approve")
+    review = derive_review(control, log.entries(), log.drafts())
+    assert review.state == "approved" and review.decided_by == "dana"
+
+    # A later run with the same text but other evidence: the approval no longer holds.
+    rerun = _control(text=control.narrative.text, evidence="bbbbbbbbbbbb")
+    review = derive_review(rerun, log.entries(), log.drafts())
+    assert review.state == "stale" and review.awaiting_review
+    assert "evidence changed" in (review.note or "")
+
+    # A later run with other text: stale as well, and the note says the text changed.
+    rewritten = _control(text="MFA is required for all users [CC6.1] [ev:aaaaaaaaaaaa].")
+    review = derive_review(rewritten, log.entries(), log.drafts())
+    assert review.state == "stale" and "text changed" in (review.note or "")
+
+
+def test_edit_after_approval_returns_to_review_and_rebases_on_the_run(log):
+    control = _control()
+    _decide(log, control, "approve")
+    edited_text = "Every console user has MFA [CC6.1] [ev:aaaaaaaaaaaa]."
+    edited = control.model_copy(update={"narrative": control.narrative.model_copy(update={"text": edited_text})})
+    _decide(log, control, "edit", after_hash=text_hash(edited_text), draft=edited)
+    review = derive_review(control, log.entries(), log.drafts())
+    assert review.state == "stale" and review.control.narrative.text == edited_text
+    assert review.note == "edited after approval"
+
+    log.append(
+        reviewer="dana",
+        action="approve",
+        control_id=control.id,
+        run_id="run-1",
+        before_hash=text_hash(edited_text),
+        after_hash=text_hash(edited_text),
+        evidence_hash=evidence_fingerprint(review.control),
+    )
+    assert derive_review(control, log.entries(), log.drafts()).state == "approved"
+
+
+def test_reject_then_new_text_is_a_fresh_draft(log):
+    control = _control()
+    _decide(log, control, "reject", reason="no policy citation")
+    review = derive_review(control, log.entries(), log.drafts())
+    assert review.state == "rejected" and review.note == "no policy citation"
+    newer = _control(text="MFA is enforced per policy [CC6.1] [ev:aaaaaaaaaaaa].")
+    assert derive_review(newer, log.entries(), log.drafts()).state == "draft"
+
+
+def test_attach_after_approval_returns_to_review(log):
+    control = _control()
+    _decide(log, control, "approve")
+    _decide(log, control, "attach", detail={"evidence_id": "cccccccccccc", "path": "/tmp/nda.pdf"})
+    review = derive_review(control, log.entries(), log.drafts())
+    assert review.state == "stale" and review.attachments == ("cccccccccccc",)
+
+
+def test_unknown_action_is_refused(log):
+    with pytest.raises(Exception, match="unknown review action"):
+        _decide(log, _control(), "delete")
+    assert log.entries() == []

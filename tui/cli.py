@@ -1,0 +1,68 @@
+"""`auditor review`: open the review TUI on the latest run; `--log` prints and verifies the review log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from agent.cli_state import cli_state, console, err_console, fail
+from tui.review_log import ReviewLog
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(review)
+
+
+def review(
+    ctx: typer.Context,
+    log: Annotated[
+        bool, typer.Option("--log", help="Print the review log and verify its hash chain (exit 1 if broken).")
+    ] = False,
+) -> None:
+    """Review the latest run's drafts in a terminal UI: approve, reject, edit, regenerate, attach evidence."""
+    state = cli_state(ctx)
+    if log:
+        _print_log(state.workspace.review_db)
+        return
+    from tui.app import ReviewApp
+    from tui.session import NoRunError, ReviewSession
+
+    try:
+        session = ReviewSession.open(state.config, state.workspace)
+    except NoRunError as exc:
+        fail(str(exc))
+    try:
+        ReviewApp(session).run()
+    finally:
+        session.close()
+
+
+def _print_log(path) -> None:
+    if not path.exists():
+        console.print(f"No review decisions yet ({path} does not exist).")
+        return
+    review_log = ReviewLog(path)
+    try:
+        entries = review_log.entries()
+        chain = review_log.verify()
+    finally:
+        review_log.close()
+    # One line per decision, never wrapped, so the log greps and pipes cleanly.
+    console.print(f"Review log {path}", highlight=False, soft_wrap=True)
+    for entry in entries:
+        reason = f"  reason: {entry.reason}" if entry.reason else ""
+        console.print(
+            f"{entry.seq:>4}  {entry.at}  {entry.reviewer}  {entry.action:<10} {entry.control_id}  run={entry.run_id}"
+            f"  text {entry.before_hash[:12]}→{entry.after_hash[:12]}{reason}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
+    if chain.ok:
+        console.print(f"[green]✓ chain intact[/]: {chain.entries} decisions, each hash links to the one before.")
+        return
+    for problem in chain.problems:
+        err_console.print(f"[bold red]✗[/] {problem}", highlight=False)
+    err_console.print(f"[bold red]review log chain is broken[/] ({len(chain.problems)} problem(s))")
+    raise typer.Exit(1)

@@ -1,0 +1,96 @@
+"""Typed messages between workers, widgets and screens.
+
+Workers never touch widgets: they post these, and the screen that owns the widgets updates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from agent.report_schema import ControlResult, VerifierResult
+from tui.chat import ChatAgent, ChatAnswer, OfflineChat
+from tui.review_log import ControlReview
+from tui.sources import CitationTarget
+
+
+@dataclass
+class ControlHighlighted(Message):
+    """The cursor in the control list moved to a control."""
+
+    control_id: str
+
+
+@dataclass
+class CitationChosen(Message):
+    """The reviewer pressed enter (or clicked) on a citation in a narrative."""
+
+    citation: str
+
+
+@dataclass
+class RegenerateProgress(Message):
+    """One step of the agent regenerating a control (planning, a tool call, writing, verifying)."""
+
+    control_id: str
+    event: str
+
+
+@dataclass
+class RegenerateFinished(Message):
+    control_id: str
+    result: ControlResult
+    feedback: str
+
+
+@dataclass
+class RegenerateFailed(Message):
+    control_id: str
+    error: str
+
+
+@dataclass
+class ChatReady(Message):
+    """The chat (offline, or the LLM agent) is built and can take questions."""
+
+    chat: OfflineChat | ChatAgent
+
+
+@dataclass
+class ChatToken(Message):
+    """A piece of a streamed chat answer."""
+
+    text: str
+
+
+@dataclass
+class ChatAnswered(Message):
+    question: str
+    answer: ChatAnswer
+
+
+@dataclass
+class ChatFailed(Message):
+    question: str
+    error: str
+
+
+@dataclass
+class CitationResolved(Message):
+    target: CitationTarget
+
+
+@dataclass
+class EditVerified(Message):
+    control_id: str
+    verifier: VerifierResult
+
+
+@dataclass
+class EditSaved(Message):
+    """An edit was recorded (`review` is the new state) or refused (`error` says why)."""
+
+    control_id: str
+    review: ControlReview | None
+    error: str | None

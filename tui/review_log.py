@@ -1,0 +1,385 @@
+"""The review log: every reviewer decision, append-only and hash-chained, and what it means now.
+
+Decisions (approve, reject, edit, regenerate, attach) are rows in SQLite (WAL) at `workspace.review_db`.
+Triggers refuse UPDATE and DELETE, and each row's hash covers its content and the previous row's hash
+(tools/chain.py), so a row changed behind SQLite's back breaks the chain and `verify()` names it.
+
+Edited and regenerated drafts are kept in a second insert-only table keyed by the hash of their text,
+so a log row stays small and the text it points to can be checked against its hash.
+
+The review state of a control is never stored: `derive_review` replays the log over the latest
+report. An approval holds only while the text and the evidence it saw are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from agent.report_schema import ControlResult
+from tools.chain import GENESIS, canonical_json, chain_hash, sha256_hex
+
+Action = Literal["approve", "reject", "edit", "regenerate", "attach"]
+ACTIONS: tuple[Action, ...] = ("approve", "reject", "edit", "regenerate", "attach")
+ReviewState = Literal["draft", "approved", "rejected", "stale"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS review_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('approve', 'reject', 'edit', 'regenerate', 'attach')),
+    control_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    before_hash TEXT NOT NULL,
+    after_hash TEXT NOT NULL,
+    evidence_hash TEXT NOT NULL,
+    reason TEXT,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS review_log_control ON review_log (control_id, seq);
+CREATE TRIGGER IF NOT EXISTS review_log_no_update BEFORE UPDATE ON review_log
+BEGIN SELECT RAISE(ABORT, 'the review log is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS review_log_no_delete BEFORE DELETE ON review_log
+BEGIN SELECT RAISE(ABORT, 'the review log is append-only: DELETE refused'); END;
+
+CREATE TABLE IF NOT EXISTS drafts (
+    text_hash TEXT PRIMARY KEY,
+    control_id TEXT NOT NULL,
+    control_json TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS drafts_no_update BEFORE UPDATE ON drafts
+BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS drafts_no_delete BEFORE DELETE ON drafts
+BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: DELETE refused'); END;
+"""
+
+
+class ReviewLogError(Exception):
+    """The review log cannot be opened or written."""
+
+
+def text_hash(text: str) -> str:
+    return sha256_hex(text.encode("utf-8"))
+
+
+def evidence_fingerprint(control: ControlResult) -> str:
+    """One hash over every evidence id the control's findings and narrative rest on."""
+    ids = set(control.narrative.provenance.evidence_ids)
+    for finding in control.findings:
+        ids.update(finding.evidence_ids)
+    return sha256_hex(canonical_json(sorted(ids)))
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    seq: int
+    at: str  # ISO 8601, UTC
+    reviewer: str
+    action: Action
+    control_id: str
+    run_id: str
+    before_hash: str
+    after_hash: str
+    evidence_hash: str
+    reason: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def payload(self) -> dict[str, Any]:
+        """What the row's hash covers: everything but the hashes of the chain itself."""
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "reviewer": self.reviewer,
+            "action": self.action,
+            "control_id": self.control_id,
+            "run_id": self.run_id,
+            "before_hash": self.before_hash,
+            "after_hash": self.after_hash,
+            "evidence_hash": self.evidence_hash,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    entries: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReviewLog:
+    """The append-only decision record in `review.sqlite`."""
+
+    def __init__(self, path: Path, clock: Callable[[], datetime] | None = None) -> None:
+        self.path = Path(path)
+        self._clock = clock or _utc_now
+        # One connection shared by the UI thread and workers: the lock serialises its use.
+        self._lock = threading.RLock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ReviewLogError(f"{self.path}: cannot open the review log: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock before reading the chain head, so two reviewers appending at
+        # once cannot both chain onto the same previous row.
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def append(
+        self,
+        *,
+        reviewer: str,
+        action: Action,
+        control_id: str,
+        run_id: str,
+        before_hash: str,
+        after_hash: str,
+        evidence_hash: str,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+        draft: ControlResult | None = None,
+    ) -> LogEntry:
+        """Record one decision; `draft` is the new text's control for edit and regenerate."""
+        if action not in ACTIONS:
+            raise ReviewLogError(f"unknown review action {action!r}")
+        if action in ("edit", "regenerate") and draft is None:
+            raise ReviewLogError(f"a {action} decision needs the new draft")
+        with self._write() as db:
+            head = db.execute("SELECT seq, hash FROM review_log ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
+            entry = LogEntry(
+                seq=seq,
+                at=self._clock().astimezone(UTC).isoformat(timespec="seconds"),
+                reviewer=reviewer,
+                action=action,
+                control_id=control_id,
+                run_id=run_id,
+                before_hash=before_hash,
+                after_hash=after_hash,
+                evidence_hash=evidence_hash,
+                reason=reason,
+                detail=detail or {},
+                prev_hash=prev_hash,
+                hash="",
+            )
+            entry = LogEntry(**{**entry.__dict__, "hash": chain_hash(prev_hash, entry.payload())})
+            if draft is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO drafts (text_hash, control_id, control_json) VALUES (?, ?, ?)",
+                    (after_hash, control_id, draft.model_dump_json()),
+                )
+            db.execute(
+                "INSERT INTO review_log (seq, at, reviewer, action, control_id, run_id, before_hash, after_hash,"
+                " evidence_hash, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.seq,
+                    entry.at,
+                    entry.reviewer,
+                    entry.action,
+                    entry.control_id,
+                    entry.run_id,
+                    entry.before_hash,
+                    entry.after_hash,
+                    entry.evidence_hash,
+                    entry.reason,
+                    json.dumps(entry.detail, sort_keys=True),
+                    entry.prev_hash,
+                    entry.hash,
+                ),
+            )
+        return entry
+
+    def entries(self, control_id: str | None = None) -> list[LogEntry]:
+        query = "SELECT * FROM review_log"
+        params: tuple[str, ...] = ()
+        if control_id is not None:
+            query += " WHERE control_id = ?"
+            params = (control_id,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY seq", params).fetchall()
+        return [_entry_from_row(row) for row in rows]
+
+    def drafts(self) -> dict[str, ControlResult]:
+        with self._lock:
+            rows = self._db.execute("SELECT text_hash, control_json FROM drafts").fetchall()
+        return {text_hash: ControlResult.model_validate_json(raw) for text_hash, raw in rows}
+
+    def verify(self) -> ChainReport:
+        """Recompute the chain; every row whose hash or link does not match is a problem."""
+        problems: list[str] = []
+        prev_hash = GENESIS
+        entries = self.entries()
+        for expected_seq, entry in enumerate(entries, start=1):
+            if entry.seq != expected_seq:
+                problems.append(f"row {entry.seq}: expected sequence number {expected_seq} (a row is missing)")
+            if entry.prev_hash != prev_hash:
+                problems.append(f"row {entry.seq}: does not link to the previous row's hash")
+            if chain_hash(entry.prev_hash, entry.payload()) != entry.hash:
+                problems.append(f"row {entry.seq}: content does not match its hash (the row was altered)")
+            prev_hash = entry.hash
+        drafts = self.drafts()
+        for entry in entries:
+            if entry.action not in ("edit", "regenerate"):
+                continue
+            draft = drafts.get(entry.after_hash)
+            if draft is None:
+                problems.append(f"row {entry.seq}: its draft {entry.after_hash[:12]} is missing")
+            elif text_hash(draft.narrative.text) != entry.after_hash:
+                problems.append(f"row {entry.seq}: its draft text was altered")
+        return ChainReport(entries=len(entries), problems=problems)
+
+
+def _entry_from_row(row: tuple[Any, ...]) -> LogEntry:
+    (seq, at, reviewer, action, control_id, run_id, before, after, evidence, reason, detail, prev, hash_) = row
+    return LogEntry(
+        seq=seq,
+        at=at,
+        reviewer=reviewer,
+        action=action,
+        control_id=control_id,
+        run_id=run_id,
+        before_hash=before,
+        after_hash=after,
+        evidence_hash=evidence,
+        reason=reason,
+        detail=json.loads(detail),
+        prev_hash=prev,
+        hash=hash_,
+    )
+
+
+@dataclass(frozen=True)
+class ControlReview:
+    """A control as the reviewer sees it now: the draft under review and its derived state."""
+
+    control: ControlResult  # the report's result, or the edited / regenerated draft that replaced it
+    state: ReviewState
+    note: str | None = None  # the rejection reason, or why an approval no longer holds
+    attachments: tuple[str, ...] = ()  # evidence ids of manual evidence attached by reviewers
+    decided_by: str | None = None
+    decided_at: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.control.id
+
+    @property
+    def awaiting_review(self) -> bool:
+        return self.state in ("draft", "stale")
+
+    @property
+    def text_hash(self) -> str:
+        return text_hash(self.control.narrative.text)
+
+    @property
+    def evidence_hash(self) -> str:
+        return evidence_fingerprint(self.control)
+
+
+def derive_review(
+    report_control: ControlResult, entries: Iterable[LogEntry], drafts: dict[str, ControlResult]
+) -> ControlReview:
+    """Replay one control's decisions over its result in the latest report.
+
+    A decision applies when it was made on the text now under review (its before-hash). Edits and
+    regenerations replace the draft; an approval holds only while the evidence it saw is unchanged.
+    An earlier approval that no longer applies makes the control "stale" (awaiting review again).
+    """
+    control = report_control
+    current_hash = text_hash(control.narrative.text)
+    state: ReviewState = "draft"
+    note: str | None = None
+    decided: LogEntry | None = None
+    attachments: list[str] = []
+    last_verdict: LogEntry | None = None  # the latest approve / reject, applied or not
+
+    for entry in entries:
+        if entry.action == "attach":
+            attachments.append(str(entry.detail.get("evidence_id", "")))
+            if state == "approved":
+                state, note, decided = "stale", f"manual evidence attached by {entry.reviewer} after approval", entry
+            continue
+        if entry.action in ("approve", "reject"):
+            last_verdict = entry
+        if entry.before_hash != current_hash:
+            continue
+        if entry.action in ("edit", "regenerate"):
+            replacement = drafts.get(entry.after_hash)
+            if replacement is None:
+                continue
+            # An edit changes only the text: keep this run's findings and evidence under it.
+            control = (
+                control.model_copy(update={"narrative": replacement.narrative})
+                if entry.action == "edit"
+                else replacement
+            )
+            current_hash = entry.after_hash
+            was_approved = state == "approved"
+            state = "stale" if was_approved else "draft"
+            note = f"{'edited' if entry.action == 'edit' else 'regenerated'} after approval" if was_approved else None
+            decided = entry
+        elif entry.action == "approve":
+            if entry.evidence_hash == evidence_fingerprint(control):
+                state, note, decided = "approved", None, entry
+        elif entry.action == "reject":
+            state, note, decided = "rejected", entry.reason, entry
+
+    if (
+        state == "draft"
+        and last_verdict is not None
+        and last_verdict.action == "approve"
+        and decided is not last_verdict
+    ):
+        # Approved once, but on other text or other evidence than what is under review now.
+        changed = "text" if last_verdict.after_hash != current_hash else "evidence"
+        state, note = "stale", f"{changed} changed since {last_verdict.reviewer} approved it ({last_verdict.at})"
+    return ControlReview(
+        control=control,
+        state=state,
+        note=note,
+        attachments=tuple(attachments),
+        decided_by=decided.reviewer if decided else None,
+        decided_at=decided.at if decided else None,
+    )
+
+
+def group_entries(entries: Iterable[LogEntry]) -> dict[str, list[LogEntry]]:
+    by_control: dict[str, list[LogEntry]] = {}
+    for entry in entries:
+        by_control.setdefault(entry.control_id, []).append(entry)
+    return by_control

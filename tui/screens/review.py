@@ -1,0 +1,267 @@
+"""The review screen: controls by criterion series on the left, the selected control on the right."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, OptionList, Static
+
+from agent.citations import parse as parse_citations
+from tui.messages import CitationChosen, ControlHighlighted
+from tui.review_log import ControlReview
+from tui.screens.chat import ChatScreen
+from tui.screens.citation import CitationScreen
+from tui.screens.edit import EditScreen
+from tui.screens.log import LogScreen
+from tui.screens.prompt import PromptScreen
+from tui.screens.regenerate import RegenerateScreen
+from tui.session import ListFilter, ReviewActionError, ReviewSession
+from tui.widgets.control_list import ControlList
+from tui.widgets.detail import ControlHeader, FindingsView, ProvenanceView
+from tui.widgets.narrative import NarrativeView
+
+
+class ReviewScreen(Screen[None]):
+    BINDINGS = [
+        Binding("a", "approve", "Approve", id="review.approve"),
+        Binding("x", "reject", "Reject", id="review.reject"),
+        Binding("e", "edit", "Edit", id="review.edit"),
+        Binding("r", "regenerate", "Regenerate", id="review.regenerate"),
+        Binding("m", "attach", "Attach evidence", id="review.attach"),
+        Binding("g", "toggle_gaps", "Gaps only", id="review.gaps"),
+        Binding("w", "toggle_awaiting", "Awaiting", id="review.awaiting"),
+        Binding("slash", "search", "Search", id="review.search"),
+        Binding("c", "chat", "Chat", id="review.chat"),
+        Binding("l", "show_log", "Log", id="review.log"),
+        Binding("escape", "focus_list", "Back to list", show=False, id="review.focus_list"),
+    ]
+
+    def __init__(self, session: ReviewSession) -> None:
+        super().__init__()
+        self.session = session
+        self.list_filter = ListFilter()
+        self.selected: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="sidebar"):
+                yield Input(placeholder="/ search controls", id="search")
+                yield Static(id="filter-bar")
+                yield ControlList(id="controls")
+            with VerticalScroll(id="detail"):
+                yield ControlHeader(id="control-header")
+                yield Static("Narrative", classes="section-title")
+                yield NarrativeView(id="narrative")
+                yield Static("Findings", classes="section-title")
+                yield FindingsView(id="findings")
+                yield Static("Provenance", classes="section-title")
+                yield ProvenanceView(id="provenance")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_list()
+        self.query_one(ControlList).focus()
+
+    def on_screen_resume(self) -> None:
+        # Another screen (chat, regenerate) may have recorded decisions meanwhile.
+        self.session.reload()
+        self.show_list()
+
+    # ------------------------------------------------------------------------- showing
+
+    def show_list(self) -> None:
+        groups = self.session.groups(self.list_filter)
+        controls = self.query_one(ControlList)
+        controls.show(groups, self.selected)
+        self.selected = controls.selected_control
+        self.show_filter_bar(sum(len(group.reviews) for group in groups))
+        self.show_detail()
+
+    def show_filter_bar(self, shown: int) -> None:
+        counts = self.session.counts()
+
+        def toggle(label: str, on: bool) -> tuple[str, str]:
+            return (f"[{'x' if on else ' '}] {label}", "bold $text-accent" if on else "$text-muted")
+
+        self.query_one("#filter-bar", Static).update(
+            Content.assemble(
+                toggle("gaps", self.list_filter.gaps_only),
+                " ",
+                toggle("awaiting", self.list_filter.awaiting_only),
+                (f"  {shown}/{len(self.session.reviews)}", "$text-muted"),
+                (f"  ○{counts.get('awaiting', 0)}", "$text-muted"),
+                (f" ●{counts.get('approved', 0)}", "$success"),
+                (f" ⊘{counts.get('rejected', 0)}", "$error"),
+            )
+        )
+
+    def show_detail(self) -> None:
+        if self.selected is None:
+            self.query_one(ControlHeader).update(Content.styled("No control matches the filters.", "$text-muted"))
+            self.query_one(NarrativeView).show("", [])
+            self.query_one(FindingsView).update("")
+            self.query_one(ProvenanceView).update("")
+            return
+        review = self.session.review(self.selected)
+        self.query_one(ControlHeader).show(review)
+        text = review.control.narrative.text
+        self.query_one(NarrativeView).show(text, parse_citations(text))
+        self.query_one(FindingsView).show(review)
+        self.query_one(ProvenanceView).show(review)
+
+    def show_decision(self, message: str) -> None:
+        # Re-filter: with "awaiting" on, a decided control leaves the list and the cursor stays in place.
+        self.show_list()
+        self.notify(message)
+
+    def on_control_highlighted(self, message: ControlHighlighted) -> None:
+        if message.control_id != self.selected:
+            self.selected = message.control_id
+            self.show_detail()
+            self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.query_one(NarrativeView).focus()
+
+    def on_citation_chosen(self, message: CitationChosen) -> None:
+        self.app.push_screen(CitationScreen(self.session.sources, message.citation))
+
+    # ------------------------------------------------------------------------- filters
+
+    def action_toggle_gaps(self) -> None:
+        self.list_filter = replace(self.list_filter, gaps_only=not self.list_filter.gaps_only)
+        self.show_list()
+
+    def action_toggle_awaiting(self) -> None:
+        self.list_filter = replace(self.list_filter, awaiting_only=not self.list_filter.awaiting_only)
+        self.show_list()
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "search":
+            self.list_filter = replace(self.list_filter, query=event.value)
+            self.show_list()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search":
+            self.query_one(ControlList).focus()
+
+    def action_focus_list(self) -> None:
+        self.query_one(ControlList).focus()
+
+    # ------------------------------------------------------------------------- actions
+
+    def _selected_or_warn(self) -> str | None:
+        if self.selected is None:
+            self.notify("Select a control first", severity="warning")
+        return self.selected
+
+    def action_approve(self) -> None:
+        control_id = self._selected_or_warn()
+        if control_id is None:
+            return
+        try:
+            self.session.approve(control_id)
+        except ReviewActionError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.show_decision(f"{control_id} approved")
+
+    def action_reject(self) -> None:
+        control_id = self._selected_or_warn()
+        if control_id is None:
+            return
+
+        def rejected(reason: str | None) -> None:
+            if reason is None:
+                return
+            try:
+                self.session.reject(control_id, reason)
+            except ReviewActionError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.show_decision(f"{control_id} rejected")
+
+        self.app.push_screen(PromptScreen(f"Reject {control_id}: why?", placeholder="reason"), rejected)
+
+    def action_edit(self) -> None:
+        control_id = self._selected_or_warn()
+        if control_id is None:
+            return
+
+        def edited(review: ControlReview | None) -> None:
+            if review is not None:
+                verdict = (
+                    "verified" if review.control.narrative.verifier.passed else "NOT verified: fix before approving"
+                )
+                self.show_decision(f"{control_id} edited ({verdict})")
+
+        self.app.push_screen(EditScreen(self.session, control_id), edited)
+
+    def action_regenerate(self) -> None:
+        control_id = self._selected_or_warn()
+        if control_id is None:
+            return
+
+        def with_feedback(feedback: str | None) -> None:
+            if feedback is not None:
+                self.app.push_screen(RegenerateScreen(self.session, [control_id], feedback))
+
+        self.app.push_screen(
+            PromptScreen(
+                f"Regenerate {control_id}: feedback for the agent",
+                placeholder="what to change (optional)",
+                required=False,
+            ),
+            with_feedback,
+        )
+
+    def action_attach(self) -> None:
+        control_id = self._selected_or_warn()
+        if control_id is None:
+            return
+
+        def attach(path: str | None) -> None:
+            if path is None:
+                return
+            try:
+                _, evidence_id = self.session.attach(control_id, Path(path))
+            except ReviewActionError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.show_decision(f"{Path(path).name} attached to {control_id} as [ev:{evidence_id}]")
+
+        self.app.push_screen(
+            PromptScreen(f"Attach manual evidence to {control_id}", placeholder="path to a file"), attach
+        )
+
+    def action_chat(self) -> None:
+        # Installed once, so the conversation is still there when the reviewer comes back to it.
+        if not self.app.is_screen_installed("chat"):
+            self.app.install_screen(ChatScreen(self.session), "chat")
+        self.app.push_screen("chat")
+
+    def action_show_log(self) -> None:
+        self.app.push_screen(LogScreen(self.session.log))
+
+    def select_control(self, control_id: str) -> None:
+        """Show a control, clearing filters that hide it (used by the command palette)."""
+        if control_id not in self.session.reviews:
+            return
+        if not any(
+            review.id == control_id for group in self.session.groups(self.list_filter) for review in group.reviews
+        ):
+            self.list_filter = ListFilter()
+            self.query_one("#search", Input).value = ""
+        self.selected = control_id
+        self.show_list()
+        self.query_one(ControlList).focus()
