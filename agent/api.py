@@ -1,0 +1,233 @@
+"""Programmatic entry points: the CLI commands and the review TUI call these.
+
+    run_proof(config, workspace)                  a full proof run; returns the readiness report
+    latest_report(workspace)                       the newest report, or None
+    save_report(workspace, report)                 write a report as the newest
+    regenerate_control(config, workspace, id, feedback)   redraft one control with reviewer feedback
+    verify_narrative(workspace, control, text)     check an edited narrative against its sources
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from agent.config import AuditorConfig
+from agent.graph import build_control_graph, build_graph
+from agent.providers import ChatModel, build_chat_model, describe
+from agent.report import latest_run_id, read_report, write_report
+from agent.report_schema import ControlResult, ReadinessReport, VerifierResult
+from agent.runs import RunStore, new_run_id
+from agent.state import ProgressEvent, RunContext
+from agent.verifier import EvidenceFacts, VerificationContext, verify
+from agent.workspace import Workspace
+
+# `model` argument default: build the model from the configuration (pass None for offline).
+FROM_CONFIG: Any = object()
+RECURSION_LIMIT = 100  # steps per graph; one control takes at most eleven
+
+
+class RunError(Exception):
+    """A run could not start or did not finish; the message says why."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    report: ReadinessReport
+    resumed: bool
+    collected: int  # collector calls that stored new evidence
+    reused: int  # fresh evidence reused from the locker (earlier runs, or before an interruption)
+    aws_calls_made: int
+    aws_distinct_calls: int
+
+
+def run_proof(
+    config: AuditorConfig,
+    workspace: Workspace,
+    *,
+    control_ids: list[str] | None = None,
+    resume: bool = False,
+    trigger: str = "manual",
+    model: ChatModel | None = FROM_CONFIG,
+    on_event: Callable[[ProgressEvent], None] | None = None,
+    runner_factory: Callable[[Any, Any, str], Any] | None = None,
+) -> RunOutcome:
+    """Collect, judge and write every control (or the given ones); write the report; return it.
+
+    With `resume`, the newest unfinished run continues where it stopped, over the controls it was
+    started with (`control_ids` is then ignored). `runner_factory(locker, ctx, run_id)` replaces the
+    evidence runner (tests use it to interrupt a run).
+    """
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from tools.context import CollectContext
+    from tools.locker import EvidenceLocker
+    from tools.runner import EvidenceRunner
+
+    services = _services(workspace)
+    model = build_chat_model(config) if model is FROM_CONFIG else model
+    runs = RunStore(workspace.runs_db)
+    selected = _select_controls(services["library"], control_ids)
+
+    resumable = runs.resumable() if resume else None
+    if resume and resumable is None and on_event is not None:
+        on_event(ProgressEvent("warning", None, "no unfinished run to resume: starting a new run"))
+    if resumable is not None:
+        run_id, selected = resumable.id, resumable.control_ids
+        runs.restart(run_id)
+    else:
+        run_id = new_run_id()
+        runs.start(run_id, trigger=trigger, writer=describe(model), control_ids=selected)
+
+    locker = EvidenceLocker(workspace.locker_db, workspace.blobs_dir)
+    collect_context = CollectContext(config, run_id=run_id)
+    ttl = timedelta(hours=config.run.evidence_ttl_hours)
+    runner = runner_factory(locker, collect_context, run_id) if runner_factory else EvidenceRunner(locker, collect_context, run_id, ttl=ttl)
+    context = RunContext(config=config, workspace=workspace, runs=runs, runner=runner, trigger=trigger, on_event=on_event, **services)
+    run_config = {"configurable": {"thread_id": run_id}, "max_concurrency": config.run.concurrency, "recursion_limit": RECURSION_LIMIT}
+
+    workspace.checkpoints_db.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(workspace.checkpoints_db, check_same_thread=False)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        checkpointer = SqliteSaver(connection)
+        graph = build_graph(model, checkpointer=checkpointer)
+        started_before = checkpointer.get_tuple({"configurable": {"thread_id": run_id}}) is not None
+        graph_input = None if started_before else {"run_id": run_id, "control_ids": selected}
+        try:
+            graph.invoke(graph_input, run_config, context=context)
+        except BaseException as exc:  # KeyboardInterrupt included: the run stays resumable
+            runs.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            locker.close()
+        # Checkpoints exist to resume an unfinished run; a finished one needs them no more.
+        checkpointer.delete_thread(run_id)
+
+    aws = collect_context.__dict__.get("aws")  # built only if an AWS collector ran
+    counters = getattr(runner, "counters", None)
+    return RunOutcome(
+        report=read_report(workspace, run_id),
+        resumed=started_before,
+        collected=getattr(counters, "collected", 0),
+        reused=getattr(counters, "reused_from_locker", 0),
+        aws_calls_made=aws.calls_made if aws else 0,
+        aws_distinct_calls=aws.distinct_calls if aws else 0,
+    )
+
+
+def _services(workspace: Workspace) -> dict[str, Any]:
+    from knowledge.catalog import load_catalog
+    from knowledge.control_library import load_controls
+    from knowledge.store import KnowledgeStore
+    from tools.catalog import load_all
+
+    load_all()
+    store = KnowledgeStore.open(workspace.chroma_dir)
+    if not store.is_built():
+        store.build()
+    return {"catalog": load_catalog(), "library": load_controls(), "store": store}
+
+
+def _select_controls(library: Any, control_ids: list[str] | None) -> list[str]:
+    if not control_ids:
+        return [control.id for control in library.controls]
+    wanted = [cid.strip().upper() for cid in control_ids if cid.strip()]
+    unknown = [cid for cid in wanted if library.get(cid) is None]
+    if unknown:
+        raise RunError(f"unknown control id(s): {', '.join(unknown)} (see `auditor controls list`)")
+    return list(dict.fromkeys(wanted))
+
+
+# -- reports ----------------------------------------------------------------------------------------
+
+
+def latest_report(workspace: Workspace) -> ReadinessReport | None:
+    run_id = latest_run_id(workspace)
+    return read_report(workspace, run_id) if run_id else None
+
+
+def save_report(workspace: Workspace, report: ReadinessReport) -> None:
+    write_report(workspace, report)
+
+
+# -- one control, for the reviewer ---------------------------------------------------------------------
+
+
+def regenerate_control(
+    config: AuditorConfig,
+    workspace: Workspace,
+    control_id: str,
+    feedback: str,
+    model: ChatModel | None = FROM_CONFIG,
+    on_event: Callable[[ProgressEvent], None] | None = None,
+) -> ControlResult:
+    """Redraft one control (fresh evidence within the TTL is reused) with the reviewer's feedback.
+
+    Recorded as a run with trigger "regenerate"; the latest report is left as it is (the review log
+    keeps the new draft). The offline writer is deterministic, so feedback changes only model drafts.
+    """
+    from tools.context import CollectContext
+    from tools.locker import EvidenceLocker
+    from tools.runner import EvidenceRunner
+
+    services = _services(workspace)
+    control_id = _select_controls(services["library"], [control_id])[0]
+    model = build_chat_model(config) if model is FROM_CONFIG else model
+    runs = RunStore(workspace.runs_db)
+    run_id = new_run_id()
+    runs.start(run_id, trigger="regenerate", writer=describe(model), control_ids=[control_id])
+    with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
+        collect_context = CollectContext(config, run_id=run_id)
+        runner = EvidenceRunner(locker, collect_context, run_id, ttl=timedelta(hours=config.run.evidence_ttl_hours))
+        context = RunContext(
+            config=config, workspace=workspace, runs=runs, runner=runner, trigger="regenerate",
+            feedback={control_id: feedback} if feedback else {}, on_event=on_event, **services,
+        )
+        try:
+            output = build_control_graph(model).invoke({"run_id": run_id, "control_id": control_id}, context=context)
+        except BaseException as exc:
+            runs.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+    runs.finish(run_id, "completed")
+    return ControlResult.model_validate(output["results"][control_id])
+
+
+def verify_narrative(workspace: Workspace, control_result: ControlResult, text: str) -> VerifierResult:
+    """Verify a narrative (e.g. a reviewer's edit) against what this control retrieved and collected."""
+    from knowledge.store import KnowledgeStore
+    from tools.catalog import CHECKS, load_all
+
+    load_all()
+    store = KnowledgeStore.open(workspace.chroma_dir)
+    chunks = {}
+    for chunk_id in control_result.narrative.provenance.retrieved_chunk_ids:
+        chunk = store.get(chunk_id)
+        if chunk is not None:
+            chunks[chunk_id] = chunk.text
+    evidence = {}
+    for call in control_result.narrative.provenance.tool_calls:
+        if call.evidence_id:
+            facts = _stored_facts(str(workspace.root), call.evidence_id)
+            if facts is not None:
+                evidence[call.evidence_id] = facts
+    titles = {f.check: CHECKS[f.check].title for f in control_result.findings if f.check in CHECKS}
+    return verify(text, VerificationContext(chunks, evidence, list(control_result.findings), titles))
+
+
+@lru_cache(maxsize=256)
+def _stored_facts(workspace_root: str, evidence_id: str) -> EvidenceFacts | None:
+    # Evidence is content-addressed and append-only, so its facts never change: cache them.
+    from tools.locker import EvidenceLocker
+
+    workspace = Workspace.at(Path(workspace_root))
+    with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
+        record = locker.get(evidence_id)
+        if record is None:
+            return None
+        return EvidenceFacts.from_data(record.id, record.tool, record.params, locker.read(evidence_id))

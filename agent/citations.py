@@ -1,0 +1,166 @@
+"""The citation syntax of every narrative, its parser and its formatter.
+
+A citation is an id in square brackets, placed at the end of the sentence it supports, before the full
+stop (a run of citations right after the full stop also counts for that sentence):
+
+    [CC6.1]                    a Trust Services criterion
+    [CC6.1/pof/3]              the 3rd point of focus of CC6.1
+    [ev:0a1b2c3d4e5f]          an evidence item in the locker (12 lowercase hex digits)
+    [policy:access.md#mfa]     a section of a company policy loaded with `auditor knowledge add`
+    [control:IAM-01]           a control of the control library
+
+Several citations may follow one another: `... MFA device [CC6.1] [ev:0a1b2c3d4e5f].` The ids inside
+the brackets are exactly the knowledge store's chunk ids and the locker's evidence ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+CitationKind = Literal["criterion", "point_of_focus", "evidence", "policy", "control"]
+
+_CRITERION = r"(?:CC|PI|A|C|P)\d+\.\d+"
+_PATTERNS: dict[CitationKind, str] = {
+    "point_of_focus": rf"{_CRITERION}/pof/\d+",
+    "criterion": _CRITERION,
+    "evidence": r"ev:[0-9a-f]{12}",
+    "policy": r"policy:[^\]\[#\s]+#[^\]\[\s]+",
+    "control": r"control:[A-Z][A-Z0-9]*-\d+",
+}
+CITATION_RE = re.compile(r"\[(" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS.items()) + r")\]")
+# Anything in brackets that looks like an attempt to cite (used to report malformed citations).
+BRACKETED_RE = re.compile(r"\[([^\[\]\s]{2,120})\]")
+
+
+@dataclass(frozen=True)
+class Citation:
+    id: str  # as written inside the brackets
+    kind: CitationKind
+    start: int  # offsets in the text, brackets included
+    end: int
+
+
+def parse(text: str) -> list[Citation]:
+    """Every well-formed citation in the text, in order."""
+    return [Citation(match.group(1), _kind_of_match(match), match.start(), match.end()) for match in CITATION_RE.finditer(text)]
+
+
+def citation_ids(text: str) -> list[str]:
+    """Distinct citation ids in order of first appearance."""
+    return list(dict.fromkeys(citation.id for citation in parse(text)))
+
+
+def malformed(text: str) -> list[str]:
+    """Bracketed tokens that look like citations but do not follow the syntax (e.g. `[ev:123]`)."""
+    valid = {(c.start, c.end) for c in parse(text)}
+    return [m.group(0) for m in BRACKETED_RE.finditer(text) if (m.start(), m.end()) not in valid and _looks_cited(m.group(1))]
+
+
+def _looks_cited(inner: str) -> bool:
+    return bool(re.match(r"(ev|policy|control|pof):|[A-Z]{1,2}\d", inner))
+
+
+def kind_of(citation_id: str) -> CitationKind | None:
+    match = CITATION_RE.fullmatch(f"[{citation_id}]")
+    return _kind_of_match(match) if match else None
+
+
+def _kind_of_match(match: re.Match[str]) -> CitationKind:
+    return next(kind for kind in _PATTERNS if match.group(kind) is not None)
+
+
+def evidence_citation(evidence_id: str) -> str:
+    return f"ev:{evidence_id}"
+
+
+def evidence_id_of(citation_id: str) -> str | None:
+    return citation_id.removeprefix("ev:") if citation_id.startswith("ev:") else None
+
+
+def cite(*citation_ids_: str | Iterable[str]) -> str:
+    """`cite("CC6.1", ["ev:0a1b2c3d4e5f"])` -> `[CC6.1] [ev:0a1b2c3d4e5f]` (duplicates dropped, order kept)."""
+    flat: list[str] = []
+    for item in citation_ids_:
+        flat.extend([item] if isinstance(item, str) else item)
+    unique = list(dict.fromkeys(flat))
+    for citation_id in unique:
+        if kind_of(citation_id) is None:
+            raise ValueError(f"not a valid citation id: {citation_id!r}")
+    return " ".join(f"[{citation_id}]" for citation_id in unique)
+
+
+def strip(text: str) -> str:
+    """The text without its citations (for reading and for counting words)."""
+    return re.sub(r"\s+([.,;:!?])(?=\s|$)", r"\1", re.sub(r"\s*" + CITATION_RE.pattern, "", text)).strip()
+
+
+# -- sentences -------------------------------------------------------------------------------------
+
+# A sentence ends at . ! or ? followed by whitespace or the end, outside brackets and backticks, and
+# not after a common abbreviation; a line break always ends one. Markdown headings are not sentences.
+_ABBREVIATIONS = ("e.g", "i.e", "etc", "vs", "approx", "incl", "cf")
+_TRAILING_CITATIONS = re.compile(r"(?:\s*" + CITATION_RE.pattern + r")+")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str  # with its citations
+    citations: tuple[str, ...]
+
+    @property
+    def plain(self) -> str:
+        return strip(self.text)
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Split a narrative into sentences, each with the citations that support it."""
+    result: list[Sentence] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        stripped = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", stripped)  # list markers are not words
+        for piece in _split_line(stripped):
+            if CITATION_RE.sub("", piece).strip(" .;,") == "" and result:
+                # Citations alone (e.g. after a line break) support the sentence before them.
+                previous = result.pop()
+                piece = f"{previous.text} {piece}"
+            result.append(Sentence(piece, tuple(citation_ids(piece))))
+    return result
+
+
+def _split_line(line: str) -> list[str]:
+    pieces, start, depth, in_code, i = [], 0, 0, False, 0
+    while i < len(line):
+        char = line[i]
+        if char == "`":
+            in_code = not in_code
+        elif char == "[" and not in_code:
+            depth += 1
+        elif char == "]" and not in_code and depth:
+            depth -= 1
+        elif char in ".!?" and depth == 0 and not in_code and _ends_sentence(line, i):
+            end = i + 1
+            trailing = _TRAILING_CITATIONS.match(line, end)
+            if trailing:
+                end = trailing.end()
+            pieces.append(line[start:end].strip())
+            start, i = end, end
+            continue
+        i += 1
+    if line[start:].strip():
+        pieces.append(line[start:].strip())
+    return [piece for piece in pieces if piece]
+
+
+def _ends_sentence(line: str, i: int) -> bool:
+    after = line[i + 1 : i + 2]
+    if after and not after.isspace() and after != "[":
+        return False  # 3.5, example.com, CC6.1
+    word = re.search(r"([A-Za-z.]+)$", line[:i])
+    if line[i] == "." and word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
+        return False
+    return True

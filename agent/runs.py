@@ -1,0 +1,201 @@
+"""The run store: every run, its plans, per-control results and reasoning, in SQLite (WAL).
+
+One short-lived connection per call, so parallel control branches can write without sharing a
+connection; WAL lets the TUI read while a run writes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from agent.report_schema import ControlResult, WriterInfo
+
+RunStatus = Literal["running", "completed", "failed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL,
+    writer_provider TEXT NOT NULL,
+    writer_model TEXT NOT NULL,
+    control_ids TEXT NOT NULL,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS plans (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    control_id TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    tool_calls TEXT NOT NULL,
+    PRIMARY KEY (run_id, control_id)
+);
+CREATE TABLE IF NOT EXISTS control_results (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    control_id TEXT NOT NULL,
+    result TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, control_id)
+);
+CREATE TABLE IF NOT EXISTS reasoning (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    control_id TEXT NOT NULL,
+    reasoning TEXT NOT NULL,
+    PRIMARY KEY (run_id, control_id)
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    at TEXT NOT NULL,
+    control_id TEXT,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+"""
+
+
+def new_run_id() -> str:
+    """Sortable and unique: `20250101T120000Z-3fa2c1`."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    trigger: str
+    status: RunStatus
+    writer: WriterInfo
+    control_ids: list[str]
+    error: str | None
+
+
+class RunStore:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.db_path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:  # one transaction per call
+                yield db
+        finally:
+            db.close()
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def start(self, run_id: str, *, trigger: str, writer: WriterInfo, control_ids: list[str]) -> RunRecord:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO runs (id, started_at, trigger, status, writer_provider, writer_model, control_ids) "
+                "VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                (run_id, now().isoformat(), trigger, writer.provider, writer.model, json.dumps(control_ids)),
+            )
+        return self.get(run_id)  # type: ignore[return-value]
+
+    def restart(self, run_id: str) -> None:
+        """Mark an interrupted run as running again (`--resume`)."""
+        with self._connect() as db:
+            db.execute("UPDATE runs SET status = 'running', error = NULL, finished_at = NULL WHERE id = ?", (run_id,))
+
+    def finish(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
+                (status, now().isoformat(), error, run_id),
+            )
+
+    def get(self, run_id: str) -> RunRecord | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _record(row) if row else None
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
+        return [_record(row) for row in rows]
+
+    def resumable(self) -> RunRecord | None:
+        """The newest run that did not complete (killed or failed), if it is the newest run."""
+        latest = self.runs(limit=1)
+        return latest[0] if latest and latest[0].status != "completed" and latest[0].trigger != "regenerate" else None
+
+    # -- per control ---------------------------------------------------------------------------------
+
+    def save_plan(self, run_id: str, control_id: str, plan: list[dict[str, Any]], tool_calls: list[dict[str, Any]]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO plans (run_id, control_id, plan, tool_calls) VALUES (?, ?, ?, ?)",
+                (run_id, control_id, json.dumps(plan, default=str), json.dumps(tool_calls, default=str)),
+            )
+
+    def save_result(self, run_id: str, result: ControlResult, reasoning: dict[str, Any]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO control_results (run_id, control_id, result, saved_at) VALUES (?, ?, ?, ?)",
+                (run_id, result.id, result.model_dump_json(by_alias=True), now().isoformat()),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO reasoning (run_id, control_id, reasoning) VALUES (?, ?, ?)",
+                (run_id, result.id, json.dumps(reasoning, default=str)),
+            )
+
+    def log(self, run_id: str, kind: str, control_id: str | None, message: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO events (run_id, at, control_id, kind, message) VALUES (?, ?, ?, ?, ?)",
+                (run_id, now().isoformat(), control_id, kind, message),
+            )
+
+    def results(self, run_id: str) -> list[ControlResult]:
+        with self._connect() as db:
+            rows = db.execute("SELECT result FROM control_results WHERE run_id = ? ORDER BY control_id", (run_id,)).fetchall()
+        return [ControlResult.model_validate_json(row["result"]) for row in rows]
+
+    def plan(self, run_id: str, control_id: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT plan, tool_calls FROM plans WHERE run_id = ? AND control_id = ?", (run_id, control_id)).fetchone()
+        return {"plan": json.loads(row["plan"]), "tool_calls": json.loads(row["tool_calls"])} if row else None
+
+    def reasoning(self, run_id: str, control_id: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT reasoning FROM reasoning WHERE run_id = ? AND control_id = ?", (run_id, control_id)).fetchone()
+        return json.loads(row["reasoning"]) if row else None
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT at, control_id, kind, message FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+        return [dict(row) for row in rows]
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        started_at=datetime.fromisoformat(row["started_at"]),
+        finished_at=datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None,
+        trigger=row["trigger"],
+        status=row["status"],
+        writer=WriterInfo(provider=row["writer_provider"], model=row["writer_model"]),
+        control_ids=json.loads(row["control_ids"]),
+        error=row["error"],
+    )

@@ -1,0 +1,77 @@
+"""Providers from the [llm] configuration: offline, OpenAI-compatible, optional extras, and failover."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import openai
+import pytest
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableWithFallbacks
+from langchain_openai import ChatOpenAI
+
+from agent.config import AuditorConfig, LlmConfig, LlmEndpoint
+from agent.providers import NO_KEY, ProviderError, build_chat_model, describe, with_failover
+from fakes import FakeChatModel
+
+
+def _config(**llm: object) -> AuditorConfig:
+    return AuditorConfig(llm=LlmConfig(**llm))
+
+
+def test_offline_means_no_model() -> None:
+    assert build_chat_model(AuditorConfig()) is None
+    assert describe(None).model == "deterministic-v1"
+
+
+def test_openai_compatible_server_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_LLM_KEY", "sk-local-not-a-secret")
+    model = build_chat_model(_config(provider="openai", model="smollm2", base_url="http://127.0.0.1:8089/v1", api_key_env="LOCAL_LLM_KEY", timeout_s=5, max_retries=0))
+    assert isinstance(model, ChatOpenAI)
+    assert (model.model_name, model.openai_api_base, model.request_timeout, model.max_retries) == ("smollm2", "http://127.0.0.1:8089/v1", 5, 0)
+    assert model.openai_api_key.get_secret_value() == "sk-local-not-a-secret"
+    assert describe(model).model_dump() == {"provider": "openai", "model": "smollm2"}
+
+
+def test_keys_never_come_from_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ProviderError, match="needs an API key in the environment variable OPENAI_API_KEY"):
+        build_chat_model(_config(provider="openai", model="gpt-4o-mini"))
+    # A local server needs none: a placeholder, not a secret, is sent.
+    local = build_chat_model(_config(provider="openai", model="smollm2", base_url="http://127.0.0.1:8089/v1"))
+    assert local.openai_api_key.get_secret_value() == NO_KEY
+
+
+def test_a_provider_needs_a_model() -> None:
+    with pytest.raises(ProviderError, match="needs a `model`"):
+        build_chat_model(_config(provider="openai"))
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "ollama"])
+def test_optional_extras_are_named_when_missing(provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if importlib.util.find_spec(f"langchain_{provider}") is not None:
+        pytest.skip(f"langchain_{provider} is installed here")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "not-a-real-key")
+    with pytest.raises(ProviderError, match=rf"pip install 'agentic-auditor\[{provider}\]'"):
+        build_chat_model(_config(provider=provider, model="m"))
+
+
+def test_fallbacks_are_tried_in_order_and_offline_ends_the_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local-not-a-secret")
+    config = _config(
+        provider="openai", model="primary", base_url="http://127.0.0.1:9/v1",
+        fallbacks=[LlmEndpoint(provider="openai", model="second", base_url="http://127.0.0.1:10/v1"), LlmEndpoint(provider="offline")],
+    )
+    model = build_chat_model(config)
+    assert isinstance(model, RunnableWithFallbacks)
+    assert [m.model_name for m in [model.runnable, *model.fallbacks]] == ["primary", "second"]
+    assert describe(model).model == "primary"
+
+
+def test_failover_answers_from_the_next_model() -> None:
+    down = openai.APIConnectionError(request=__import__("httpx").Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+    primary = FakeChatModel(model_name="primary", responses=[down])
+    backup = FakeChatModel(model_name="backup", responses=[AIMessage(content="Answer [CC6.1].")])
+    reply = with_failover(primary, [backup]).invoke("hello")
+    assert reply.text == "Answer [CC6.1]." and reply.response_metadata["model_name"] == "backup"
+    assert len(primary.requests) == 1 and len(backup.requests) == 1

@@ -1,0 +1,51 @@
+"""The run store: runs, plans, per-control results, reasoning and events in SQLite (WAL)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from agent.report_schema import ControlResult, Narrative, Provenance, VerifierResult, WriterInfo
+from agent.runs import RunStore, new_run_id
+
+OFFLINE = WriterInfo(provider="offline", model="deterministic-v1")
+
+
+def _result(control_id: str) -> ControlResult:
+    return ControlResult(
+        id=control_id, title="t", criteria=["CC6.1"], kind="manual", status="manual", findings=[],
+        narrative=Narrative(
+            status="verified", text="x [CC6.1].", citations=["CC6.1"],
+            verifier=VerifierResult(passed=True, sentences=1, cited_sentences=1),
+            provenance=Provenance(writer="offline", provider="offline", model="deterministic-v1"),
+        ),
+    )
+
+
+def test_run_lifecycle_and_resumable(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite")
+    with sqlite3.connect(tmp_path / "runs.sqlite") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    first = new_run_id()
+    store.start(first, trigger="manual", writer=OFFLINE, control_ids=["IAM-01", "GOV-01"])
+    assert store.resumable().id == first  # started, never finished: a kill leaves it like this
+    store.save_plan(first, "IAM-01", [{"tool": "aws.iam.credential_report"}], [{"tool": "aws.iam.credential_report", "evidence_id": "0a1b2c3d4e5f"}])
+    store.save_result(first, _result("IAM-01"), {"rules_applied": {"aws.iam.console_user_mfa": "Every console user has MFA"}})
+    store.log(first, "rejected_tool_call", "IAM-01", "rejected aws.iam.nope: unknown tool")
+    store.finish(first, "failed", error="KeyboardInterrupt")
+    assert store.resumable().id == first
+    store.restart(first)
+    store.finish(first, "completed")
+    assert store.resumable() is None
+    record = store.get(first)
+    assert (record.status, record.control_ids, record.writer) == ("completed", ["IAM-01", "GOV-01"], OFFLINE)
+    assert [r.id for r in store.results(first)] == ["IAM-01"]
+    assert store.plan(first, "IAM-01")["tool_calls"][0]["evidence_id"] == "0a1b2c3d4e5f"
+    assert store.reasoning(first, "IAM-01")["rules_applied"] == {"aws.iam.console_user_mfa": "Every console user has MFA"}
+    assert store.events(first)[0]["kind"] == "rejected_tool_call"
+
+
+def test_regenerate_runs_are_never_resumed(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.start(new_run_id(), trigger="regenerate", writer=OFFLINE, control_ids=["IAM-01"])
+    assert store.resumable() is None

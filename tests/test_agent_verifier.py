@@ -1,0 +1,109 @@
+"""The verifier's rules: citations present and resolvable, numbers and names supported, no false passes."""
+
+from __future__ import annotations
+
+from agent.verifier import EvidenceFacts, VerificationContext, derivable_counts, identifiers, numbers, verify
+from tools.findings import Finding, Status
+
+REPORT = "0a1b2c3d4e5f"
+POLICY = "1b2c3d4e5f60"
+CHUNKS = {
+    "CC6.1": "CC6.1 Logical and Physical Access Controls. The entity implements logical access security software.",
+    "control:IAM-01": "Multi-factor authentication for console users. Users without MFA are fixed within one business day.",
+}
+
+
+def _context(findings: list[Finding] | None = None) -> VerificationContext:
+    rows = [{"user": "alice", "mfa_active": "true"}, {"user": "bob", "mfa_active": "false"}, {"user": "carol", "mfa_active": "true"}]
+    return VerificationContext(
+        chunks=dict(CHUNKS),
+        evidence={
+            REPORT: EvidenceFacts.from_data(REPORT, "aws.iam.credential_report", {}, {"rows": rows}),
+            POLICY: EvidenceFacts.from_data(POLICY, "aws.iam.password_policy", {}, {"policy": {"MinimumPasswordLength": 8}}),
+        },
+        findings=findings
+        if findings is not None
+        else [
+            Finding(check="aws.iam.console_user_mfa", status=Status.PASS, resource="arn:aws:iam::123456789012:user/alice", reason="Console user alice has an MFA device.", evidence_ids=[REPORT]),
+            Finding(check="aws.iam.console_user_mfa", status=Status.FAIL, resource="arn:aws:iam::123456789012:user/bob", reason="Console user bob has no MFA device.", evidence_ids=[REPORT]),
+            Finding(check="aws.iam.console_user_mfa", status=Status.PASS, resource="arn:aws:iam::123456789012:user/carol", reason="Console user carol has an MFA device.", evidence_ids=[REPORT]),
+            Finding(check="aws.iam.password_policy_length", status=Status.FAIL, resource="account-password-policy", reason="The minimum password length is 8; at least 14 is required.", evidence_ids=[POLICY], facts={"minimum_length": 8, "required_length": 14}),
+        ],
+        check_titles={"aws.iam.console_user_mfa": "Every console user has MFA", "aws.iam.password_policy_length": "Passwords are at least 14 characters"},
+    )
+
+
+def test_a_faithful_narrative_passes() -> None:
+    text = (
+        "IAM-01 requires MFA for console users [control:IAM-01] [CC6.1]. "
+        f"“Every console user has MFA” fails for 1 of the 3 IAM users checked: `bob` has no MFA device [ev:{REPORT}]. "
+        f"The minimum password length is 8 where 14 is required [ev:{POLICY}]."
+    )
+    result = verify(text, _context())
+    assert result.passed, result.problems
+    assert (result.sentences, result.cited_sentences) == (3, 3)
+
+
+def test_uncited_sentence_and_unknown_or_malformed_citations_fail() -> None:
+    result = verify(f"MFA is required. It is enforced [CC7.1] [ev:ffffffffffff]. Keys rotate [ev:123].", _context())
+    assert not result.passed
+    problems = "\n".join(result.problems)
+    assert "malformed citation [ev:123]" in problems
+    assert 'sentence 1 ("MFA is required."): has no citation' in problems
+    assert "cites CC7.1, ev:ffffffffffff, which was not retrieved or collected for this control" in problems
+
+
+def test_identifiers_must_appear_in_what_the_sentence_cites() -> None:
+    ok = verify(f"`bob` has no MFA device [ev:{REPORT}].", _context())
+    assert ok.passed, ok.problems
+    invented = verify(f"`mallory` and user-0042 have no MFA device [ev:{REPORT}].", _context())
+    assert [p.split(": ", 1)[1] for p in invented.problems] == [
+        "identifier `mallory` does not appear in what the sentence cites",
+        "identifier `user-0042` does not appear in what the sentence cites",
+    ]
+    # Cited elsewhere is not enough: the policy evidence does not name bob.
+    assert not verify(f"`bob` has no MFA device [ev:{POLICY}].", _context()).passed
+
+
+def test_numbers_must_be_in_cited_facts_or_derivable_counts() -> None:
+    # 3 users (list length), 2 passing (count), 67% pass share, 8 and 14 from the finding's facts.
+    assert verify(f"2 of 3 users (67%) pass [ev:{REPORT}].", _context()).passed
+    assert verify(f"The minimum length is 8, below 14 [ev:{POLICY}].", _context()).passed
+    wrong = verify(f"5 of 7 users pass [ev:{REPORT}].", _context())
+    assert [p.split(": ", 1)[1] for p in wrong.problems] == [
+        "the number 5 is not in the cited evidence, findings or criteria",
+        "the number 7 is not in the cited evidence, findings or criteria",
+    ]
+    # The control says "one business day": the digit 1 is not what it says, so it is not supported.
+    assert verify("Users without MFA are fixed within 1 business day [control:IAM-01].", _context()).problems
+    assert verify("Gaps are closed within 90-day windows per SOC 2 [CC6.1].", _context()).problems == [
+        'sentence 1 ("Gaps are closed within 90-day windows per SOC 2."): the number 90 is not in the cited evidence, findings or criteria'
+    ]
+
+
+def test_failing_findings_are_not_described_as_passing() -> None:
+    universal = verify(f"All console users have an MFA device [ev:{REPORT}].", _context())
+    assert any('claims "All console users have"' in p for p in universal.problems)
+    conclusive = verify("The control is fully compliant [control:IAM-01].", _context())
+    assert any('claims "fully compliant"' in p for p in conclusive.problems)
+    # Negated, normative, quoted and the finding's own words are not claims.
+    assert verify(f"Not all console users have an MFA device [ev:{REPORT}].", _context()).passed
+    assert verify(f"Every console user must have an MFA device [ev:{REPORT}].", _context()).passed
+    assert verify(f"“Every console user has MFA” fails for `bob` [ev:{REPORT}].", _context()).passed
+    assert verify("The control is not fully compliant [control:IAM-01].", _context()).passed
+    # With no failing finding, the same universal claim is allowed.
+    passing = [f for f in _context().findings if f.status == Status.PASS]
+    assert verify(f"All console users have an MFA device [ev:{REPORT}].", _context(passing)).passed
+
+
+def test_token_rules() -> None:
+    assert identifiers("User `svc ci` and arn:aws:iam::1:user/x use sg-0a1b, ci.yml and build_bot; multi-factor 90-day e.g. SOC2.") == [
+        "svc ci", "arn:aws:iam::1:user/x", "sg-0a1b", "ci.yml", "build_bot",
+    ]
+    assert [value for value, _ in numbers("1,200 events, 60% and 3.5 days in SOC 2 Type II; CC6.1 and user-7 are not numbers")] == [1200.0, 60.0, 3.5]
+
+
+def test_derivable_counts_cover_statuses_checks_and_resources() -> None:
+    counts = derivable_counts(_context().findings, evidence_items=2)
+    # 4 findings; 2 pass and 2 fail; 3 users checked; 1 failing per check; an overall pass share of 50%.
+    assert {4.0, 2.0, 3.0, 1.0, 50.0} <= counts
