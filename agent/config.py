@@ -61,6 +61,8 @@ class LlmEndpoint(_Section):
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    # Caps each answer; small local models otherwise write until their context runs out.
+    max_tokens: int | None = Field(default=None, ge=1)
 
 
 class LlmConfig(LlmEndpoint):
@@ -193,6 +195,7 @@ provider = "offline"
 timeout_s = 60.0
 max_retries = 2
 temperature = 0.0
+# max_tokens = 800                       # example: cap each answer (useful with small local models)
 # Tried in order when the primary provider fails; offline is always the last resort.
 # [[llm.fallbacks]]
 # provider = "ollama"

@@ -53,6 +53,9 @@ def build_endpoint(endpoint: LlmEndpoint) -> BaseChatModel:
         raise ProviderError(f"[llm] provider '{endpoint.provider}' needs a `model` (e.g. model = \"gpt-4o-mini\")")
     module = _import_extra(endpoint.provider)
     common: dict[str, Any] = {"model": endpoint.model, "temperature": endpoint.temperature, "max_retries": endpoint.max_retries}
+    if endpoint.max_tokens is not None:
+        # Each client names the answer cap differently.
+        common["num_predict" if endpoint.provider == "ollama" else "max_tokens"] = endpoint.max_tokens
     if endpoint.provider == "openai":
         return module.ChatOpenAI(
             **common, base_url=endpoint.base_url, api_key=_key(endpoint), timeout=endpoint.timeout_s, stream_usage=True

@@ -75,3 +75,10 @@ def test_failover_answers_from_the_next_model() -> None:
     reply = with_failover(primary, [backup]).invoke("hello")
     assert reply.text == "Answer [CC6.1]." and reply.response_metadata["model_name"] == "backup"
     assert len(primary.requests) == 1 and len(backup.requests) == 1
+
+
+def test_max_tokens_caps_each_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_LLM_KEY", "sk-local-not-a-secret")
+    capped = build_chat_model(_config(provider="openai", model="smollm2", api_key_env="LOCAL_LLM_KEY", max_tokens=160))
+    uncapped = build_chat_model(_config(provider="openai", model="smollm2", api_key_env="LOCAL_LLM_KEY"))
+    assert capped.max_tokens == 160 and uncapped.max_tokens is None
