@@ -126,8 +126,7 @@ class ControlPipeline:
     def retrieve(self, state: ControlState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx = runtime.context
         control = _control(ctx, state["control_id"])
-        with ctx.store_lock:
-            chunks = retrieve_chunks(ctx, control)
+        chunks = retrieve_chunks(ctx, control)
         reasoning = {**state.get("reasoning", {}), "chunks_retrieved": [c["id"] for c in chunks]}
         return {"chunks": chunks, "reasoning": reasoning}
 

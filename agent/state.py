@@ -141,8 +141,6 @@ class RunContext:
     # Parsed evidence facts for the verifier, shared by every control of the run.
     facts_cache: dict[str, "EvidenceFacts"] = field(default_factory=dict)
     facts_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Knowledge store reads are serialised: its text stemmer is shared and not thread-safe.
-    store_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, kind: ProgressKind, control_id: str | None, message: str, count: int | None = None) -> None:
         if self.on_event is not None:

@@ -59,8 +59,6 @@ def demo_template() -> tuple[Path, Path]:
     atexit.register(shutil.rmtree, root, True)
     atexit.register(demo.stop)
     config = load_config(environment.config_path)
-    # One control at a time: the knowledge store's stemmer is shared between threads (see the report).
-    config = config.model_copy(update={"run": config.run.model_copy(update={"concurrency": 1})})
     run_proof(config, Workspace.at(config.workspace_dir), model=None, trigger="demo")
     return environment.config_path, config.workspace_dir
 
