@@ -89,24 +89,40 @@ def test_a_run_interrupted_inside_resumes_and_reuses_stored_evidence(tmp_path: P
     assert RunStore(workspace.runs_db).get(interrupted.id).status == "completed"
 
 
+def _finished_controls(runs_db: Path) -> int:
+    """Controls the run has saved so far; 0 while the run store is still being created.
+
+    The file appears before its tables do (sqlite creates it on connect), so polling it early may find
+    no `control_results` table yet, or find it locked while the schema is written.
+    """
+    if not runs_db.exists():
+        return 0
+    try:
+        with sqlite3.connect(runs_db, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM control_results").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
 def test_a_killed_auditor_run_resumes_with_resume(tmp_path: Path) -> None:
     workspace = workspace_with_knowledge(tmp_path / "ws")
     config_path = demo_environment().config_path
     command = [str(Path(sys.executable).parent / "auditor"), "-c", str(config_path), "-w", str(workspace.root), "run"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
 
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr to a file, not a pipe: nobody reads a pipe while the run goes on, and a full one would stall it.
+    stderr_path = tmp_path / "run.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 120
     finished = 0
     while time.monotonic() < deadline and process.poll() is None:
-        if workspace.runs_db.exists():
-            with sqlite3.connect(workspace.runs_db) as db:
-                finished = db.execute("SELECT count(*) FROM control_results").fetchone()[0]
-            if finished >= 25:
-                os.kill(process.pid, signal.SIGKILL)
-                break
+        finished = _finished_controls(workspace.runs_db)
+        if finished >= 25:
+            os.kill(process.pid, signal.SIGKILL)
+            break
         time.sleep(0.05)
-    assert process.wait(timeout=30) == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
+    assert process.wait(timeout=30) == -signal.SIGKILL, stderr_path.read_text()[-2000:]
     killed = RunStore(workspace.runs_db).runs(1)[0]
     assert killed.status == "running"  # nobody marked it: the process died
     stored_before = _stored_calls(workspace)
