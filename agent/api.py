@@ -194,6 +194,9 @@ def regenerate_control(
         except BaseException as exc:
             runs.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
+        head = locker.head()
+        if head:
+            runs.note_evidence_head(run_id, head.seq, head.record_hash)
     runs.finish(run_id, "completed")
     return ControlResult.model_validate(output["results"][control_id])
 

@@ -26,7 +26,7 @@ from langgraph.types import Send
 from agent.nodes import ControlPipeline
 from agent.providers import ChatModel, describe
 from agent.report import aggregate, write_report
-from agent.report_schema import ControlResult, RunInfo
+from agent.report_schema import ControlResult, EvidenceHead, RunInfo
 from agent.runs import now
 from agent.state import ControlInput, ControlOutput, ControlState, RunContext, RunState
 
@@ -79,7 +79,12 @@ def build_graph(model: ChatModel | None, *, checkpointer: BaseCheckpointSaver | 
         record = ctx.runs.get(state["run_id"])
         started = record.started_at if record else now()
         trigger = record.trigger if record else ctx.trigger
-        run = RunInfo(id=state["run_id"], started_at=started, finished_at=now(), trigger=trigger, writer=writer)  # type: ignore[arg-type]
+        head = ctx.runner.locker.head()
+        evidence_head = EvidenceHead(seq=head.seq, record_hash=head.record_hash) if head else None
+        if head:
+            ctx.runs.note_evidence_head(state["run_id"], head.seq, head.record_hash)
+        run = RunInfo(id=state["run_id"], started_at=started, finished_at=now(), trigger=trigger, writer=writer,  # type: ignore[arg-type]
+                      evidence_head=evidence_head)
         results = [ControlResult.model_validate(result) for result in state["results"].values()]
         report = aggregate(ctx.config.company, run, results, ctx.catalog)
         folder = write_report(ctx.workspace, report)

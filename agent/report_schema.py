@@ -31,12 +31,21 @@ class WriterInfo(_Model):
     model: str  # "deterministic-v1" for the offline writer
 
 
+class EvidenceHead(_Model):
+    """The evidence chain's last item when the run finished. An auditor holding the report can run
+    `auditor verify --head <record_hash>` to prove no evidence was cut from the chain since."""
+
+    seq: int
+    record_hash: str
+
+
 class RunInfo(_Model):
     id: str
     started_at: datetime
     finished_at: datetime | None = None
     trigger: Literal["manual", "demo", "schedule", "ci", "regenerate"] = "manual"
     writer: WriterInfo
+    evidence_head: EvidenceHead | None = None
 
 
 class Summary(_Model):

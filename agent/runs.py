@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS reasoning (
     reasoning TEXT NOT NULL,
     PRIMARY KEY (run_id, control_id)
 );
+CREATE TABLE IF NOT EXISTS evidence_heads (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id),
+    seq INTEGER NOT NULL,
+    record_hash TEXT NOT NULL,
+    noted_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL REFERENCES runs(id),
@@ -139,6 +145,20 @@ class RunStore:
         """The newest run that did not complete (killed or failed), if it is the newest run."""
         latest = self.runs(limit=1)
         return latest[0] if latest and latest[0].status != "completed" and latest[0].trigger != "regenerate" else None
+
+    def note_evidence_head(self, run_id: str, seq: int, record_hash: str) -> None:
+        """The evidence chain's last item when the run finished: `auditor verify` checks it is still there."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO evidence_heads (run_id, seq, record_hash, noted_at) VALUES (?, ?, ?, ?)",
+                (run_id, seq, record_hash, now().isoformat()),
+            )
+
+    def evidence_heads(self) -> list[tuple[str, int, str]]:
+        """(run id, seq, record hash) for every finished run that noted one, oldest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT run_id, seq, record_hash FROM evidence_heads ORDER BY seq").fetchall()
+        return [(row["run_id"], row["seq"], row["record_hash"]) for row in rows]
 
     # -- per control ---------------------------------------------------------------------------------
 

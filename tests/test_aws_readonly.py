@@ -31,6 +31,9 @@ def test_read_names_are_allowed_and_writes_are_not() -> None:
         assert is_read_operation(operation), operation
     for operation in ["CreateUser", "PutObject", "AuthorizeSecurityGroupIngress", "DeleteTrail", "StopLogging", "UpdateAccountPasswordPolicy"]:
         assert not is_read_operation(operation), operation
+    # Named like reads, but they mint credentials or hand over secrets.
+    for operation in ["GetSessionToken", "GetFederationToken", "GetId", "GetSecretValue", "GetPasswordData", "GetObject"]:
+        assert not is_read_operation(operation), operation
 
 
 @pytest.mark.parametrize(
@@ -38,6 +41,8 @@ def test_read_names_are_allowed_and_writes_are_not() -> None:
     [
         ("iam", "create_user", {"UserName": "intruder"}),
         ("s3", "put_object", {"Bucket": "ml-training-data", "Key": "x", "Body": b"x"}),
+        ("sts", "get_session_token", {}),
+        ("secretsmanager", "get_secret_value", {"SecretId": "prod/db"}),
         (
             "ec2",
             "authorize_security_group_ingress",

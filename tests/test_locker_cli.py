@@ -105,3 +105,34 @@ def test_evidence_show_of_a_tampered_blob_exits_1(workspace: Workspace, items: l
     (workspace.blobs_dir / items[0].sha256[:2] / items[0].sha256).write_bytes(b"{}")
     result = invoke(workspace, "evidence", "show", items[0].id)
     assert result.exit_code == 1 and "was changed" in result.output
+
+
+def test_verify_catches_a_cut_short_chain_against_the_heads_runs_noted(
+    workspace: Workspace, items: list[EvidenceRecord]
+) -> None:
+    from agent.report_schema import WriterInfo
+    from agent.runs import RunStore
+
+    runs = RunStore(workspace.runs_db)
+    runs.start("run-b", trigger="manual", writer=WriterInfo(provider="offline", model="x"), control_ids=[])
+    runs.note_evidence_head("run-b", items[-1].seq, items[-1].record_hash)
+    assert invoke(workspace, "verify").exit_code == 0
+
+    connection = sqlite3.connect(workspace.locker_db)
+    connection.execute("DROP TRIGGER evidence_no_delete")
+    connection.execute("DELETE FROM evidence WHERE seq = ?", (items[-1].seq,))
+    connection.commit()
+    connection.close()
+
+    result = invoke(workspace, "verify")
+    assert result.exit_code == 1
+    assert f"removed: item {items[-1].id} (seq 3): the chain head noted by run run-b" in result.output
+    assert "1 blob(s)" in result.output  # the removed item's blob is left behind
+
+
+def test_verify_refuses_a_missing_locker_without_creating_one(workspace: Workspace, items: list[EvidenceRecord]) -> None:
+    for path in workspace.locker_db.parent.glob(workspace.locker_db.name + "*"):
+        path.unlink()
+    result = invoke(workspace, "verify")
+    assert result.exit_code == 1 and "No evidence locker at" in result.output
+    assert not workspace.locker_db.exists()

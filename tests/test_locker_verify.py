@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tools.chain import chain_hash
-from tools.locker import EvidenceLocker, EvidenceRecord, Problem, TamperedEvidence
+from tools.locker import EvidenceLocker, EvidenceRecord, ExpectedHead, Problem, TamperedEvidence
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def kinds(problems: list[Problem]) -> list[tuple[str | None, int | None, str]]:
 
 
 def test_untouched_locker_verifies(locker: EvidenceLocker, items: list[EvidenceRecord]) -> None:
-    report = locker.verify(expected_head=items[-1].record_hash)
+    report = locker.verify(expected_heads=[ExpectedHead(items[-1].record_hash, items[-1].seq)])
     assert report.ok and report.items == 6 and report.problems == []
 
 
@@ -81,7 +81,10 @@ def test_row_rewritten_with_a_recomputed_hash_is_named(locker: EvidenceLocker, i
     forged_hash = chain_hash(target.prev_hash, forged_fields)
     tamper(locker, ("UPDATE evidence SET run_id = ?, record_hash = ?, id = ? WHERE seq = ?",
                     ("run-forged", forged_hash, forged_hash[:12], target.seq)))
-    assert kinds(locker.verify().problems) == [(forged_hash[:12], 4, "row_changed")]
+    [problem] = locker.verify().problems
+    # Indistinguishable from deleting item 4 and renumbering: the original is named, the forged row too.
+    assert (problem.item_id, problem.kind) == (target.id, "removed")
+    assert f"item {forged_hash[:12]} (seq 4) was rewritten" in problem.detail
 
 
 def test_deleted_row_is_named_by_its_id(locker: EvidenceLocker, items: list[EvidenceRecord]) -> None:
@@ -114,13 +117,13 @@ def test_truncated_tail_is_found_against_the_expected_head(locker: EvidenceLocke
     head = items[-1]
     tamper(locker, ("DELETE FROM evidence WHERE seq = ?", (head.seq,)))
     assert locker.verify().ok  # nothing after it: the chain alone cannot tell
-    assert kinds(locker.verify(expected_head=head.record_hash).problems) == [(head.id, None, "removed")]
+    assert kinds(locker.verify(expected_heads=[ExpectedHead(head.record_hash)]).problems) == [(head.id, None, "removed")]
 
 
 def test_items_added_after_the_expected_head_are_fine(locker: EvidenceLocker, items: list[EvidenceRecord]) -> None:
     noted = items[-1].record_hash
     locker.put("run-2", "aws", "aws.kms.keys", "kms:ListKeys", {}, [])
-    assert locker.verify(expected_head=noted).ok
+    assert locker.verify(expected_heads=[ExpectedHead(noted, items[-1].seq)]).ok
 
 
 def test_several_problems_are_all_reported(locker: EvidenceLocker, items: list[EvidenceRecord]) -> None:
@@ -135,3 +138,34 @@ def test_several_problems_are_all_reported(locker: EvidenceLocker, items: list[E
         (items[2].id, 3, "row_changed"),
         (items[4].id, 5, "removed"),
     ]
+
+
+def test_deleted_row_with_the_rest_renumbered_names_the_removed_item(
+    locker: EvidenceLocker, items: list[EvidenceRecord]
+) -> None:
+    target = items[2]
+    tamper(
+        locker,
+        ("DELETE FROM evidence WHERE id = ?", (target.id,)),
+        *[("UPDATE evidence SET seq = ? WHERE id = ?", (record.seq - 1, record.id)) for record in items[3:]],
+    )
+    [problem] = locker.verify().problems
+    assert (problem.item_id, problem.kind) == (target.id, "removed")
+    assert f"item {items[3].id} (seq 3) links to item {target.id}" in problem.detail
+
+
+def test_a_row_made_unreadable_is_reported_not_raised(locker: EvidenceLocker, items: list[EvidenceRecord]) -> None:
+    tamper(locker, ("UPDATE evidence SET params = '{bad' WHERE id = ?", (items[1].id,)))
+    assert kinds(locker.verify().problems) == [(items[1].id, 2, "row_changed")]
+
+
+def test_a_noted_head_moved_to_another_position_is_named(locker: EvidenceLocker, items: list[EvidenceRecord]) -> None:
+    report = locker.verify(expected_heads=[ExpectedHead(items[3].record_hash, seq=5, noted_by="run r1")])
+    assert kinds(report.problems) == [(items[3].id, 4, "reordered")]
+    assert "run r1 noted it" in report.problems[0].detail
+
+
+def test_blobs_that_no_item_points_to_are_listed(locker: EvidenceLocker, items: list[EvidenceRecord]) -> None:
+    assert locker.unreferenced_blobs() == []
+    tamper(locker, ("DELETE FROM evidence WHERE id = ?", (items[5].id,)))
+    assert locker.unreferenced_blobs() == [blob_path(locker, items[5])]

@@ -105,6 +105,8 @@ def test_cloudtrail_checks_on_stratus_samples(
     findings = run("logs.audit_logging_tampered", sample_evidence)
     assert Counter(f.facts["event_names"] for f in findings) == tampering
     assert all(f.status == Status.FAIL for f in findings) and len(findings) == 5
+    assert tampering == {name: 1 for name in ("StopLogging", "DeleteTrail", "PutEventSelectors", "DeleteFlowLogs",
+                                               "DeleteResolverQueryLogConfig")}
 
     opened = {
         r["requestParameters"]["groupId"]
@@ -120,6 +122,7 @@ def test_cloudtrail_checks_on_stratus_samples(
     }  # fmt: skip
     new_findings = run("logs.new_users_and_keys", sample_evidence)
     assert failing(new_findings) == new_users | {"host:localhost/user:apache"}  # useradd in Elastic's test.log
+    assert len(new_users) == 3
 
     iam_targets = {
         r["requestParameters"].get("userName") or r["requestParameters"].get("roleName")
@@ -128,6 +131,35 @@ def test_cloudtrail_checks_on_stratus_samples(
         in {"AttachUserPolicy", "AttachRolePolicy", "CreateRole", "UpdateAssumeRolePolicy", "UpdateLoginProfile"}
     }
     assert {f.resource.rsplit("/", 1)[1] for f in run("logs.iam_changes", sample_evidence)} == iam_targets
+    assert iam_targets == {"malicious-iam-user", "stratus-red-team-malicious-iam-role",
+                           "stratus-red-team-backdoor-r-role", "stratus-red-team-update-login-profile-user"}
+
+
+def test_overlapping_log_paths_count_each_cloudtrail_event_once(
+    samples: dict[str, Path], sample_evidence: list[StoredEvidence]
+) -> None:
+    # The folder holds the same 310 events twice: as one document and as per-technique arrays.
+    both = collect(config_for(samples["records"].parent), "logs.cloudtrail_events")
+    assert both[0].data["records_scanned"] == 620
+    [login] = run("logs.console_login_without_mfa", both)
+    assert login.facts["events"] == 1 and "1 time(s)" in login.reason
+    for check_id in ("logs.audit_logging_tampered", "logs.iam_changes", "logs.sg_opened_to_world"):
+        left = [(f.resource, f.status, f.facts) for f in run(check_id, both)]
+        right = [(f.resource, f.status, f.facts) for f in run(check_id, sample_evidence[:1])]
+        assert left == right, check_id
+    [root] = run("logs.root_account_use", both)
+    assert "17 duplicate events counted once" in root.reason  # the 17 control events, not all 310
+
+
+def test_a_log_cut_at_its_event_cap_never_passes(samples: dict[str, Path]) -> None:
+    cut = collect(config_for(samples["records"]), "logs.cloudtrail_events", max_events=1)
+    assert cut[0].data["truncated"] is True
+    for check_id in ("logs.console_login_without_mfa", "logs.audit_logging_tampered", "logs.root_account_use"):
+        [finding] = run(check_id, cut)
+        assert finding.status == Status.ERROR and "raise max_events" in finding.reason, check_id
+    whole = collect(config_for(samples["records"]), "logs.cloudtrail_events", max_events=2)
+    failures = [f for f in run("logs.audit_logging_tampered", whole) if f.status == Status.FAIL]
+    assert all("Counts are lower bounds" in f.reason for f in failures)
 
 
 def test_the_same_records_judge_the_same_in_any_file_layout(

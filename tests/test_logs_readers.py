@@ -207,3 +207,26 @@ def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> Non
     assert 0 < len(read) < 5000
     assert len(problems) == 1 and "file ends early or is damaged" in problems[0].reason
     assert problems[0].where == str(len(read) + 1)
+
+
+def test_a_damaged_gzip_document_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    """A small gzip file can unpack to far more than its size: finding the error must not load all of it."""
+    import tracemalloc
+
+    record = {"eventName": "DescribeInstances", "eventTime": "2024-08-02T08:53:24Z", "eventID": "x",
+              "requestParameters": {"filler": "a" * 4000}}
+    body = '{"Records": [' + ",".join([json.dumps(record)] * 25_000)  # ~100 MB unpacked, no closing ]}
+    packed = tmp_path / "delivery.json.gz"
+    packed.write_bytes(gzip.compress((body + ", oops").encode(), compresslevel=9))
+    assert packed.stat().st_size < 2_000_000
+
+    problems: list[ParseProblem] = []
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in read_cloudtrail(packed, problems))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 25_000
+    assert len(problems) == 1 and problems[0].where == "record 25001" and "invalid JSON" in problems[0].reason
+    assert peak < 150 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"

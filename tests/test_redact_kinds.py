@@ -255,3 +255,57 @@ def test_markers_are_stable_and_not_redacted_again() -> None:
     assert twice == once and counts_again == {}
     assert MARKER_PATTERN.findall(once) == ["aws_access_key", "github_token"]
     assert counts == {"aws_access_key": 1, "github_token": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "kind"),
+    [
+        ("Server=db;User Id=sa;Password=Abc,123(x)yz;", "Server=db;User Id=sa;Password=[REDACTED:password];",
+         "password"),
+        ("postgres://admin:p@ssw0rd@db.example.com/app",
+         "postgres://admin:[REDACTED:password_in_url]@db.example.com/app", "password_in_url"),
+        ("db_password: hunter2xyz", "db_password: [REDACTED:password]", "password"),
+        ('msg={"password": "hunter2xyz", "user": "dana"}', 'msg={"password": [REDACTED:password], "user": "dana"}',
+         "password"),
+    ],
+)
+def test_passwords_in_yaml_log_text_and_awkward_strings_are_redacted(text: str, expected: str, kind: str) -> None:
+    redacted, counts = redact(text)
+    assert redacted == expected and counts == {kind: 1}
+
+
+def test_model_provider_and_registry_keys_are_redacted() -> None:
+    keys = {
+        "openai_key": "sk-" + "proj-" + _random(ALNUM, 48),
+        "anthropic_key": "sk-" + "ant-api03-" + _random(ALNUM + "-_", 90),
+        "gitlab_token": "gl" + "pat-" + _random(ALNUM, 20),
+        "google_api_key": "AI" + "za" + _random(ALNUM, 35),
+        "npm_token": "np" + "m_" + _random(ALNUM, 36),
+        "slack_token": "xa" + "pp-1-A" + _random(string.digits, 10) + "-" + _random(string.digits, 13) + "-"
+                       + _random("0123456789abcdef", 64),
+    }
+    text = "\n".join(f"{kind.upper()}={key}" for kind, key in keys.items())
+    redacted, counts = redact(text)
+    for key in keys.values():
+        assert key not in redacted
+    assert counts == {kind: 1 for kind in keys}
+
+
+def test_secret_fields_are_found_by_their_name_ending_but_pagination_tokens_are_not() -> None:
+    data = {"DB_PASSWORD": "hunter2xyz", "GITHUB_TOKEN": "0123456789abcdef" * 2, "X-Api-Key": "abcd1234efgh5678",
+            "NextToken": "eyJuZXh0IjoyfQ", "PasswordLastUsed": "2024-07-30T21:46:15Z"}
+    redacted, counts = redact(data)
+    assert redacted == {"DB_PASSWORD": "[REDACTED:password]", "GITHUB_TOKEN": "[REDACTED:generic_token]",
+                        "X-Api-Key": "[REDACTED:generic_token]", "NextToken": "eyJuZXh0IjoyfQ",
+                        "PasswordLastUsed": "2024-07-30T21:46:15Z"}
+    assert counts == {"generic_token": 2, "password": 1}
+
+
+def test_a_private_key_split_across_list_items_is_redacted_whole() -> None:
+    pem, body = pem_private_key()
+    lines = ["config follows", *pem.splitlines(), "done"]
+    redacted, counts = redact(lines)
+    assert redacted[0] == "config follows" and redacted[-1] == "done"
+    assert set(redacted[1:-1]) == {"[REDACTED:private_key]"}
+    assert counts == {"private_key": 1}
+    assert not any(line in "\n".join(redacted) for line in body.splitlines())

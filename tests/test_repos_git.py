@@ -255,3 +255,33 @@ def test_signed_commits_pass_when_every_commit_is_signed(tmp_path: Path, monkeyp
         assert (finding.status, finding.facts["unsigned"], finding.facts["signed"]) == (Status.FAIL, 1, 2)
     finally:
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], check=False, capture_output=True)
+
+
+def test_a_repository_config_cannot_make_the_collector_run_a_program(tmp_path: Path) -> None:
+    """`%G?` verifies signatures with `gpg.program`; a hostile repo's own value must never be run."""
+    path = tmp_path / "hostile"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    commit_files(path, "first", {"a.txt": "a\n"})
+    # A commit that carries a signature header, so git has a signature to verify.
+    tree = git(path, "rev-parse", "HEAD^{tree}").strip()
+    parent = git(path, "rev-parse", "HEAD").strip()
+    signature = "-----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----"
+    raw = (
+        f"tree {tree}\nparent {parent}\nauthor A <a@example.com> 1735725600 +0000\n"
+        f"committer A <a@example.com> 1735725600 +0000\ngpgsig {signature}\n\nsigned?\n"
+    )
+    sha = subprocess.run(["git", "-C", str(path), "hash-object", "-t", "commit", "-w", "--stdin"],
+                         input=raw, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    git(path, "update-ref", "refs/heads/main", sha)
+    marker = tmp_path / "ran"
+    program = tmp_path / "evil-gpg.sh"
+    program.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    program.chmod(0o755)
+    for key in ("gpg.program", "gpg.openpgp.program", "gpg.ssh.program", "gpg.x509.program"):
+        git(path, "config", key, str(program))
+
+    commits = GitRepo(path).commits(5)
+
+    assert [c.sha for c in commits][0] == sha
+    assert not marker.exists(), "the repository's gpg.program was run"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -11,7 +12,8 @@ from rich.json import JSON
 from rich.table import Table
 
 from agent.cli_state import cli_state, console, err_console, fail
-from tools.locker import EvidenceLocker, TamperedEvidence
+from agent.runs import RunStore
+from tools.locker import EvidenceLocker, ExpectedHead, TamperedEvidence
 
 evidence_app = typer.Typer(help="Browse the evidence locker.", no_args_is_help=True)
 
@@ -31,22 +33,48 @@ def verify(
     ctx: typer.Context,
     head: Annotated[
         Optional[str],
-        typer.Option("--head", help="A record hash noted earlier (e.g. in a report): also catches a cut-short chain."),
+        typer.Option("--head", help="A record hash noted earlier (e.g. run.evidence_head in a report): "
+                                    "also proves nothing was cut from the end of the chain since."),
     ] = None,
 ) -> None:
-    """Check the evidence chain and every blob; exit 1 naming each item that was changed, removed or moved."""
+    """Check the evidence chain and every blob; exit 1 naming each item that was changed, removed or moved.
+
+    Besides --head, every head noted by a finished run (in runs.sqlite) must still be in the chain.
+    """
+    workspace = cli_state(ctx).workspace
+    heads = _noted_heads(workspace.runs_db)
+    if not workspace.locker_db.exists():
+        # Never create an empty locker here: a deleted one must not verify as "intact: 0 items".
+        fail(f"No evidence locker at {workspace.locker_db}" +
+             (f", but {len(heads)} run(s) recorded evidence there." if heads else ": nothing to verify."), code=1)
+    if head is not None:
+        heads.append(ExpectedHead(head, noted_by="--head"))
     with open_locker(ctx) as locker:
-        report = locker.verify(expected_head=head)
+        report = locker.verify(expected_heads=heads)
         stats = locker.stats()
+        unreferenced = locker.unreferenced_blobs()
     for problem in report.problems:
         where = f"item {problem.item_id or '(unknown id)'}" + (f" (seq {problem.seq})" if problem.seq else "")
         err_console.print(f"[bold red]{problem.kind}[/]: {where}: {problem.detail}", highlight=False)
+    if unreferenced:
+        err_console.print(f"[yellow]note[/]: {len(unreferenced)} blob(s) under {workspace.blobs_dir} belong to no "
+                          "item (items deleted, or a collection killed before its row was written), e.g. "
+                          f"{unreferenced[0].name[:12]}", highlight=False)
     if not report.ok:
         err_console.print(f"[bold red]Evidence locker is NOT intact:[/] {len(report.problems)} problem(s) "
                           f"in {report.items} items.")
         raise typer.Exit(1)
+    anchored = f", {len(heads)} noted head(s) present" if heads else ""
     console.print(f"Evidence locker intact: {report.items} items in {stats.runs} run(s), hash chain and "
-                  f"{stats.blobs} blobs ({stats.stored_bytes:,} bytes) verified.")
+                  f"{stats.blobs} blobs ({stats.stored_bytes:,} bytes) verified{anchored}.")
+
+
+def _noted_heads(runs_db: Path) -> list[ExpectedHead]:
+    """Chain heads that finished runs noted in the run store (none if there is no run store)."""
+    if not runs_db.exists():
+        return []
+    return [ExpectedHead(record_hash, seq, noted_by=f"run {run_id}")
+            for run_id, seq, record_hash in RunStore(runs_db).evidence_heads()]
 
 
 @evidence_app.command("list")

@@ -18,7 +18,7 @@ import sqlite3
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -117,6 +117,18 @@ class Problem:
     seq: int | None  # None where the position is unknown
     kind: str  # row_changed | blob_changed | blob_missing | removed | reordered
     detail: str
+
+
+@dataclass(frozen=True)
+class ExpectedHead:
+    """A chain head noted outside the locker: by a finished run (runs.sqlite), or from a report (--head).
+
+    The chain alone cannot show that items were cut from its end; a head noted elsewhere can.
+    """
+
+    record_hash: str
+    seq: int | None = None
+    noted_by: str = "--head"
 
 
 @dataclass
@@ -347,23 +359,28 @@ class EvidenceLocker:
 
     # -- verifying -----------------------------------------------------------------------------------
 
-    def verify(self, expected_head: str | None = None) -> VerifyReport:
+    def verify(self, expected_heads: Iterable[ExpectedHead] = ()) -> VerifyReport:
         """Walk the chain and every blob; name each item that was changed, removed or moved.
 
-        `expected_head` is a record_hash noted earlier (e.g. in a report): items removed from the end of
-        the chain, which leave no gap behind them, are found only against it.
+        `expected_heads` are heads noted earlier (by finished runs, or from a report): items removed from
+        the end of the chain, which leave no gap behind them, are found only against them.
         """
         rows = self._connection().execute(f"SELECT {_COLUMNS} FROM evidence ORDER BY seq").fetchall()
-        records = [_record(row) for row in rows]
-        problems = [*_row_problems(records), *_order_problems(records), *self._blob_problems(records)]
-        if expected_head is not None and all(record.record_hash != expected_head for record in records):
-            problems.append(Problem(expected_head[:12], None, "removed",
-                                    "the expected head item is not in the chain (cut short or rewritten)"))
+        records = [_record(row, strict=False) for row in rows]
+        problems = [*_row_problems(records), *_order_problems(records), *self._blob_problems(records),
+                    *_head_problems(records, expected_heads)]
         # A rewritten row can be reported twice (its own hash, and the next row's link to it): keep the first.
         unique: dict[tuple[str | None, int | None, str], Problem] = {}
         for problem in sorted(problems, key=lambda problem: problem.seq if problem.seq is not None else 1 << 62):
             unique.setdefault((problem.item_id, problem.seq, problem.kind), problem)
         return VerifyReport(items=len(records), problems=list(unique.values()))
+
+    def unreferenced_blobs(self) -> list[Path]:
+        """Blob files no item points to: left by rows that were deleted, or by a collection killed between
+        writing its blob and its row. Not proof of tampering by itself, so verify() does not count them."""
+        referenced = {row[0] for row in self._connection().execute("SELECT DISTINCT sha256 FROM evidence")}
+        return sorted(path for path in self.blobs_dir.glob("??/*")
+                      if path.is_file() and not path.name.startswith(".tmp-") and path.name not in referenced)
 
     def _blob_problems(self, records: list[EvidenceRecord]) -> Iterator[Problem]:
         status: dict[str, str | None] = {}  # sha256 -> problem kind; identical data shares one blob
@@ -399,13 +416,32 @@ def _row_problems(records: list[EvidenceRecord]) -> Iterator[Problem]:
             yield Problem(missing_id, missing_seq, "removed", f"seq {missing_seq} is missing before item {record.id}")
         if record.seq == expected_seq and record.prev_hash != GENESIS and record.prev_hash not in by_hash:
             if previous is not None:
-                # It links to a hash no row has, with no gap: the row before it was rewritten, hash and all.
-                yield Problem(previous.id, previous.seq, "row_changed",
-                              f"its record hash was rewritten (item {record.id} links to {record.prev_hash[:12]})")
+                # It links to a hash no row has, with no gap in seq. Two tamperings look exactly alike here:
+                # the linked item was deleted and the later rows renumbered, or the row before was rewritten
+                # with a recomputed hash (which replaces the original item just the same). Name both.
+                yield Problem(record.prev_hash[:12], None, "removed",
+                              f"item {record.id} (seq {record.seq}) links to item {record.prev_hash[:12]}, which is "
+                              f"not in the chain: it was removed and the rows after it renumbered, or item "
+                              f"{previous.id} (seq {previous.seq}) was rewritten in its place with a new hash")
             else:
                 yield Problem(record.prev_hash[:12], None, "removed",
                               f"the start of the chain, before item {record.id}, is missing")
         previous = record
+
+
+def _head_problems(records: list[EvidenceRecord], expected_heads: Iterable[ExpectedHead]) -> Iterator[Problem]:
+    """Heads noted earlier that the chain no longer holds (at their position, where that was noted)."""
+    by_hash = {record.record_hash: record for record in records}
+    for head in expected_heads:
+        found = by_hash.get(head.record_hash)
+        if found is None:
+            where = f" at seq {head.seq}" if head.seq is not None else ""
+            yield Problem(head.record_hash[:12], head.seq, "removed",
+                          f"the chain head noted by {head.noted_by}{where} is not in the chain: the chain was cut "
+                          "short or rewritten")
+        elif head.seq is not None and found.seq != head.seq:
+            yield Problem(found.id, found.seq, "reordered",
+                          f"{head.noted_by} noted it as the chain head at seq {head.seq}, but it sits at seq {found.seq}")
 
 
 def _order_problems(records: list[EvidenceRecord]) -> Iterator[Problem]:
@@ -450,9 +486,19 @@ def _row_values(record: EvidenceRecord) -> tuple[Any, ...]:
     )
 
 
-def _record(row: tuple[Any, ...]) -> EvidenceRecord:
+def _json_or_text(text: str) -> Any:
+    """A stored JSON column, or its raw text where someone made it invalid (its hash then fails)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _record(row: tuple[Any, ...], *, strict: bool = True) -> EvidenceRecord:
+    """A row as a record; `strict=False` (verify) keeps an unparsable column as text instead of raising."""
     (seq, item_id, run_id, source, tool, operation, params, collected_at, expires_at, sha256, size,
      content_type, redactions, prev_hash, record_hash) = row
+    load = json.loads if strict else _json_or_text
     return EvidenceRecord(
         id=item_id,
         seq=seq,
@@ -460,13 +506,13 @@ def _record(row: tuple[Any, ...]) -> EvidenceRecord:
         source=source,
         tool=tool,
         operation=operation,
-        params=json.loads(params),
+        params=load(params),
         collected_at=collected_at,
         expires_at=expires_at,
         sha256=sha256,
         size=size,
         content_type=content_type,
-        redactions=json.loads(redactions),
+        redactions=load(redactions),
         prev_hash=prev_hash,
         record_hash=record_hash,
     )

@@ -68,6 +68,15 @@ def _is_real_value(value: str) -> bool:
     )
 
 
+_CODE_ARGUMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\)*")
+
+
+def _is_code_argument(value: str) -> bool:
+    """`f(password=password)`, `secret: self.secret`: a variable name, not a secret."""
+    value = value.strip().strip("'\"")
+    return bool(_CODE_ARGUMENT.fullmatch(value)) and (value.endswith(")") or "." in value or value.islower() and "_" in value)
+
+
 def _looks_like_aws_secret_key(candidate: str) -> bool:
     # A random 40-character key mixes cases and digits; digests and SHAs use one case, and words repeat
     # letters (low entropy). 4.3 bits keeps 99.98% of random keys (measured on 20,000).
@@ -106,6 +115,16 @@ RULES: tuple[_Rule, ...] = (
         hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     ),
     _Rule("slack_token", SlackDetector.denylist[0], hints=("xox",)),
+    # Slack app-level and configuration tokens, which detect-secrets' pattern does not know.
+    _Rule("slack_token", re.compile(r"\b(?:xapp-\d-[A-Za-z0-9-]{20,}|xoxe(?:\.xox[a-z])?-\d-[A-Za-z0-9-]{20,})"),
+          hints=("xapp-", "xoxe")),
+    # Model-provider and package-registry keys an AI startup's repos and logs leak most.
+    _Rule("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), hints=("sk-ant-",)),
+    _Rule("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}"), hints=("sk-",),
+          accept=lambda key: not key.startswith("sk-ant-")),
+    _Rule("gitlab_token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), hints=("glpat-",)),
+    _Rule("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), hints=("aiza",)),
+    _Rule("npm_token", re.compile(r"\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), hints=("npm_",)),
     _Rule("slack_token", SlackDetector.denylist[1], hints=("hooks.slack.com",)),
     _Rule("stripe_key", re.compile(r"\b[rs]k_(?:live|test)_[0-9a-zA-Z]{24,247}\b"), hints=("k_live_", "k_test_")),
     _Rule(
@@ -137,9 +156,11 @@ RULES: tuple[_Rule, ...] = (
         accept=_looks_like_aws_secret_key,
     ),
     # scheme://user:password@host: only the password goes; the user and host say what it was for.
+    # The password may itself hold '@' (unescaped, as people write them): it runs to the last '@' before
+    # the host's end.
     _Rule(
         "password_in_url",
-        re.compile(r"://[^\s:/?#@\[\]\"']*:([^\s/?#@\[\]\"']+)@"),
+        re.compile(r"://[^\s:/?#@\[\]\"']*:([^\s/?#\[\]\"']+)@"),
         hints=("://",),
         group=1,
     ),
@@ -154,6 +175,22 @@ RULES: tuple[_Rule, ...] = (
         hints=("passw", "pwd"),
         group=1,
         accept=_is_real_value,
+    ),
+    # ADO/ODBC connection strings end each value at ';', so a value there may hold ',' or '(' too.
+    _Rule(
+        "password",
+        re.compile(r"(?i)(?:password|passwd|pwd)\s*=\s*([^;\n\"']+)(?=;)"),
+        hints=("passw", "pwd"),
+        group=1,
+        accept=lambda value: _is_real_value(value) and not _is_code_argument(value),
+    ),
+    # YAML, .env-with-colons and JSON written inside log text: `db_password: x`, `"api_key": "x"`.
+    _Rule(
+        "password",
+        re.compile(r"(?i)(?:passw(?:or)?d|client_?secret|api_?key)[\"']?\s*:\s*(\"[^\"\n]{4,}\"|'[^'\n]{4,}'|[^\s,;}\"']{6,})"),
+        hints=("passw", "secret", "apikey", "api_key"),  # not "secret:" alone: ARNs say arn:...:secret:name
+        group=1,
+        accept=lambda value: _is_real_value(value) and not _is_code_argument(value),
     ),
     _Rule(
         "generic_token",
@@ -193,9 +230,26 @@ SECRET_FIELDS: dict[str, str] = {
 }
 
 
+# Field names that end like a secret's but hold none (pagination and idempotency tokens, types).
+_NOT_SECRET_FIELDS = {"nexttoken", "continuationtoken", "nextcontinuationtoken", "clienttoken", "paginationtoken",
+                      "idempotencytoken", "startingtoken", "tokentype", "secrettype", "secrettypedisplayname"}
+
+
 @lru_cache(maxsize=4096)
 def _field_name(key: str) -> str:
     return "".join(c for c in key.lower() if c.isalnum())
+
+
+@lru_cache(maxsize=4096)
+def _secret_field_kind(key: str) -> str | None:
+    """The secret kind a field name stands for: exact (`password`) or by its ending (`DB_PASSWORD`,
+    `GITHUB_TOKEN`, `X-Api-Key`)."""
+    name = _field_name(key)
+    if name in _NOT_SECRET_FIELDS or MARKER_PATTERN.search(key):  # a key that was itself a secret, now a marker
+        return None
+    if name in SECRET_FIELDS:
+        return SECRET_FIELDS[name]
+    return next((kind for field_name, kind in SECRET_FIELDS.items() if name.endswith(field_name)), None)
 
 
 def _redact_value(value: Any, counts: Counter[str]) -> Any:
@@ -207,7 +261,7 @@ def _redact_value(value: Any, counts: Counter[str]) -> Any:
         redacted: dict[str, Any] = {}
         for key, item in value.items():
             key_text = _redact_text(str(key), counts)
-            secret_kind = SECRET_FIELDS.get(_field_name(key_text))
+            secret_kind = _secret_field_kind(key_text)
             if secret_kind and isinstance(item, str) and _is_real_value(item):
                 counts[secret_kind] += 1
                 redacted[key_text] = marker(secret_kind)
@@ -215,8 +269,29 @@ def _redact_value(value: Any, counts: Counter[str]) -> Any:
                 redacted[key_text] = _redact_value(item, counts)
         return redacted
     if isinstance(value, (list, tuple)):
-        return [_redact_value(item, counts) for item in value]
+        return _redact_list(value, counts)
     return _redact_text(str(value), counts)
+
+
+_PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def _redact_list(items: list[Any] | tuple[Any, ...], counts: Counter[str]) -> list[Any]:
+    """Items one by one; a private key split across items (one line each, as log readers give them) goes
+    whole: after an item that opens a key block without closing it, items up to its END line are the key."""
+    redacted: list[Any] = []
+    inside_key = False
+    for item in items:
+        if inside_key and isinstance(item, str):
+            redacted.append(marker("private_key"))
+            inside_key = _PEM_END.search(item) is None
+            continue
+        inside_key = False
+        if isinstance(item, str) and _PEM_BEGIN.search(item) and not _PEM_END.search(item):
+            inside_key = True
+        redacted.append(_redact_value(item, counts))
+    return redacted
 
 
 # Evidence repeats short strings (keys, regions, ARNs, event names) thousands of times: scan each once.

@@ -33,6 +33,24 @@ READ_OPERATIONS = frozenset(
     }
 )
 
+# Named like reads, but they mint credentials, create identities, or hand over secret material an audit
+# never needs (secret values, instance passwords, customer objects): refused like writes.
+NOT_READS = frozenset(
+    {
+        "GetSessionToken", "GetFederationToken",  # sts: new credentials
+        "GetId", "GetCredentialsForIdentity", "GetOpenIdToken", "GetOpenIdTokenForDeveloperIdentity",  # cognito
+        "GetRoleCredentials",  # sso
+        "GetAuthorizationToken",  # ecr, codeartifact
+        "GetClusterCredentials", "GetClusterCredentialsWithIAM", "GetCredentials",  # redshift(-serverless)
+        "GetSecretValue", "BatchGetSecretValue",  # secretsmanager
+        "GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory",  # ssm (SecureString values)
+        "GetPasswordData",  # ec2: a Windows instance's administrator password
+        "GetInstanceAccessDetails",  # lightsail: creates a key pair
+        "GetParametersForImport",  # kms: creates an import token
+        "GetObject", "GetObjectTorrent",  # s3: customers' data, not configuration
+    }
+)
+
 # IAM and S3 are global: their calls go to the first configured region.
 GLOBAL_SERVICES = frozenset({"iam", "s3", "s3control", "sts"})
 
@@ -45,6 +63,8 @@ class ReadOnlyViolation(Exception):
 
 
 def is_read_operation(operation: str) -> bool:
+    if operation in NOT_READS:
+        return False
     return operation in READ_OPERATIONS or operation.startswith(READ_PREFIXES)
 
 

@@ -45,11 +45,14 @@ class Collected:
     cloudtrail: list[Event] = field(default_factory=list)
     auth: list[Event] = field(default_factory=list)
     threshold: int | None = None
+    truncated: bool = False  # a collector stopped at its event cap: what is here is part of the log
+    duplicates: int = 0  # CloudTrail events seen twice (same eventID): delivered twice, or files overlapping
 
 
 def _collect(view: EvidenceView, tools: Iterable[str]) -> Collected | None:
     collected = Collected()
     found = False
+    event_ids: set[str] = set()
     for tool_name in tools:
         for item in view.all(tool_name):
             found = True
@@ -59,15 +62,46 @@ def _collect(view: EvidenceView, tools: Iterable[str]) -> Collected | None:
             collected.records_scanned += data.get("records_scanned", 0)
             collected.problem_count += data.get("problem_count", 0)
             collected.threshold = collected.threshold or data.get("failed_login_threshold")
+            collected.truncated |= bool(data.get("truncated")) or any(
+                source.get("truncated") for source in data.get("sources", [])
+            )
             if tool_name == "logs.cloudtrail_events":
                 cloudtrail, auth = data.get("events", []), []
             elif tool_name == "logs.auth_events":
                 cloudtrail, auth = [], data.get("events", [])
             else:
                 cloudtrail, auth = data.get("cloudtrail_events", []), data.get("auth_events", [])
-            collected.cloudtrail += [Event(item.id, e["location"], e["event"]) for e in cloudtrail]
+            for e in cloudtrail:
+                # CloudTrail may deliver an event more than once, and configured paths may overlap: an
+                # event is counted once, by its eventID.
+                event_id = e["event"].get("eventID")
+                if event_id is not None and event_id in event_ids:
+                    collected.duplicates += 1
+                    continue
+                if event_id is not None:
+                    event_ids.add(event_id)
+                collected.cloudtrail.append(Event(item.id, e["location"], e["event"]))
             collected.auth += [Event(item.id, e["location"], e) for e in auth]
     return collected if found else None
+
+
+def _on_whole_log(collected: Collected, findings: list[Finding]) -> list[Finding]:
+    """No pass on part of a log. Where a collector stopped at its event cap, a pass becomes an error (what
+    was cut off may hold the failure) and a failure's counts are marked as lower bounds."""
+    if not collected.truncated:
+        return findings
+    cut = "the log evidence was cut at its collector's event cap (max_events)"
+    judged = []
+    for finding in findings:
+        if finding.status == Status.PASS:
+            reason = (f"Cannot pass: {cut}, so the events not collected may hold a failure; raise max_events and "
+                      f"collect again. In what was collected: {finding.reason}")
+            judged.append(finding.model_copy(update={"status": Status.ERROR, "reason": reason}))
+        elif finding.status == Status.FAIL:
+            judged.append(finding.model_copy(update={"reason": f"{finding.reason} Counts are lower bounds: {cut}."}))
+        else:
+            judged.append(finding)
+    return judged
 
 
 def _finding(
@@ -100,11 +134,12 @@ def _cloudtrail_checked(
     if collected.records_scanned == 0:
         reason = f"The configured logs held no readable CloudTrail records ({collected.problem_count} parse problems)."
         return [_finding(check_id, Status.ERROR, "cloudtrail-events", reason, collected.evidence_ids)]
-    return judge(collected)
+    return _on_whole_log(collected, judge(collected))
 
 
 def _scope(collected: Collected) -> str:
-    return f"{collected.records_scanned:,} records read from {collected.sources} source(s)"
+    duplicates = f", {collected.duplicates:,} duplicate events counted once" if collected.duplicates else ""
+    return f"{collected.records_scanned:,} records read from {collected.sources} source(s){duplicates}"
 
 
 # -- CloudTrail record fields -------------------------------------------------------------------
@@ -334,16 +369,16 @@ def repeated_failed_logins(view: EvidenceView) -> list[Finding]:
         facts.update({kind: n for kind, n in sorted(kinds.items())})
         findings.append(_finding(check_id, Status.FAIL, resource, reason, [f.evidence_id for f in found], **facts))
     if findings:
-        return findings
+        return _on_whole_log(collected, findings)
     most = max(groups.items(), key=lambda item: len(item[1]), default=None)
     peak = f"; the most from one source or user: {len(most[1])} ({most[0]})" if most else ""
     reason = (
         f"No source address or user reached {threshold} failed logins ({len(failures)} failed logins in all{peak})."
     )
-    return [
+    return _on_whole_log(collected, [
         _finding(check_id, Status.PASS, "failed-logins", reason, collected.evidence_ids,
                  failed_logins=len(failures), threshold=threshold, most_from_one=len(most[1]) if most else 0)
-    ]  # fmt: skip
+    ])  # fmt: skip
 
 
 # -- IAM changes, new identities ------------------------------------------------------------------
@@ -472,18 +507,12 @@ def new_users_and_keys(view: EvidenceView) -> list[Finding]:
             )
         )
     if findings:
-        return findings
+        return _on_whole_log(collected, findings)
     reason = f"No new IAM user, access key, console password or local user was found ({_scope(collected)})."
-    return [
-        _finding(
-            check_id,
-            Status.PASS,
-            "new-identities",
-            reason,
-            collected.evidence_ids,
-            records_scanned=collected.records_scanned,
-        )
-    ]
+    return _on_whole_log(collected, [
+        _finding(check_id, Status.PASS, "new-identities", reason, collected.evidence_ids,
+                 records_scanned=collected.records_scanned)
+    ])  # fmt: skip
 
 
 # -- audit logging, network exposure --------------------------------------------------------------

@@ -21,8 +21,9 @@ import ijson
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Where a JSON document's syntax error is located precisely by re-reading it with the json module;
-# larger documents report the record the error follows instead.
-MAX_BYTES_TO_LOCATE_ERROR = 64 * 1024 * 1024
+# larger documents report the record the error follows instead. json.loads needs about 8 times the text
+# in memory, so this keeps a damaged file's re-read under ~100 MB.
+MAX_BYTES_TO_LOCATE_ERROR = 12 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,15 @@ def _is_event(record: Any, name: str, where: str, problems: list[ParseProblem]) 
 def _locate_json_error(path: Path, records_read: int, error: Exception) -> ParseProblem:
     """The line of a JSON syntax error, found by the json module (small files), else the record after."""
     first_line = str(error).strip().splitlines()[0]
-    if path.stat().st_size <= MAX_BYTES_TO_LOCATE_ERROR:
-        with open_binary(path) as stream:
-            text = stream.read().decode("utf-8", errors="replace")
+    # Bounded by what is read, not by the file's size: a small gzip file can unpack to gigabytes.
+    with open_binary(path) as stream:
         try:
-            json.loads(text)
+            payload = stream.read(MAX_BYTES_TO_LOCATE_ERROR + 1)
+        except READ_ERRORS:
+            payload = b""
+    if payload and len(payload) <= MAX_BYTES_TO_LOCATE_ERROR:
+        try:
+            json.loads(payload.decode("utf-8", errors="replace"))
         except json.JSONDecodeError as located:
             return ParseProblem(str(path), str(located.lineno), f"invalid JSON, reading stopped: {located.msg}")
     return ParseProblem(str(path), f"record {records_read + 1}", f"invalid JSON, reading stopped: {first_line}")

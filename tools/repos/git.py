@@ -14,8 +14,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# Options put in front of every git command: no locks, no programs named by the repository's config.
-_SAFE_OPTIONS = ("-c", "core.fsmonitor=false", "-c", "core.quotePath=false")
+# Options put in front of every git command: no programs named by the repository's config. `-c` beats
+# the repository's own config, so a hostile repo cannot make %G? run its own "gpg" (or ssh/x509 verifier).
+_SAFE_OPTIONS = (
+    "-c", "core.fsmonitor=false",
+    "-c", "core.quotePath=false",
+    "-c", "gpg.program=gpg",
+    "-c", "gpg.openpgp.program=gpg",
+    "-c", "gpg.ssh.program=ssh-keygen",
+    "-c", "gpg.x509.program=gpgsm",
+)
 _READ_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
 
 # "owner/name" from https://host/owner/name(.git), git@host:owner/name(.git) or ssh://git@host/owner/name.
