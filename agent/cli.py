@@ -32,6 +32,10 @@ def main(
     ] = None,
 ) -> None:
     ctx.obj = CliState(config_path=config, workspace_override=workspace)
+    if ctx.invoked_subcommand != "init" and not ctx.resilient_parsing:
+        # Every command checks the configuration up front, even one that needs none of it: a mistake in
+        # the file is reported at once, not on the first command that happens to read it.
+        ctx.obj.config  # noqa: B018  (loads, or exits naming the file and key)
 
 
 @app.command()
@@ -44,6 +48,8 @@ def init(
     target = state.config_path or Path.cwd() / CONFIG_FILENAME
     if target.exists() and not force:
         fail(f"{target} already exists (use --force to overwrite)")
+    if not target.parent.is_dir():
+        fail(f"{target}: folder {target.parent} does not exist")
     target.write_text(CONFIG_TEMPLATE, encoding="utf-8")
     console.print(f"Wrote [bold]{target}[/]. Edit it, then run [bold]auditor knowledge build[/].")
 

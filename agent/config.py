@@ -133,10 +133,16 @@ def load_config(path: Path | None = None, *, workspace: Path | None = None) -> A
 
 
 def _parse(path: Path) -> AuditorConfig:
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a configuration file")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); TOML files are UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
     try:
         config = AuditorConfig.model_validate(raw)
     except ValidationError as exc:

@@ -92,7 +92,17 @@ def add(
     for path in found.unsupported:
         err_console.print(f"[yellow]skipped[/] {path}: unsupported file type (use Markdown, text or PDF)", highlight=False)
     store = open_store(ctx)
+    sources = store.document_sources()  # citation name -> file
+    names = {source: name for name, source in sources.items()}
     for path, name in found.documents:
+        source = str(path.resolve())
+        name = names.get(source, name)  # a file keeps the citation name it was first added under
+        if sources.get(name, source) != source:
+            err_console.print(f"[red]failed[/] {path}: its citations would be policy:{name}#..., which already "
+                              f"name {sources[name]}; add both from one folder (their paths tell them apart) "
+                              "or rename one", highlight=False)
+            failed += 1
+            continue
         try:
             chunks = chunk_file(path, name)
         except DocumentError as exc:
@@ -100,6 +110,7 @@ def add(
             failed += 1
             continue
         store.add_documents(chunks)
+        sources[name], names[source] = source, name
         shown = ", ".join(c.citation_id for c in chunks[:3]) + (", ..." if len(chunks) > 3 else "")
         console.print(f"{path}: {len(chunks)} sections ({shown})", highlight=False)
     console.print(f"Added {len(found.documents) - failed} documents; {failed} failed; {len(found.unsupported)} skipped.")

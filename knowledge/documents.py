@@ -58,7 +58,9 @@ def find_documents(paths: list[Path]) -> FoundFiles:
                     documents.append((file, relative.as_posix()))
                 else:
                     unsupported.append(file)
-        elif path.suffix.lower() in SUPPORTED or not path.exists():
+        elif not path.exists():
+            documents.append((path, path.name))  # reported by chunk_file as not found, naming it
+        elif path.suffix.lower() in SUPPORTED:
             documents.append((path, path.name))  # a missing file is reported by chunk_file, naming it
         else:
             unsupported.append(path)
@@ -69,10 +71,12 @@ def chunk_file(path: Path, name: str | None = None) -> list[DocumentChunk]:
     """The sections of one document; raises DocumentError naming the file when it cannot be read."""
     name = name or path.name
     suffix = path.suffix.lower()
+    if not path.exists():
+        raise DocumentError(f"{path}: file not found")
     if suffix not in SUPPORTED:
         raise DocumentError(f"{path}: unsupported file type '{suffix or '(none)'}' (use Markdown, text or PDF)")
     if not path.is_file():
-        raise DocumentError(f"{path}: file not found")
+        raise DocumentError(f"{path}: not a file")
     if suffix == ".pdf":
         sections = _pdf_sections(path)
     else:
@@ -91,7 +95,7 @@ def chunk_file(path: Path, name: str | None = None) -> list[DocumentChunk]:
         while unique in used:  # a repeated heading gets -2, -3, ... so ids stay unique and stable
             unique, n = f"{anchor}-{n}", n + 1
         used.add(unique)
-        chunks.append(DocumentChunk(f"policy:{name}#{unique}", section, body.strip(), str(path)))
+        chunks.append(DocumentChunk(f"policy:{name}#{unique}", section, body.strip(), str(path.resolve())))
     if not chunks:
         hint = " (a scanned PDF has no text layer)" if suffix == ".pdf" else ""
         raise DocumentError(f"{path}: no text found{hint}")

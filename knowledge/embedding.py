@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,19 @@ def embed_text(text: str) -> list[float]:
         vector[index] += sign * weight
     norm = np.linalg.norm(vector)
     return (vector / norm if norm else vector).astype(np.float32).tolist()
+
+
+def embedding_fingerprint() -> str:
+    """Changes whenever a stored vector could: a digest of the code and data vectors are computed from.
+
+    A store records it when it embeds; a store opened by a version with another fingerprint re-embeds
+    its chunks rather than mix old and new vectors.
+    """
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(f"{ConceptHashEmbedding.name()}:{DIMENSIONS}:{CONCEPT_WEIGHT}".encode())
+    for path in (here / "embedding.py", here / "text.py", here / "data" / "tsc.json"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @register_embedding_function

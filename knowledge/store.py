@@ -20,10 +20,11 @@ from rank_bm25 import BM25Okapi
 from knowledge.catalog import Catalog, load_catalog
 from knowledge.control_library import ControlLibrary, load_controls
 from knowledge.documents import DocumentChunk
-from knowledge.embedding import ConceptHashEmbedding
+from knowledge.embedding import ConceptHashEmbedding, embedding_fingerprint
 from knowledge.text import terms
 
 COLLECTIONS = ("criteria", "controls", "documents")
+FINGERPRINT_FILE = "embedding.fingerprint"  # in the store's folder: which embedding made its vectors
 RRF_K = 60  # the usual reciprocal-rank-fusion constant for chunk search
 # Criterion ranking, measured with `python -m evals.retrieval.run`: in each ranking a criterion scores the
 # reciprocal ranks of its best 3 chunks. The hashed dense vectors are a weaker, correlated lexical signal, so
@@ -57,8 +58,9 @@ class CriterionHit:
 
 
 class KnowledgeStore:
-    def __init__(self, client: chromadb.ClientAPI):
+    def __init__(self, client: chromadb.ClientAPI, path: Path | None = None):
         self._client = client
+        self._path = path  # where the embedding fingerprint is noted; None for an in-memory store
         self._embedding = ConceptHashEmbedding()
         self._lexical: tuple[BM25Okapi, list[Chunk]] | None = None
         self._lock = threading.Lock()
@@ -68,10 +70,30 @@ class KnowledgeStore:
         """The persistent store at `path`; built from the shipped catalog and controls on first use."""
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
-        store = cls(client)
+        store = cls(client, path)
         if build_if_empty and not store.is_built():
             store.build()
+        elif store.is_built() and _stored_fingerprint(path) != embedding_fingerprint():
+            # Built by a version whose vectors differ: re-embed everything, policies included, so no
+            # search compares old vectors with new ones.
+            store.reembed()
         return store
+
+    def _note_fingerprint(self) -> None:
+        if self._path is not None:
+            (self._path / FINGERPRINT_FILE).write_text(embedding_fingerprint() + "\n", encoding="utf-8")
+
+    def reembed(self) -> int:
+        """Compute every chunk's vector again from its stored text; returns chunks re-embedded."""
+        total = 0
+        for name in COLLECTIONS:
+            stored = self._collection(name).get(include=["documents", "metadatas"])
+            chunks = list(zip(stored["ids"], stored["documents"], stored["metadatas"]))
+            self._client.delete_collection(name)
+            self._upsert(name, [(i, text, dict(meta)) for i, text, meta in chunks])
+            total += len(chunks)
+        self._note_fingerprint()
+        return total
 
     def _collection(self, name: str) -> Any:
         return self._client.get_or_create_collection(
@@ -99,6 +121,7 @@ class KnowledgeStore:
             self._collection("controls").delete(ids=stale)
         self._upsert("criteria", criteria_chunks)
         self._upsert("controls", control_chunks)
+        self._note_fingerprint()
         return len(criteria_chunks) + len(control_chunks)
 
     def _imported_pof_texts(self) -> dict[str, str]:
@@ -126,6 +149,11 @@ class KnowledgeStore:
             for c in chunks
         ])
         return len(chunks)
+
+    def document_sources(self) -> dict[str, str]:
+        """Stored company documents: the name their citations use (`hr/onboarding.md`) -> the file read."""
+        result = self._collection("documents").get(include=["metadatas"])
+        return {str(meta["file"]): str(meta["source"]) for meta in result["metadatas"] or []}
 
     def _upsert(self, name: str, chunks: list[tuple[str, str, dict[str, Any]]]) -> None:
         if not chunks:
@@ -233,6 +261,13 @@ def _fuse(rankings: list[list[str]]) -> list[tuple[str, float]]:
 
 def _with_score(chunk: Chunk, score: float) -> Chunk:
     return Chunk(chunk.id, chunk.text, chunk.collection, score, chunk.metadata)
+
+
+def _stored_fingerprint(path: Path) -> str | None:
+    try:
+        return (path / FINGERPRINT_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None  # built before fingerprints were noted: re-embed once
 
 
 def _metadata(citation: str, kind: str, criteria: list[str], source: str, **extra: Any) -> dict[str, Any]:

@@ -39,7 +39,19 @@ def test_init_writes_a_config_that_loads(tmp_path, monkeypatch):
 def test_cli_reports_config_errors_with_file(tmp_path):
     bad = tmp_path / "auditor.toml"
     bad.write_text("[run]\nconcurrency = 0\n")
-    result = CliRunner().invoke(app, ["--config", str(bad), "coverage"])
-    # coverage does not need the config; a command that does reports the error
-    result = CliRunner().invoke(app, ["--config", str(bad), "knowledge", "build"])
-    assert result.exit_code == 2 and "run.concurrency" in result.output
+    for command in (["coverage"], ["controls", "list"], ["knowledge", "build"]):
+        # Every command reports a broken file up front, even one that needs none of it.
+        result = CliRunner().invoke(app, ["--config", str(bad), *command])
+        assert result.exit_code == 2, command
+        assert f"{bad}: key 'run.concurrency'" in " ".join(result.output.split()), command
+
+
+def test_unreadable_config_files_are_named_not_tracebacks(tmp_path):
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('company = "Caf\xe9"\n'.encode("latin-1"))
+    for path, message in ((tmp_path, "is a directory"), (latin1, "not UTF-8 text")):
+        result = CliRunner().invoke(app, ["--config", str(path), "coverage"])
+        assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    result = CliRunner().invoke(app, ["--config", str(tmp_path / "nodir" / "auditor.toml"), "init"])
+    assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())

@@ -93,6 +93,30 @@ def test_add_ingests_policies_skips_unsupported_and_reports_failures(auditor, wo
     assert "broken.pdf:cannotreadasPDF" in compact(result.output) and "policy:backup.md#backups" in result.output
 
 
+def test_add_never_lets_two_files_share_a_citation_name(auditor, workspace, tmp_path):
+    for team in ("security", "hr"):
+        (tmp_path / team).mkdir()
+        (tmp_path / team / "handbook-policy.md").write_text(f"# Scope\nThe {team} handbook.\n")
+    first, second = tmp_path / "security" / "handbook-policy.md", tmp_path / "hr" / "handbook-policy.md"
+    result = auditor("knowledge", "add", str(first), str(second))
+    assert result.exit_code == 1
+    assert "policy:handbook-policy.md#..., which already name" in flat(result.output)
+    store = KnowledgeStore.open(workspace / "knowledge")
+    assert "security handbook" in store.get("policy:handbook-policy.md#scope").text  # the first one is kept
+
+    # Added again, alone or from its folder, a file keeps the name it was first cited by.
+    result = auditor("knowledge", "add", str(first))
+    assert result.exit_code == 0 and "policy:handbook-policy.md#scope" in result.output
+    result = auditor("knowledge", "add", str(tmp_path / "security"))
+    assert result.exit_code == 0 and "policy:handbook-policy.md#scope" in result.output
+    assert store.get("policy:security/handbook-policy.md#scope") is None
+
+
+def test_add_names_a_missing_path_as_not_found(auditor, tmp_path):
+    result = auditor("knowledge", "add", str(tmp_path / "nodir"))
+    assert result.exit_code == 1 and "file not found" in flat(result.output)
+
+
 def test_help_does_not_import_chromadb():
     import subprocess
     import sys

@@ -111,3 +111,27 @@ def test_persistent_store_reopens_in_a_fresh_client_with_the_registered_embeddin
     assert collection.configuration["embedding_function"].name() == "soc2-concept-hash-v1"
     result = collection.query(query_texts=["restore backups and test recovery"], n_results=5)
     assert any(i.startswith("A1.") for i in result["ids"][0])
+
+
+def test_a_store_embedded_by_another_version_is_re_embedded_on_open(tmp_path):
+    import numpy as np
+
+    from knowledge.embedding import embed_text, embedding_fingerprint
+    from knowledge.store import FINGERPRINT_FILE
+
+    store = KnowledgeStore.open(tmp_path)
+    store.add_documents([DocumentChunk("policy:keys.md#rotation", "Rotation", "Keys rotate yearly.", "/x/keys.md")])
+    assert (tmp_path / FINGERPRINT_FILE).read_text().strip() == embedding_fingerprint()
+    # What an older version would leave: other vectors, another fingerprint.
+    client = chromadb.PersistentClient(path=str(tmp_path), settings=Settings(anonymized_telemetry=False))
+    documents = client.get_collection("documents")
+    documents.update(ids=["policy:keys.md#rotation"], embeddings=[[1.0] + [0.0] * 1023])
+    (tmp_path / FINGERPRINT_FILE).write_text("older-version\n")
+
+    reopened = KnowledgeStore.open(tmp_path)
+
+    assert (tmp_path / FINGERPRINT_FILE).read_text().strip() == embedding_fingerprint()
+    stored = client.get_collection("documents").get(ids=["policy:keys.md#rotation"], include=["embeddings", "documents"])
+    assert np.allclose(stored["embeddings"][0], embed_text(stored["documents"][0]), atol=1e-6)
+    assert reopened.get("policy:keys.md#rotation").metadata["source"] == "/x/keys.md"
+    assert reopened.count()["criteria"] == 61 + 330
