@@ -17,11 +17,11 @@ from knowledge.catalog import Catalog, load_catalog
 
 _PAGE_HEADER = re.compile(r"Page \d+\s+TSP\s+Ref\. #\s+TRUST SERVICES CRITERIA AND POINTS OF FOCUS", re.I)
 _FOOTNOTE = re.compile(r"\s*fn \d+")
-_HYPHEN_BREAK = re.compile(r"(?<=[a-z])-\n(?=[a-z])")
 # Where a point of focus's text ends: the next bullet, an upper-case or other heading, the next criterion.
 _TEXT_END = re.compile(
     r"\s•|\s[A-Z]{3,}(?:\s+[A-Z]{2,})+\s|\s(?:Appendix [A-Z]|Additional points? of focus|Points of focus specified|The following points of focus)"
     r"|\s(?:CC|PI|A|C|P)\d\.\d+\s"
+    r"|(?<=\.)[ \t]*\n[ \t]+(?=[A-Z])"  # a new paragraph: a line that starts indented after a full stop
 )
 
 
@@ -70,8 +70,24 @@ def _publication_text(pdf_path: Path) -> str:
     if not text.strip():
         raise TscImportError(f"{pdf_path}: no text found in the PDF (a scanned copy has no text layer)")
     text = _PAGE_HEADER.sub(" ", text)
-    text = _HYPHEN_BREAK.sub("", text)
+    text = _join_hyphen_breaks(text)
     return _FOOTNOTE.sub("", text)
+
+
+def _join_hyphen_breaks(text: str) -> str:
+    """Undo hyphens the layout put at line ends ("organiza-\\ntion" -> "organization") but keep real
+    compounds ("bring-your-\\nown"). Joined where the joined word appears elsewhere in the publication;
+    else kept where the compound already has a hyphen or both halves are words of it; else joined."""
+    broken = re.compile(r"(-?)([a-z]+)-\n([a-z]+)")
+    words = set(re.findall(r"[a-z]+", broken.sub(" ", text)))
+
+    def join(match: re.Match[str]) -> str:
+        hyphen, left, right = match.groups()
+        if left + right not in words and (hyphen or (left in words and right in words)):
+            return f"{hyphen}{left}-{right}"
+        return hyphen + left + right
+
+    return broken.sub(join, text)
 
 
 def _criterion_starts(text: str, catalog: Catalog) -> dict[str, int]:

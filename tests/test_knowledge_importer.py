@@ -31,8 +31,12 @@ def test_importer_reads_the_full_text_of_nearly_every_point_of_focus(imported, r
     assert len(reference_texts) == 330
     assert len(imported) >= 300
     exact = [cid for cid, text in reference_texts.items() if imported.get(cid) == text]
-    assert len(exact) >= 300, sorted(set(reference_texts) - set(exact))[:10]
-    for spot_check in ("CC1.1/pof/1", "CC6.2/pof/1", "CC8.1/pof/5", "A1.3/pof/1", "PI1.2/pof/2", "P4.3/pof/2"):
+    # The one difference: CC1.3/pof/1 runs on into a glossary note printed with no break after it.
+    assert sorted(set(reference_texts) - set(exact)) == ["CC1.3/pof/1"]
+    # A real compound split at a line end keeps its hyphen; a word split by the layout is joined; a
+    # heading after the last bullet is not taken into it.
+    for spot_check in ("CC2.1/pof/9", "PI1.3/pof/3", "CC3.1/pof/7",
+                       "CC1.1/pof/1", "CC6.2/pof/1", "CC8.1/pof/5", "A1.3/pof/1", "PI1.2/pof/2", "P4.3/pof/2"):
         assert imported[spot_check] == reference_texts[spot_check], spot_check
 
 
