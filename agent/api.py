@@ -71,7 +71,8 @@ def run_proof(
     from tools.runner import EvidenceRunner
 
     services = _services(workspace)
-    model = build_chat_model(config) if model is FROM_CONFIG else model
+    warn = (lambda message: on_event(ProgressEvent("warning", None, message))) if on_event else None
+    model = build_chat_model(config, on_warning=warn) if model is FROM_CONFIG else model
     runs = RunStore(workspace.runs_db)
     selected = _select_controls(services["library"], control_ids)
 
@@ -100,7 +101,9 @@ def run_proof(
         started_before = checkpointer.get_tuple({"configurable": {"thread_id": run_id}}) is not None
         graph_input = None if started_before else {"run_id": run_id, "control_ids": selected}
         try:
-            graph.invoke(graph_input, run_config, context=context)
+            # "sync": each finished control's checkpoint write is on disk before the next step, so a kill
+            # loses as little as possible (the run store's own record covers the rest).
+            graph.invoke(graph_input, run_config, context=context, durability="sync")
         except BaseException as exc:  # KeyboardInterrupt included: the run stays resumable
             runs.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise

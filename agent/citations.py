@@ -101,7 +101,11 @@ def strip(text: str) -> str:
 
 # A sentence ends at . ! or ? followed by whitespace or the end, outside brackets and backticks, and
 # not after a common abbreviation; a line break always ends one. Markdown headings are not sentences.
-_ABBREVIATIONS = ("e.g", "i.e", "etc", "vs", "approx", "incl", "cf")
+_ABBREVIATIONS = ("e.g", "i.e", "vs", "approx", "incl", "cf", "no", "mr", "ms", "mrs", "dr", "st",
+                  # company forms, so "Acme, Inc." or "Acme S.A." in a narrative is not a sentence end
+                  "inc", "ltd", "co", "corp", "llc", "plc", "s.a", "n.v", "b.v", "ag", "gmbh", "pty", "u.s")
+# Ends a sentence only before a capital letter: "MFA, keys etc. are checked" vs "... etc. Everything".
+_ABBREVIATIONS_BEFORE_CAPITALS_END = ("etc",)
 _TRAILING_CITATIONS = re.compile(r"(?:\s*" + CITATION_RE.pattern + r")+")
 
 
@@ -161,6 +165,10 @@ def _ends_sentence(line: str, i: int) -> bool:
     if after and not after.isspace() and after != "[":
         return False  # 3.5, example.com, CC6.1
     word = re.search(r"([A-Za-z.]+)$", line[:i])
-    if line[i] == "." and word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
-        return False
+    if line[i] == "." and word:
+        abbreviation = word.group(1).lower().rstrip(".")
+        if abbreviation in _ABBREVIATIONS:
+            return False
+        if abbreviation in _ABBREVIATIONS_BEFORE_CAPITALS_END:
+            return bool(re.match(r"\s+[A-Z]", line[i + 1 :]))
     return True

@@ -2,15 +2,16 @@
 
     START -> fan_out --Send per pending control--> control (subgraph) -> aggregate -> END
 
-    control: plan -> collect -> evaluate -> retrieve -> draft -> verify -+-> persist -> END
-                                                          ^               |
-                                                          +-- repair <----+ (model draft rejected, once)
-                                                          +-- fallback <--+ (rejected again: offline draft)
+    control: resume -> plan -> collect -> evaluate -> retrieve -> draft -> verify -+-> persist -> END
+               |                                                    ^               |
+               |                                                    +-- repair <----+ (model draft rejected, once)
+               |                                                    +-- fallback <--+ (rejected again: offline draft)
+               +-> END (its result is already in the run store: a resumed run)
 
 Controls run in parallel, bounded by `max_concurrency` in the run config (from `[run] concurrency`).
 With a checkpointer, every finished control is saved as it completes, so a run that is interrupted
 and resumed (`auditor run --resume`) continues with the controls that had not finished; controls
-already persisted are skipped by the fan-out.
+already persisted are skipped by the fan-out, and by `resume` where a kill lost a checkpoint write.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def build_control_graph(model: ChatModel | None, *, checkpointer: BaseCheckpoint
     """One control from plan to persisted result."""
     steps = ControlPipeline(model)
     graph = StateGraph(ControlState, input_schema=ControlInput, output_schema=ControlOutput, context_schema=RunContext)
+    graph.add_node("resume", steps.resume)
     graph.add_node("plan", steps.plan)
     graph.add_node("collect", steps.collect)
     graph.add_node("evaluate", steps.evaluate)
@@ -44,7 +46,8 @@ def build_control_graph(model: ChatModel | None, *, checkpointer: BaseCheckpoint
     graph.add_node("repair", steps.repair)
     graph.add_node("fallback", steps.fallback)
     graph.add_node("persist", steps.persist)
-    graph.add_edge(START, "plan")
+    graph.add_edge(START, "resume")
+    graph.add_conditional_edges("resume", steps.after_resume, {"restored": END, "plan": "plan"})
     graph.add_edge("plan", "collect")
     graph.add_edge("collect", "evaluate")
     graph.add_edge("evaluate", "retrieve")

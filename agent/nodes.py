@@ -154,6 +154,17 @@ class ControlPipeline:
         history.append({"writer": state["draft"]["writer"], "model": state["draft"]["model"], "passed": verdict.passed, "problems": verdict.problems})
         return {"verdict": verdict.model_dump(mode="json"), "reasoning": {**state.get("reasoning", {}), "drafts": history}}
 
+    def resume(self, state: ControlState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        """A control the run store already holds a result for is not done again. A process killed just
+        after saving a result can lose that control's checkpoint write; the run store never loses it."""
+        saved = runtime.context.runs.result(state["run_id"], state["control_id"])
+        if saved is None:
+            return {"restored": False}
+        return {"restored": True, "results": {saved.id: saved.model_dump(mode="json", by_alias=True)}}
+
+    def after_resume(self, state: ControlState) -> str:
+        return "restored" if state.get("restored") else "plan"
+
     def after_verify(self, state: ControlState) -> str:
         if state["verdict"]["passed"] or state["draft"]["writer"] == "offline":
             return "persist"

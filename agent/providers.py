@@ -10,7 +10,9 @@ is always the last resort.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
@@ -33,14 +35,31 @@ class ProviderError(Exception):
     """The [llm] configuration cannot produce a model; the message says what to change."""
 
 
-def build_chat_model(config: AuditorConfig) -> ChatModel | None:
-    """The configured model with its fallbacks, or None for the offline writer."""
+def build_chat_model(config: AuditorConfig, on_warning: Callable[[str], None] | None = None) -> ChatModel | None:
+    """The configured model with its fallbacks, or None for the offline writer.
+
+    With `[[llm.fallbacks]]` configured, failover covers configuration too: an endpoint that cannot be
+    built (no key, extra not installed) is skipped with a warning and the next one serves, down to
+    offline. With none configured, the error stops the run: nothing was asked to stand in.
+    """
     llm = config.llm
     if llm.provider == "offline":
         return None
-    primary = build_endpoint(llm)
-    fallbacks = [build_endpoint(endpoint) for endpoint in llm.fallbacks if endpoint.provider != "offline"]
-    return with_failover(primary, fallbacks)
+    endpoints = [llm, *(endpoint for endpoint in llm.fallbacks if endpoint.provider != "offline")]
+    if len(endpoints) == 1 and not llm.fallbacks:
+        return build_endpoint(llm)
+    models = []
+    for endpoint in endpoints:
+        try:
+            models.append(build_endpoint(endpoint))
+        except ProviderError as exc:
+            if on_warning is not None:
+                on_warning(f"{exc}; failing over to the next [llm] endpoint")
+    if not models:
+        if on_warning is not None:
+            on_warning("no [llm] endpoint could be built; the offline writer writes every narrative")
+        return None
+    return with_failover(models[0], models[1:])
 
 
 def with_failover(primary: ChatModel, fallbacks: list[ChatModel]) -> ChatModel:
@@ -88,12 +107,18 @@ def _key(endpoint: LlmEndpoint) -> str:
     value = os.environ.get(variable)
     if value:
         return value
-    if endpoint.base_url:
+    if endpoint.base_url and not _is_hosted_api(endpoint.base_url):
         return NO_KEY
     raise ProviderError(
         f"[llm] provider '{endpoint.provider}' needs an API key in the environment variable {variable} "
         f"(set it, name another with api_key_env, or use provider = \"offline\")"
     )
+
+
+def _is_hosted_api(base_url: str) -> bool:
+    """The providers' own hosted APIs always need a real key: the placeholder is for local servers."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host.endswith(("openai.com", "anthropic.com", "openai.azure.com"))
 
 
 # -- who wrote it --------------------------------------------------------------------------------------

@@ -192,6 +192,11 @@ class RunStore:
             rows = db.execute("SELECT result FROM control_results WHERE run_id = ? ORDER BY control_id", (run_id,)).fetchall()
         return [ControlResult.model_validate_json(row["result"]) for row in rows]
 
+    def result(self, run_id: str, control_id: str) -> ControlResult | None:
+        with self._connect() as db:
+            row = db.execute("SELECT result FROM control_results WHERE run_id = ? AND control_id = ?", (run_id, control_id)).fetchone()
+        return ControlResult.model_validate_json(row["result"]) if row else None
+
     def plan(self, run_id: str, control_id: str) -> dict[str, Any] | None:
         with self._connect() as db:
             row = db.execute("SELECT plan, tool_calls FROM plans WHERE run_id = ? AND control_id = ?", (run_id, control_id)).fetchone()

@@ -103,6 +103,7 @@ class ControlState(ControlInput, ControlOutput, total=False):
     fallback_reason: str | None
     token_usage: Annotated[dict[str, int], add_usage]
     reasoning: dict[str, Any]  # rules applied, evidence used, chunks retrieved, planning notes
+    restored: bool  # its result was already in the run store (a resumed run): nothing to redo
 
 
 # -- what nodes need that is not state ------------------------------------------------------------------

@@ -19,12 +19,18 @@ Rules, each reported as a problem naming the sentence:
      it is a count derivable from the findings resting on the cited evidence: all of them, per
      status, per check, per check and status, distinct resources (also per status), distinct checks,
      cited evidence items, or the pass share as a whole percentage.
+   Identifiers match whole (`raj` does not match `raj.patel`); numbers written as words ("seventeen")
+   are numbers too.
 4. Failing findings are not described as passing:
-   - a universal claim ("all ... have", "every ... is", "none of ... lack") is refused in a
-     sentence that cites evidence on which a failed finding rests, unless it is negated ("not all")
-     or normative ("must", "should", "requires");
-   - a conclusive claim ("no exceptions", "fully compliant", "operating effectively", "without
-     exception", "is compliant") is refused anywhere when any finding of the control failed.
+   - a universal claim ("all ... have", "enabled for all", "every ... is", "none of ... lack", "no
+     user lacks", "universally") is refused in a sentence that cites evidence on which a failed
+     finding rests, or that cites no evidence at all, unless it is negated ("not all") or states a
+     duty ("must", "should", "are required to");
+   - a conclusive claim ("no exceptions", "fully compliant", "operating effectively", "operated as
+     designed", "is effective", "is met", "without exception", "is compliant") is refused anywhere
+     when any finding of the control failed;
+   - a sentence that names a resource whose only findings failed must say so: it needs a word of
+     failure or exception ("fails", "lacks", "without", "not", "missing", "exception", ...).
 """
 
 from __future__ import annotations
@@ -118,7 +124,7 @@ def verify(text: str, context: VerificationContext) -> VerifierResult:
             problems.append(f"{label}: cites {', '.join(unknown)}, which was not retrieved or collected for this control")
         support = _support(sentence, context)
         for identifier in identifiers(sentence.plain):
-            if identifier.lower() not in support.text:
+            if not _occurs_whole(identifier.lower(), support.text):
                 problems.append(f"{label}: identifier `{identifier}` does not appear in what the sentence cites")
         for value, written in numbers(sentence.plain):
             if value not in support.numbers:
@@ -126,6 +132,9 @@ def verify(text: str, context: VerificationContext) -> VerifierResult:
         claim = _contradicted_claim(sentence, context, any_failed)
         if claim:
             problems.append(f"{label}: claims \"{claim}\" although a cited finding failed")
+        silent = _failed_resource_named_as_passing(sentence, context)
+        if silent:
+            problems.append(f"{label}: names `{silent}`, whose check failed, without saying it failed")
     return VerifierResult(
         passed=not problems,
         problems=problems[:MAX_PROBLEMS],
@@ -226,8 +235,11 @@ def identifiers(plain: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+_INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?\.?")  # S.A., U.S., N.V.: abbreviations, not identifiers
+
+
 def _is_identifier(token: str) -> bool:
-    if token.lower() in _NOT_IDENTIFIERS or _UNIT_WORD.match(token):
+    if token.lower() in _NOT_IDENTIFIERS or _UNIT_WORD.match(token) or _INITIALISM.fullmatch(token):
         return False
     if token.lower().startswith("arn:"):
         return True
@@ -238,8 +250,29 @@ def _is_identifier(token: str) -> bool:
     return bool(re.search(r"\w[/_@:.]\w", token))
 
 
+def _occurs_whole(needle: str, haystack: str) -> bool:
+    """`needle` in `haystack` as a whole token: not inside a longer name (`raj` in `raj.patel`)."""
+    return re.search(r"(?<![\w-])(?<!\w\.)" + re.escape(needle) + r"(?![\w-]|\.\w)", haystack) is not None
+
+
+# Counts people write as words. "one" is left out: "one of", "no one", "at least one" say no count.
+_NUMBER_WORDS = {
+    word: value for value, word in enumerate(
+        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    ) if word != "_"
+} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+     "hundred": 100, "dozen": 12}
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b(?!-)", re.IGNORECASE)  # not "two-factor"
+
+
 def numbers(plain: str) -> list[tuple[float, str]]:
     """Numbers written in a sentence, outside identifiers: (value, as written)."""
+    words = [(float(_NUMBER_WORDS[m.group(1).lower()]), m.group(1)) for m in _NUMBER_WORD.finditer(_BACKTICKED.sub(" ", plain))]
+    return _digit_numbers(plain) + words
+
+
+def _digit_numbers(plain: str) -> list[tuple[float, str]]:
     rest = _SOC2.sub(" ", _BACKTICKED.sub(" ", plain))
     tokens = []
     for raw in rest.split():
@@ -255,20 +288,36 @@ def numbers(plain: str) -> list[tuple[float, str]]:
 
 
 def _numbers_in(text: str) -> set[float]:
-    return {float(m.group(1).replace(",", "")) for m in _NUMBER.finditer(text)}
+    return {float(m.group(1).replace(",", "")) for m in _NUMBER.finditer(text)} | {
+        float(_NUMBER_WORDS[m.group(1).lower()]) for m in _NUMBER_WORD.finditer(text)
+    }
 
 
 # -- positive claims ---------------------------------------------------------------------------------
 
-_NORMATIVE = re.compile(r"\b(must|should|shall|requires?|required|expected|policy|standard|need|needs)\b", re.IGNORECASE)
+# A duty, not a statement of fact: "all users must have MFA". "The policy requires" is no duty of the
+# sentence's own, so it does not excuse "all users have MFA, as the policy requires".
+_NORMATIVE = re.compile(r"\b(must|should|shall|(is|are) (required|expected|designed) to|needs? to|as designed|by design)\b",
+                        re.IGNORECASE)
 _UNIVERSAL = re.compile(
     r"\b(all|every|each)\b(?! but\b)[^.;]*?\b(have|has|had|are|is|were|was|use|uses|enforce|enforces|enforced|meet|meets|complies|comply|pass|passes|passed|block|blocks|rotate|rotated|encrypt|encrypts|encrypted)\b"
-    r"|\bnone of\b[^.;]*?\b(lack|lacks|fail|fails|failed|miss|missing)\b",
+    r"|\b(is|are|was|were)\s+(\w+\s+){0,2}(for|on|across|in|by|to)\s+(all|every|each)\b"
+    r"|\bnone of\b[^.;]*?\b(lack|lacks|fail|fails|failed|miss|missing)\b"
+    r"|\b(no|zero|0)\s+(of\s+)?(the\s+)?(\d+\s+)?(\w+\s+){0,2}?(lacks?|fails?|failed|missing|without)\b"
+    r"|\buniversally\b|\bwithout fail\b",
     re.IGNORECASE,
 )
 _CONCLUSIVE = re.compile(
     r"\bno (exceptions?|failures?|gaps?|issues?|deviations?)\b|\bwithout (any )?exceptions?\b|\bfully (compliant|effective|implemented|met)\b"
-    r"|\boperat(es|ing|ed) effectively\b|\b(is|are|was|were) (in )?complian(t|ce)\b|\bno (remediation|action) (is )?(needed|required)\b",
+    r"|\boperat(es|ing|ed) (effectively|as designed|as intended)\b|\b(is|are|was|were) (in )?complian(t|ce)\b"
+    r"|\bno (remediation|action) (is )?(needed|required)\b|\b(is|are|was|were) (effective|met|satisfied)\b",
+    re.IGNORECASE,
+)
+# Words that say something failed or is an exception; a sentence naming a failed resource needs one.
+_FAILURE_WORDS = re.compile(
+    r"\b(fail\w*|lack\w*|without|not|no|none|missing|exception\w*|except|gaps?|open|opened|disabled|"
+    r"non-?compliant|remediat\w*|unencrypted|unprotected|expired|stale|older|exceed\w*|over|never|denied|"
+    r"public\w*|weak\w*|outstanding|absent|unsigned|unapproved|unreviewed|must|should)\b|n't\b",
     re.IGNORECASE,
 )
 
@@ -278,19 +327,53 @@ _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 
 def _contradicted_claim(sentence: Sentence, context: VerificationContext, any_failed: bool) -> str | None:
     # Quotations (a check's title, a point of focus) and findings' own reasons are not claims.
-    plain = _QUOTED.sub(" ", sentence.plain)
-    for finding in context.findings:
-        reason = _first_clause(finding.reason)
-        if reason:
-            plain = re.sub(re.escape(reason), " ", plain, flags=re.IGNORECASE)
+    plain = _without_quotes_and_reasons(sentence, context)
     conclusive = _first_unnegated(_CONCLUSIVE, plain)
     if conclusive and any_failed:
         return conclusive
     cited_evidence = {evidence_id_of(c) for c in sentence.citations} - {None}
     failed_here = any(f.status == Status.FAIL and cited_evidence & set(f.evidence_ids) for f in context.findings)
-    if not failed_here or _NORMATIVE.search(plain):
+    # A claim about the whole control that cites no evidence at all is judged against every finding.
+    if not (failed_here or (any_failed and not cited_evidence)) or _NORMATIVE.search(plain):
         return None
     return _first_unnegated(_UNIVERSAL, plain)
+
+
+def _without_quotes_and_reasons(sentence: Sentence, context: VerificationContext) -> str:
+    plain = sentence.plain
+    # "“<title of a check that passed>” is met" speaks of that check, not of the control.
+    failed_checks = {f.check for f in context.findings if f.status == Status.FAIL}
+    for check, title in context.check_titles.items():
+        if check not in failed_checks and title:
+            plain = re.sub(rf"[“\"]{re.escape(title)}[”\"]\s+(is met|holds)\b", " ", plain, flags=re.IGNORECASE)
+    plain = _QUOTED.sub(" ", plain)
+    for finding in context.findings:
+        reason = _first_clause(finding.reason)
+        if reason:
+            plain = re.sub(re.escape(reason), " ", plain, flags=re.IGNORECASE)
+    return plain
+
+
+def _failed_resource_named_as_passing(sentence: Sentence, context: VerificationContext) -> str | None:
+    """A resource whose every finding in this control failed, named in a sentence that does not say so."""
+    passed = {f.resource for f in context.findings if f.status != Status.FAIL}
+    failed = {f.resource for f in context.findings if f.status == Status.FAIL} - passed
+    if not failed:
+        return None
+    # Quotations are kept here: "raj.patel" quoted is still named. A finding's own reason, quoted whole,
+    # carries its own words of failure.
+    plain = sentence.plain
+    if _FAILURE_WORDS.search(plain):
+        return None
+    lowered = plain.lower()
+    for resource in sorted(failed):
+        for name in {resource, re.split(r"[/:]", resource)[-1]}:
+            # Only names that read as names: a name with digits or punctuation, the tail of a resource
+            # path (`user/bob`), or one in backticks. "root" or "default" are words before resources.
+            reads_as_name = (re.search(r"[\d\-_./@:]", name) or f"/{name}" in resource or f"`{name}`" in plain)
+            if len(name) >= 3 and reads_as_name and _occurs_whole(name.lower(), lowered):
+                return name
+    return None
 
 
 def _first_unnegated(pattern: re.Pattern[str], text: str) -> str | None:

@@ -78,9 +78,9 @@ def test_all_passing_control_states_it_plainly() -> None:
 def test_a_few_failures_are_named_with_their_reasons() -> None:
     text = _written(*_draft("IAM-01", _mfa({"ana": Status.PASS, "ben": Status.FAIL, "cho": Status.FAIL, "dev": Status.PASS})))
     assert "fails for 2 of the 4 IAM users checked" in text
-    assert "In detail, console user ben has no MFA device; and console user cho has no MFA device" in text
+    assert "The exceptions are these: console user ben has no MFA device; and console user cho has no MFA device" in text
     assert "The other 2 IAM users pass" in text
-    assert "should remediate `ben` and `cho`" in text
+    assert "should fix the exceptions for `ben` and `cho` and confirm the fix with a run after the stored evidence has expired" in text
 
 
 def test_long_lists_are_summarised() -> None:

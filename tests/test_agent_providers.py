@@ -42,6 +42,29 @@ def test_keys_never_come_from_the_config(monkeypatch: pytest.MonkeyPatch) -> Non
     assert local.openai_api_key.get_secret_value() == NO_KEY
 
 
+def test_a_hosted_api_never_gets_the_placeholder_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ProviderError, match="OPENAI_API_KEY"):
+        build_chat_model(_config(provider="openai", model="gpt-4o-mini", base_url="https://api.openai.com/v1"))
+
+
+def test_an_endpoint_that_cannot_be_built_fails_over_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    warnings: list[str] = []
+    config = _config(
+        provider="openai", model="gpt-4o-mini",  # no key in the environment
+        fallbacks=[LlmEndpoint(provider="openai", model="local", base_url="http://127.0.0.1:10/v1"), LlmEndpoint(provider="offline")],
+    )
+    model = build_chat_model(config, on_warning=warnings.append)
+    assert describe(model).model == "local"
+    assert len(warnings) == 1 and "OPENAI_API_KEY" in warnings[0] and "failing over" in warnings[0]
+    # Nothing buildable: the offline writer serves, said aloud.
+    warnings.clear()
+    only_broken = _config(provider="openai", model="gpt-4o-mini", fallbacks=[LlmEndpoint(provider="offline")])
+    assert build_chat_model(only_broken, on_warning=warnings.append) is None
+    assert warnings[-1].startswith("no [llm] endpoint could be built")
+
+
 def test_a_provider_needs_a_model() -> None:
     with pytest.raises(ProviderError, match="needs a `model`"):
         build_chat_model(_config(provider="openai"))

@@ -126,6 +126,8 @@ def test_a_killed_auditor_run_resumes_with_resume(tmp_path: Path) -> None:
     killed = RunStore(workspace.runs_db).runs(1)[0]
     assert killed.status == "running"  # nobody marked it: the process died
     stored_before = _stored_calls(workspace)
+    with sqlite3.connect(workspace.runs_db) as db:
+        saved_before = dict(db.execute("SELECT control_id, saved_at FROM control_results WHERE run_id = ?", (killed.id,)))
 
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -135,6 +137,9 @@ def test_a_killed_auditor_run_resumes_with_resume(tmp_path: Path) -> None:
 
     report = latest_report(workspace)
     assert report.run.id == killed.id and len(report.controls) == len(killed.control_ids)
+    with sqlite3.connect(workspace.runs_db) as db:
+        saved_after = dict(db.execute("SELECT control_id, saved_at FROM control_results WHERE run_id = ?", (killed.id,)))
+    assert {c: saved_after[c] for c in saved_before} == saved_before, "a control finished before the kill was redone"
     stored_after = _stored_calls(workspace)
     assert max(stored_after.values()) == 1, "a collector ran twice for the same call"
     assert set(stored_before) <= set(stored_after)

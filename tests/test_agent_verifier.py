@@ -96,6 +96,47 @@ def test_failing_findings_are_not_described_as_passing() -> None:
     assert verify(f"All console users have an MFA device [ev:{REPORT}].", _context(passing)).passed
 
 
+def test_passing_claims_in_other_words_are_refused_too() -> None:
+    """Word order, claims citing only criteria, a policy mentioned, effectiveness and named resources."""
+    refused = {
+        "All console users have MFA [CC6.1].": 'claims "All console users have"',
+        f"All console users have MFA, as the policy requires [ev:{REPORT}].": 'claims "All console users have"',
+        f"MFA is enabled for all console users [ev:{REPORT}].": 'claims "is enabled for all"',
+        f"No console user lacks MFA [ev:{REPORT}].": 'claims "No console user lacks"',
+        f"There are no console users without MFA [ev:{REPORT}].": 'claims "no console users without"',
+        f"Console MFA is universally enforced [ev:{REPORT}].": 'claims "universally"',
+        "IAM-01 operated as designed [control:IAM-01].": 'claims "operated as designed"',
+        "IAM-01 is effective [control:IAM-01].": 'claims "is effective"',
+        f"“Console access is protected” is met [ev:{REPORT}].": 'claims "is met"',
+        f"Console user `bob` has an MFA device [ev:{REPORT}].": "names `bob`, whose check failed",
+        f"The check passed for bob [ev:{REPORT}].": "names `bob`, whose check failed",
+        f"Seventeen console users lack MFA [ev:{REPORT}].": "the number Seventeen is not in",
+        f"Console user `bo` lacks MFA [ev:{REPORT}].": "identifier `bo` does not appear",
+    }
+    for text, problem in refused.items():
+        result = verify(text, _context())
+        assert any(problem in p for p in result.problems), (text, result.problems)
+    # The true statements still pass: failures said as failures, a passing check's title met, a duty.
+    allowed = [
+        f"Console user `bob` has no MFA device [ev:{REPORT}].",
+        f"“Passwords are at least 14 characters” fails: the minimum is 8 [ev:{POLICY}].",
+        f"As designed, every console user has an MFA device [control:IAM-01] [ev:{REPORT}].",
+        f"Two of the three users pass [ev:{REPORT}].",
+    ]
+    for text in allowed:
+        assert verify(text, _context()).passed, (text, verify(text, _context()).problems)
+    only_mfa = [f for f in _context().findings if f.check == "aws.iam.console_user_mfa" and f.status == Status.PASS]
+    assert verify(f"“Every console user has MFA” is met [ev:{REPORT}].", _context(only_mfa)).passed
+
+
+def test_company_abbreviations_do_not_end_sentences() -> None:
+    for company in ("Acme, Inc.", "Acme Ltd.", "Acme S.A.", "Acme Co."):
+        result = verify(f"{company} reviews console access [control:IAM-01].", _context())
+        assert result.passed and result.sentences == 1, (company, result.problems)
+    hidden = verify(f"Two users lack MFA etc. Everything else passes [ev:{REPORT}].", _context())
+    assert any("has no citation" in p for p in hidden.problems)
+
+
 def test_token_rules() -> None:
     assert identifiers("User `svc ci` and arn:aws:iam::1:user/x use sg-0a1b, ci.yml and build_bot; multi-factor 90-day e.g. SOC2.") == [
         "svc ci", "arn:aws:iam::1:user/x", "sg-0a1b", "ci.yml", "build_bot",

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from agent.citations import cite
 from agent.report_schema import WriterInfo
 from agent.writers import CheckGroup, DraftInput, group_by_check
+from knowledge.text import terms
 from tools.catalog import TOOLS
 from tools.findings import Finding
 
@@ -136,17 +137,35 @@ def _the_control(draft: DraftInput) -> str:
         "hybrid": f"{control.id}, {_lower_first(control.title)}, combines automated checks with records kept by people, in support of {criteria_list}",
     }[control.kind]
     sentences = [_sentence(opening, own, criteria_ids)]
-    sentences += [_sentence(part, own) for part in re.split(r"(?<=[a-z0-9)])\.\s+", control.description.strip()) if part.strip()]
+    # The description says what the control is designed to do; what this run found comes later. Written
+    # as design, it never reads as a claim that the evidence may contradict.
+    design = [part for part in re.split(r"(?<=[a-z0-9)])\.\s+", control.description.strip()) if part.strip()]
+    sentences += [_sentence(f"As designed, {_lower_first(part)}" if n == 0 else part, own) for n, part in enumerate(design)]
     if criteria:
         primary = criteria[0]
         statement = _first_sentence(_criterion_statement(primary["text"]))
-        sentences.append(_sentence(f"Under {primary['id']}, {_lower_first(statement)}", primary["id"]))
-    focus = [c for c in draft.chunks_of("point_of_focus") if c["id"].split("/pof/")[0] in control.criteria][:2]
+        sentences.append(_sentence(f"{primary['id']} reads: “{statement}”", primary["id"]))
+    focus = _relevant_points_of_focus(draft)
     if focus:
         titles = _join([f"“{c['title']}”" for c in focus])
         lead = "The point of focus it answers most directly is" if len(focus) == 1 else "The points of focus it answers most directly are"
         sentences.append(_sentence(f"{lead} {titles}", [c["id"] for c in focus]))
     return _paragraph(sentences)
+
+
+def _relevant_points_of_focus(draft: DraftInput, limit: int = 2) -> list[dict]:
+    """The retrieved points of focus of the control's criteria that share most terms with the control
+    itself; none where none shares a term (better no sentence than an unrelated point of focus)."""
+    control = draft.control
+    own_terms = set(terms(f"{control.title}. {control.description}"))
+    scored = []
+    for order, chunk in enumerate(draft.chunks_of("point_of_focus")):
+        if chunk["id"].split("/pof/")[0] not in control.criteria:
+            continue
+        shared = len(own_terms & set(terms(chunk["title"])))
+        if shared:
+            scored.append((-shared, order, chunk))
+    return [chunk for _, _, chunk in sorted(scored, key=lambda item: item[:2])[:limit]]
 
 
 def _criterion_statement(chunk_text: str) -> str:
@@ -290,7 +309,7 @@ def _failing(group: CheckGroup, title: str, nouns: tuple[str, str]) -> list[str]
         sentences.append(_sentence(f"{title} fails for {scope}", cited))
         reasons = [_lower_first(_first_sentence(f.reason)) for f in failed]
         detail = reasons[0] if len(reasons) == 1 else "; ".join(reasons[:-1]) + f"; and {reasons[-1]}"
-        sentences.append(_sentence(f"In detail, {detail}", cited))
+        sentences.append(_sentence(f"The exceptions are these: {detail}" if len(reasons) > 1 else f"The exception: {detail}", cited))
     else:
         shown = _join(names[:MAX_NAMED]) if len(names) <= MAX_NAMED else ", ".join(names[:MAX_NAMED]) + " and others"
         head = f"{title} fails for {scope}, including {shown}"
@@ -314,18 +333,22 @@ def _exceptions(draft: DraftInput) -> str:
     if not failed and not errors:
         if not draft.findings:
             return ""
-        return _sentence(
-            f"With no exception found, {control.id} operated as designed for {_join(control.criteria) if has_primary else 'its criteria'} during this run",
-            own, [c for c in control.criteria if any(ch["id"] == c for ch in draft.chunks_of("criterion"))],
-        )
+        scope = _join(control.criteria) if has_primary else "its criteria"
+        cited_criteria = [c for c in control.criteria if any(ch["id"] == c for ch in draft.chunks_of("criterion"))]
+        if control.kind == "hybrid":  # its manual half is unproven until the records are attached
+            return _sentence(f"Its automated checks found no exception for {scope} during this run", own, cited_criteria)
+        return _sentence(f"With no exception found, {control.id} operated as designed for {scope} during this run",
+                         own, cited_criteria)
     sentences = []
     if failed:
-        names = list(dict.fromkeys(f"`{_short_name(f.resource)}`" for f in failed))
-        target = _join(names) if len(names) <= MAX_NAMED else ", ".join(names[:MAX_NAMED]) + " and the other failing resources"
         sentences.append(_sentence(f"Until these exceptions are fixed, {control.id} does not fully meet its design", own, criterion))
-        sentences.append(
-            _sentence(f"{_owner(control.owner_role)} should remediate {target} and run the agent again so that fresh evidence is collected", _evidence(failed))
-        )
+        # Stored evidence is reused until it expires (run.evidence_ttl_hours): a re-run straight after a fix
+        # would judge the old evidence again, so the advice says to wait for fresh evidence.
+        names = list(dict.fromkeys(f"`{_short_name(f.resource)}`" for f in failed))
+        target = _join(names) if len(names) <= MAX_NAMED else ", ".join(names[:MAX_NAMED]) + " and the others above"
+        sentences.append(_sentence(
+            f"{_owner(control.owner_role)} should fix the exceptions for {target} and confirm the fix with a run "
+            "after the stored evidence has expired, so that the evidence is collected afresh", _evidence(failed)))
     if errors:
         sentences.append(
             _sentence(f"{_owner(control.owner_role)} should also restore read access for the evidence that could not be judged, so the next run can assess it", own)
@@ -342,7 +365,7 @@ def _manual_evidence(draft: DraftInput) -> str:
     items = _join(control.manual_evidence)
     lead = "As a manual control, it rests on records that" if control.kind == "manual" else "Beyond the automated checks, it rests on records that"
     sentences = [
-        _sentence(f"{lead} {_owner(control.owner_role)} keeps: {items}", own),
+        _sentence(f"{lead} {_owner(control.owner_role)} must keep: {items}", own),
         _sentence(
             f"No such record is collected automatically, so {_owner(control.owner_role)} must attach them in review before this control counts as evidenced",
             own,
@@ -370,6 +393,8 @@ def _short_name(resource: str) -> str:
     parts = resource.split("/")
     if len(parts) == 3 and _REGION.match(parts[0]):
         return parts[1] if parts[1] not in ("", "-") else parts[2]
+    if len(parts) == 4 and _REGION.match(parts[0]) and parts[1] == "alias":
+        return f"alias/{parts[2]}"  # a KMS key by its alias: "us-east-1/alias/<name>/<key id>"
     return resource
 
 
