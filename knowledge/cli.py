@@ -190,9 +190,39 @@ def coverage() -> None:
     console.print(table)
     total = len(catalog.criteria)
     console.print(f"{total - len(missing)} of {total} criteria covered by {len(library.controls)} controls.")
+    unusable = _unusable_evidence(library)
+    for problem in unusable:
+        console.print(f"[red]Evidence problem:[/] {problem}", highlight=False)
     if missing:
         console.print(f"[red]Not covered:[/] {', '.join(missing)}")
+    if missing or unusable:
         raise typer.Exit(1)
+
+
+def _unusable_evidence(library) -> list[str]:
+    """Evidence entries naming a tool or check that does not exist, or params the tool does not take:
+    a control that cites them would never be assessed, so its criteria are not really covered."""
+    from pydantic import ValidationError
+
+    from tools.catalog import CHECKS, TOOLS, load_all
+
+    load_all()
+    problems = []
+    for control in library.controls:
+        for evidence in control.evidence:
+            tool = TOOLS.get(evidence.tool)
+            if tool is None:
+                problems.append(f"control {control.id}: unknown tool {evidence.tool!r}")
+            else:
+                try:
+                    tool.args_model(**evidence.params)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    problems.append(f"control {control.id}: tool {evidence.tool} params: "
+                                    f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+            if evidence.check not in CHECKS:
+                problems.append(f"control {control.id}: unknown check {evidence.check!r}")
+    return problems
 
 
 def register(app: typer.Typer) -> None:

@@ -68,6 +68,23 @@ def test_coverage_passes_when_every_criterion_has_a_control(auditor):
     assert "61 of 61 criteria covered" in flat(result.output)
 
 
+def test_coverage_fails_on_evidence_no_tool_or_check_can_give(monkeypatch):
+    from knowledge import cli as knowledge_cli
+    from knowledge.models import EvidenceSpec
+
+    library = load_controls()
+    control = library.get("IAM-01")
+    broken = control.model_copy(update={"evidence": [EvidenceSpec(tool="aws.iam.nope", check="bogus_check"),
+                                                      EvidenceSpec(tool="logs.cloudtrail_events", params={"max_events": "many"}, check=control.evidence[0].check)]})
+    patched = type(library)(tuple(broken if c.id == "IAM-01" else c for c in library.controls))
+    monkeypatch.setattr(knowledge_cli, "load_library", lambda: patched)
+    result = CliRunner().invoke(app, ["coverage"])
+    assert result.exit_code == 1
+    text = flat(result.output)
+    assert "control IAM-01: unknown tool 'aws.iam.nope'" in text and "unknown check 'bogus_check'" in text
+    assert "tool logs.cloudtrail_events params: max_events" in text
+
+
 def test_build_is_idempotent(auditor, workspace):
     first = auditor("knowledge", "build")
     second = auditor("knowledge", "build")

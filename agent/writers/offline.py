@@ -154,17 +154,20 @@ def _the_control(draft: DraftInput) -> str:
 
 
 def _relevant_points_of_focus(draft: DraftInput, limit: int = 2) -> list[dict]:
-    """The retrieved points of focus of the control's criteria that share most terms with the control
-    itself; none where none shares a term (better no sentence than an unrelated point of focus)."""
+    """The retrieved points of focus of the control's criteria that share most with the control itself.
+
+    A shared word stem counts 2, a shared concept (a looser, lexicon-made link) 1, and a point of focus
+    needs 2: one word or two concepts. None qualifying gives no sentence rather than an unrelated one."""
     control = draft.control
     own_terms = set(terms(f"{control.title}. {control.description}"))
     scored = []
     for order, chunk in enumerate(draft.chunks_of("point_of_focus")):
         if chunk["id"].split("/pof/")[0] not in control.criteria:
             continue
-        shared = len(own_terms & set(terms(chunk["title"])))
-        if shared:
-            scored.append((-shared, order, chunk))
+        shared = own_terms & set(terms(chunk["title"]))
+        score = sum(1 if term.startswith("@") else 2 for term in shared if "_" not in term)
+        if score >= 2:
+            scored.append((-score, order, chunk))
     return [chunk for _, _, chunk in sorted(scored, key=lambda item: item[:2])[:limit]]
 
 
