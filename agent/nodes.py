@@ -198,6 +198,10 @@ class ControlPipeline:
     def persist(self, state: ControlState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx = runtime.context
         control = _control(ctx, state["control_id"])
+        saved = ctx.runs.result(state["run_id"], control.id)
+        if saved is not None:
+            # Saved already, by this very step before a kill that lost its checkpoint: keep that record.
+            return {"results": {control.id: saved.model_dump(mode="json", by_alias=True)}}
         result = build_result(control, state)
         reasoning = {**state.get("reasoning", {}), "fallback_reason": state.get("fallback_reason")}
         ctx.runs.save_result(state["run_id"], result, reasoning)

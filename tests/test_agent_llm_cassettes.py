@@ -1,7 +1,7 @@
 """The model path over REAL HTTP: recorded exchanges with a local OpenAI-compatible server (vcrpy).
 
-The cassettes in tests/cassettes/llm/ hold real requests to and answers from llama.cpp's server
-running SmolLM2-135M-Instruct (see tests/vcr_config.py to re-record). A 135M model writes poor
+The cassettes in tests/cassettes/llm/ hold real requests to and answers from llama-cpp-python's
+OpenAI-compatible server (llama.cpp) running SmolLM2-135M-Instruct (see tests/vcr_config.py to re-record). A 135M model writes poor
 narratives, which is the point: the tests prove the request shape, the parsing of real tool calls,
 and that a weak model's drafts are caught by the verifier, repaired once, and replaced by the
 offline draft. Inputs are a FIXTURE (fixed evidence ids and findings) so that requests match.

@@ -24,7 +24,7 @@ async def _ask(pilot, question: str) -> tuple[str, str]:
     await pilot.pause()
     screen = pilot.app.get_screen("chat")
     answer = list(screen.query(".chat-answer").results(Markdown))[-1].source
-    sources = str(list(screen.query(".chat-sources").results(Static))[-1].render())
+    sources = str(list(screen.query(".chat-sources"))[-1].render())
     return answer, sources
 
 

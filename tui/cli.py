@@ -29,7 +29,8 @@ def review(
     from tui.session import NoRunError, ReviewSession
 
     try:
-        session = ReviewSession.open(state.config, state.workspace)
+        # The CLI's configuration (--config, --workspace); without --config, a demo run's own (see run_config).
+        session = ReviewSession.open(state.config, state.workspace, config_given=state.config_path is not None)
     except NoRunError as exc:
         fail(str(exc))
     try:

@@ -59,19 +59,22 @@ class ChatReady(Message):
 
 @dataclass
 class ChatToken(Message):
-    """A piece of a streamed chat answer."""
+    """A piece of a streamed chat answer to question number `turn`."""
 
+    turn: int
     text: str
 
 
 @dataclass
 class ChatAnswered(Message):
+    turn: int
     question: str
     answer: ChatAnswer
 
 
 @dataclass
 class ChatFailed(Message):
+    turn: int
     question: str
     error: str
 
@@ -94,3 +97,21 @@ class EditSaved(Message):
     control_id: str
     review: ControlReview | None
     error: str | None
+
+
+@dataclass
+class EvidenceAttached(Message):
+    """A file was stored in the locker as manual evidence for a control (`evidence_id`)."""
+
+    control_id: str
+    path: str
+    evidence_id: str
+
+
+@dataclass
+class AttachFailed(Message):
+    """A file could not be attached; `error` says why and names the file."""
+
+    control_id: str
+    path: str
+    error: str

@@ -4,8 +4,15 @@ Decisions (approve, reject, edit, regenerate, attach) are rows in SQLite (WAL) a
 Triggers refuse UPDATE and DELETE, and each row's hash covers its content and the previous row's hash
 (tools/chain.py), so a row changed behind SQLite's back breaks the chain and `verify()` names it.
 
-Edited and regenerated drafts are kept in a second insert-only table keyed by the hash of their text,
-so a log row stays small and the text it points to can be checked against its hash.
+Edited and regenerated drafts are kept in a second insert-only table, `draft_records`, keyed by the
+hash of the whole draft (text, verifier result, findings, evidence, provenance: everything approval
+and the derived state rest on). The decision row records that hash in its `detail` (`draft_hash`),
+so the chain covers the draft's contents: a draft changed in SQLite no longer matches its row, `verify()`
+names the row, and the session does not use it.
+
+Logs written before drafts were chained keep theirs in the `drafts` table, keyed by the hash of the
+text only: they stay readable, and `verify()` checks their text as before (their verifier result and
+findings are not covered by the chain).
 
 The review state of a control is never stored: `derive_review` replays the log over the latest
 report. An approval holds only while the text and the evidence it saw are unchanged.
@@ -61,6 +68,16 @@ CREATE TRIGGER IF NOT EXISTS drafts_no_update BEFORE UPDATE ON drafts
 BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS drafts_no_delete BEFORE DELETE ON drafts
 BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: DELETE refused'); END;
+
+CREATE TABLE IF NOT EXISTS draft_records (
+    draft_hash TEXT PRIMARY KEY,
+    control_id TEXT NOT NULL,
+    control_json TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS draft_records_no_update BEFORE UPDATE ON draft_records
+BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS draft_records_no_delete BEFORE DELETE ON draft_records
+BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: DELETE refused'); END;
 """
 
 
@@ -70,6 +87,11 @@ class ReviewLogError(Exception):
 
 def text_hash(text: str) -> str:
     return sha256_hex(text.encode("utf-8"))
+
+
+def draft_hash(control_json: str) -> str:
+    """The hash of a stored draft: of its canonical JSON, so it covers every field and not the formatting."""
+    return sha256_hex(canonical_json(json.loads(control_json)))
 
 
 def evidence_fingerprint(control: ControlResult) -> str:
@@ -111,6 +133,11 @@ class LogEntry:
             "reason": self.reason,
             "detail": self.detail,
         }
+
+    @property
+    def draft_key(self) -> str:
+        """Where the row's draft is kept: its chained draft hash, or (older logs) the hash of its text."""
+        return str(self.detail.get("draft_hash") or self.after_hash)
 
 
 @dataclass(frozen=True)
@@ -179,6 +206,10 @@ class ReviewLog:
             raise ReviewLogError(f"unknown review action {action!r}")
         if action in ("edit", "regenerate") and draft is None:
             raise ReviewLogError(f"a {action} decision needs the new draft")
+        draft_json = draft.model_dump_json() if draft is not None else None
+        if draft_json is not None:
+            # The row's hash covers the draft's hash, so the chain covers the draft's contents.
+            detail = {**(detail or {}), "draft_hash": draft_hash(draft_json)}
         with self._write() as db:
             head = db.execute("SELECT seq, hash FROM review_log ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
@@ -198,10 +229,10 @@ class ReviewLog:
                 hash="",
             )
             entry = LogEntry(**{**entry.__dict__, "hash": chain_hash(prev_hash, entry.payload())})
-            if draft is not None:
+            if draft_json is not None:
                 db.execute(
-                    "INSERT OR IGNORE INTO drafts (text_hash, control_id, control_json) VALUES (?, ?, ?)",
-                    (after_hash, control_id, draft.model_dump_json()),
+                    "INSERT OR IGNORE INTO draft_records (draft_hash, control_id, control_json) VALUES (?, ?, ?)",
+                    (entry.draft_key, control_id, draft_json),
                 )
             db.execute(
                 "INSERT INTO review_log (seq, at, reviewer, action, control_id, run_id, before_hash, after_hash,"
@@ -234,13 +265,29 @@ class ReviewLog:
             rows = self._db.execute(query + " ORDER BY seq", params).fetchall()
         return [_entry_from_row(row) for row in rows]
 
-    def drafts(self) -> dict[str, ControlResult]:
+    def _draft_rows(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(chained drafts by draft hash, older drafts by text hash), as stored."""
         with self._lock:
-            rows = self._db.execute("SELECT text_hash, control_json FROM drafts").fetchall()
-        return {text_hash: ControlResult.model_validate_json(raw) for text_hash, raw in rows}
+            chained = self._db.execute("SELECT draft_hash, control_json FROM draft_records").fetchall()
+            legacy = self._db.execute("SELECT text_hash, control_json FROM drafts").fetchall()
+        return dict(chained), dict(legacy)
+
+    def drafts(self) -> dict[str, ControlResult]:
+        """Drafts by `LogEntry.draft_key`; a draft that no longer matches its hash is left out (`verify()` names it)."""
+        chained, legacy = self._draft_rows()
+        drafts: dict[str, ControlResult] = {}
+        for key, raw in legacy.items():
+            control = _parse_draft(raw)
+            if control is not None and text_hash(control.narrative.text) == key:
+                drafts[key] = control
+        for key, raw in chained.items():
+            control = _parse_draft(raw) if _draft_matches(key, raw) else None
+            if control is not None:
+                drafts[key] = control
+        return drafts
 
     def verify(self) -> ChainReport:
-        """Recompute the chain; every row whose hash or link does not match is a problem."""
+        """Recompute the chain; every row whose hash, link or draft does not match is a problem."""
         problems: list[str] = []
         prev_hash = GENESIS
         entries = self.entries()
@@ -252,16 +299,41 @@ class ReviewLog:
             if chain_hash(entry.prev_hash, entry.payload()) != entry.hash:
                 problems.append(f"row {entry.seq}: content does not match its hash (the row was altered)")
             prev_hash = entry.hash
-        drafts = self.drafts()
+        chained, legacy = self._draft_rows()
         for entry in entries:
             if entry.action not in ("edit", "regenerate"):
                 continue
-            draft = drafts.get(entry.after_hash)
+            key = entry.detail.get("draft_hash")
+            raw = chained.get(key) if key else legacy.get(entry.after_hash)
+            if raw is None:
+                problems.append(f"row {entry.seq}: its draft {entry.draft_key[:12]} is missing")
+                continue
+            if key and not _draft_matches(key, raw):
+                problems.append(
+                    f"row {entry.seq}: its stored draft was altered (its fields, e.g. the verifier result, no longer "
+                    "match the hash the chain recorded)"
+                )
+                continue
+            draft = _parse_draft(raw)
             if draft is None:
-                problems.append(f"row {entry.seq}: its draft {entry.after_hash[:12]} is missing")
+                problems.append(f"row {entry.seq}: its stored draft cannot be read")
             elif text_hash(draft.narrative.text) != entry.after_hash:
                 problems.append(f"row {entry.seq}: its draft text was altered")
         return ChainReport(entries=len(entries), problems=problems)
+
+
+def _draft_matches(key: str, raw: str) -> bool:
+    try:
+        return draft_hash(raw) == key
+    except ValueError:  # not JSON any more
+        return False
+
+
+def _parse_draft(raw: str) -> ControlResult | None:
+    try:
+        return ControlResult.model_validate_json(raw)
+    except ValueError:
+        return None
 
 
 def _entry_from_row(row: tuple[Any, ...]) -> LogEntry:
@@ -339,7 +411,7 @@ def derive_review(
         if entry.before_hash != current_hash:
             continue
         if entry.action in ("edit", "regenerate"):
-            replacement = drafts.get(entry.after_hash)
+            replacement = drafts.get(entry.draft_key)
             if replacement is None:
                 continue
             # An edit changes only the text: keep this run's findings and evidence under it.

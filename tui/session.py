@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.citations import citation_ids
-from agent.config import AuditorConfig
+from agent.config import CONFIG_FILENAME, AuditorConfig, ConfigError, load_config
 from agent.report_schema import ControlResult, ReadinessReport, VerifierResult
 from agent.workspace import Workspace
 from tui.review_log import ControlReview, LogEntry, ReviewLog, derive_review, group_entries, text_hash
@@ -26,6 +26,9 @@ SERIES_ORDER = [f"CC{n}" for n in range(1, 10)] + ["A1", "C1", "PI1"] + [f"P{n}"
 CONFIGURED_MODEL: Any = object()
 # A gap: automated checks that did not pass. Manual controls are "not assessed", as in the readiness summary.
 GAP_STATUSES = frozenset({"fail", "partial", "error"})
+# Where `auditor demo` writes the demo company's configuration, inside the workspace it runs in
+# (agent/commands.py `demo`: DemoCompany(workspace.root / "demo"), which writes auditor.toml there).
+DEMO_CONFIG = Path("demo") / CONFIG_FILENAME
 
 RegenerateFn = Callable[[str, str, Callable[[str], None]], ControlResult]
 VerifyFn = Callable[[ControlResult, str], VerifierResult]
@@ -37,6 +40,39 @@ class NoRunError(Exception):
 
 class ReviewActionError(Exception):
     """An action the reviewer asked for cannot be done; the message says why, in plain words."""
+
+
+def run_config(
+    config: AuditorConfig, workspace: Workspace, report: ReadinessReport, *, config_given: bool = True
+) -> AuditorConfig:
+    """The configuration to regenerate the report's controls with: the one its run used, as far as known.
+
+    `config` is the CLI's (it honours --config and --workspace). When no --config was given and the
+    report is from `auditor demo`, the demo's own configuration (written into the workspace by the
+    demo) is the one the run used: it points the tools at the demo company. The reviewer stays the
+    CLI's. Whatever the configuration, anything written names the company the report names.
+    """
+    if not config_given and report.run.trigger == "demo":
+        demo_path = workspace.root / DEMO_CONFIG
+        if demo_path.is_file():
+            try:
+                demo = load_config(demo_path, workspace=workspace.root)
+            except ConfigError:
+                demo = None
+            if demo is not None:
+                config = demo.model_copy(update={"review": config.review})
+    if report.company and config.company != report.company:
+        config = config.model_copy(update={"company": report.company})
+    return config
+
+
+def search_text(review: ControlReview) -> str:
+    """Everything the list search looks in: id, title, criteria, status, state, narrative and findings."""
+    control = review.control
+    parts = [control.id, control.title, *control.criteria, control.status, review.state, control.narrative.text]
+    for finding in control.findings:
+        parts.extend((finding.check, finding.resource, finding.reason))
+    return " ".join(parts).lower()
 
 
 def series_of(criterion_id: str) -> str:
@@ -73,8 +109,7 @@ class ListFilter:
         if self.awaiting_only and not review.awaiting_review:
             return False
         if self.query:
-            control = review.control
-            haystack = " ".join([control.id, control.title, *control.criteria, control.status, review.state]).lower()
+            haystack = search_text(review)
             return all(word in haystack for word in self.query.lower().split())
         return True
 
@@ -115,11 +150,14 @@ class ReviewSession:
         *,
         model: Any = CONFIGURED_MODEL,
         clock: Callable[[], datetime] | None = None,
+        config_given: bool = True,
     ) -> ReviewSession:
         """The session over the workspace's latest run, wired to the real agent, locker and knowledge.
 
         `model` is the chat model for regenerating and for the chat (default: built from the
         configuration when first needed; None: offline). `clock` stamps review-log entries (tests fix it).
+        `config_given`: the reviewer named the configuration (--config); if not, a demo run's own
+        configuration is used (see `run_config`).
         """
         # agent.report, not agent.api: reading a report must not import the agent graph (start-up time).
         from agent.report import latest_run_id, read_report
@@ -129,6 +167,7 @@ class ReviewSession:
         if run_id is None:
             raise NoRunError(f"no run in {workspace.root} yet: run `auditor run` (or `auditor demo`) first")
         report = read_report(workspace, run_id)
+        config = run_config(config, workspace, report, config_given=config_given)
 
         def regenerate(control_id: str, feedback: str, on_event: Callable[[str], None]) -> ControlResult:
             from agent.api import regenerate_control

@@ -1,8 +1,15 @@
-"""Ask about the run in plain words; answers stream in with their sources, proposals need confirming."""
+"""Ask about the run in plain words; answers stream in with their sources, proposals need confirming.
+
+Questions are answered one at a time, in the order they were asked: a question asked while another is
+being answered waits its turn ("queued"), and every answer goes to the bubble under its own question.
+The sources under each answer are reachable by keyboard: tab (or ctrl+o for the latest answer's),
+←/→ to pick one, enter to open it.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 from textual import work
 from textual.app import ComposeResult
@@ -10,39 +17,35 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.style import Style
 from textual.widgets import Footer, Header, Input, Markdown, Static
 
-from tui.chat import ChatAgent, ChatAnswer, OfflineChat, chat_for
-from tui.messages import ChatAnswered, ChatFailed, ChatReady, ChatToken
+from tui.chat import ChatAgent, OfflineChat, chat_for
+from tui.messages import ChatAnswered, ChatFailed, ChatReady, ChatToken, CitationChosen
 from tui.screens.citation import CitationScreen
 from tui.screens.prompt import ConfirmScreen
 from tui.screens.regenerate import RegenerateScreen
 from tui.session import ReviewSession
+from tui.widgets.sources import SourceLinks
 
 EXAMPLES = 'e.g. "what evidence is missing for CC6.1?", "which users lack MFA?", "re-run the logging controls"'
-
-
-def sources_line(answer: ChatAnswer) -> Content:
-    if not answer.sources:
-        return Content.styled("no sources", "$text-muted italic")
-    parts: list[Content | str | tuple[str, str]] = [("sources ", "$text-muted")]
-    for source in answer.sources:
-        click = Style.from_meta({"@click": f"screen.open_citation({source.citation!r})"})
-        parts.append(Content.styled(f"[{source.citation}]", "$text-accent underline").stylize(click))
-        parts.append(" ")
-    return Content.assemble(*parts)
+QUEUED = "*Queued: answered after the question before it.*"
 
 
 class ChatScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back to review", id="chat.back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back to review", id="chat.back"),
+        Binding("ctrl+o", "focus_sources", "Sources", tooltip="Go to the latest answer's sources", id="chat.sources"),
+    ]
 
     def __init__(self, session: ReviewSession) -> None:
         super().__init__()
         self.session = session
         self._chat: OfflineChat | ChatAgent | None = None
         self._chat_lock = threading.Lock()
-        self._streaming: Markdown | None = None
+        self._turns = 0
+        self._bubbles: dict[int, Markdown] = {}  # each question's answer bubble, by turn
+        self._answering: int | None = None  # the turn being answered now
+        self._queue: deque[tuple[int, str]] = deque()  # asked while another was being answered
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,6 +70,11 @@ class ChatScreen(Screen[None]):
                 self._chat = chat_for(self.session)
             return self._chat
 
+    @property
+    def busy(self) -> bool:
+        """A question is being answered (more may be queued behind it)."""
+        return self._answering is not None
+
     def on_chat_ready(self, message: ChatReady) -> None:
         mode = (
             f"LLM agent ({message.chat.model.__class__.__name__})"
@@ -83,42 +91,61 @@ class ChatScreen(Screen[None]):
         if not question:
             return
         event.input.clear()
+        self._turns += 1
+        turn = self._turns
         transcript = self.query_one("#transcript", VerticalScroll)
-        self._streaming = Markdown("", classes="chat-answer")
+        bubble = Markdown(QUEUED if self.busy else "", classes="chat-answer")
+        self._bubbles[turn] = bubble
         await transcript.mount_all(
-            [
-                Static(Content.assemble(("you ", "bold $text-accent"), question), classes="chat-question"),
-                self._streaming,
-            ]
+            [Static(Content.assemble(("you ", "bold $text-accent"), question), classes="chat-question"), bubble]
         )
         transcript.scroll_end(animate=False)
-        self.ask(question)
+        if self.busy:
+            self._queue.append((turn, question))
+        else:
+            await self._start(turn, question)
 
-    @work(thread=True, exclusive=True, group="chat")
-    def ask(self, question: str) -> None:
+    async def _start(self, turn: int, question: str) -> None:
+        self._answering = turn
+        bubble = self._bubbles[turn]
+        if bubble.source:
+            await bubble.update("")  # no longer queued
+        self.ask(turn, question)
+
+    async def _next(self) -> None:
+        self._answering = None
+        if self._queue:
+            await self._start(*self._queue.popleft())
+
+    @work(thread=True, group="chat")
+    def ask(self, turn: int, question: str) -> None:
         try:
             if isinstance(self.chat, ChatAgent):
-                answer = self.chat.answer(question, on_token=lambda text: self.post_message(ChatToken(text)))
+                answer = self.chat.answer(question, on_token=lambda text: self.post_message(ChatToken(turn, text)))
             else:
                 answer = self.chat.answer(question)
         except Exception as exc:  # noqa: BLE001 - a provider error is shown, the chat stays usable
-            self.post_message(ChatFailed(question, f"{type(exc).__name__}: {exc}"))
+            self.post_message(ChatFailed(turn, question, f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(ChatAnswered(question, answer))
+        self.post_message(ChatAnswered(turn, question, answer))
 
     async def on_chat_token(self, message: ChatToken) -> None:
-        if self._streaming is not None:
-            await self._streaming.append(message.text)
-            self.query_one("#transcript", VerticalScroll).scroll_end(animate=False)
+        bubble = self._bubbles.get(message.turn)
+        if bubble is not None:
+            await bubble.append(message.text)
+            if not self._queue:  # keep the latest question in view
+                self.query_one("#transcript", VerticalScroll).scroll_end(animate=False)
 
     async def on_chat_answered(self, message: ChatAnswered) -> None:
         answer = message.answer
-        if self._streaming is not None:
-            await self._streaming.update(answer.text)
-        transcript = self.query_one("#transcript", VerticalScroll)
-        await transcript.mount(Static(sources_line(answer), classes="chat-sources"))
-        transcript.scroll_end(animate=False)
-        self._streaming = None
+        bubble = self._bubbles.pop(message.turn, None)
+        if bubble is not None:
+            await bubble.update(answer.text)
+            transcript = self.query_one("#transcript", VerticalScroll)
+            # Right under its own answer: later questions may already be in the transcript.
+            await transcript.mount(SourceLinks(answer.sources, classes="chat-sources"), after=bubble)
+            if not self._queue:
+                transcript.scroll_end(animate=False)
         if answer.proposal is not None:
             proposal = answer.proposal
 
@@ -129,11 +156,25 @@ class ChatScreen(Screen[None]):
                     self.app.push_screen(RegenerateScreen(self.session, list(proposal.control_ids), feedback))
 
             self.app.push_screen(ConfirmScreen(f"{proposal.summary}?"), confirmed)
+        await self._next()
 
     async def on_chat_failed(self, message: ChatFailed) -> None:
-        if self._streaming is not None:
-            await self._streaming.update(f"**The chat model failed:** {message.error}")
-        self._streaming = None
+        bubble = self._bubbles.pop(message.turn, None)
+        if bubble is not None:
+            await bubble.update(f"**The chat model failed:** {message.error}")
+        await self._next()
+
+    def on_citation_chosen(self, message: CitationChosen) -> None:
+        message.stop()
+        self.action_open_citation(message.citation)
+
+    def action_focus_sources(self) -> None:
+        links = [links for links in self.query(SourceLinks) if links.can_focus]
+        if not links:
+            self.notify("No answer with sources yet", severity="warning")
+            return
+        links[-1].focus()
+        links[-1].scroll_visible(animate=False)
 
     def action_open_citation(self, citation: str) -> None:
         self.app.push_screen(CitationScreen(self.session.sources, citation))

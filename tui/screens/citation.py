@@ -61,7 +61,7 @@ class CitationScreen(ModalScreen[None]):
             body.soft_wrap = target.body_format == "text"
             widgets.append(body)
         if not target.found:
-            widgets.insert(0, Static(Content.styled("Not found", "$error bold"), classes="citation-missing"))
+            widgets.insert(0, Static(Content.styled("Not found", "$text-error bold"), classes="citation-missing"))
         await panel.mount_all(widgets)
         self.query_one("#citation-body").focus()
 

@@ -19,10 +19,10 @@ from tui.session import ReviewActionError, ReviewSession
 def verifier_summary(verifier: VerifierResult) -> Content:
     if verifier.passed:
         return Content.styled(
-            f"✓ verifier passed: {verifier.cited_sentences}/{verifier.sentences} sentences cited", "$success"
+            f"✓ verifier passed: {verifier.cited_sentences}/{verifier.sentences} sentences cited", "$text-success"
         )
     problems = "\n".join(f"  • {problem}" for problem in verifier.problems)
-    return Content.styled(f"✗ verifier failed; fix before approving:\n{problems}", "$error")
+    return Content.styled(f"✗ verifier failed; fix before approving:\n{problems}", "$text-error")
 
 
 class EditScreen(Screen[ControlReview | None]):
@@ -87,6 +87,6 @@ class EditScreen(Screen[ControlReview | None]):
 
     def on_edit_saved(self, message: EditSaved) -> None:
         if message.review is None:
-            self.query_one("#edit-status", Static).update(Content.styled(message.error or "", "$error"))
+            self.query_one("#edit-status", Static).update(Content.styled(message.error or "", "$text-error"))
             return
         self.dismiss(message.review)

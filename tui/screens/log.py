@@ -28,9 +28,9 @@ class LogScreen(Screen[None]):
         chain = self.review_log.verify()
         status = self.query_one("#chain-status", Static)
         if chain.ok:
-            status.update(Content.styled(f"✓ chain intact: {chain.entries} decisions", "$success"))
+            status.update(Content.styled(f"✓ chain intact: {chain.entries} decisions", "$text-success"))
         else:
-            status.update(Content.styled("✗ chain broken: " + "; ".join(chain.problems), "$error bold"))
+            status.update(Content.styled("✗ chain broken: " + "; ".join(chain.problems), "$text-error bold"))
         table = self.query_one(DataTable)
         table.add_columns("#", "time", "reviewer", "action", "control", "run", "before → after", "reason")
         for entry in self.review_log.entries():

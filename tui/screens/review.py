@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 
 from agent.citations import parse as parse_citations
-from tui.messages import CitationChosen, ControlHighlighted
+from tui.messages import AttachFailed, CitationChosen, ControlHighlighted, EvidenceAttached
 from tui.review_log import ControlReview
 from tui.screens.chat import ChatScreen
 from tui.screens.citation import CitationScreen
@@ -24,23 +25,39 @@ from tui.screens.regenerate import RegenerateScreen
 from tui.session import ListFilter, ReviewActionError, ReviewSession
 from tui.widgets.control_list import ControlList
 from tui.widgets.detail import ControlHeader, FindingsView, ProvenanceView
+from tui.widgets.filter_bar import FilterBar
 from tui.widgets.narrative import NarrativeView
 
 
 class ReviewScreen(Screen[None]):
+    # Short labels, so the footer fits 80 columns; the tooltip is the full name (the command palette
+    # shows it). Search (/) and the log (l) are left out of the footer, not out of the palette.
     BINDINGS = [
         Binding("a", "approve", "Approve", id="review.approve"),
         Binding("x", "reject", "Reject", id="review.reject"),
         Binding("e", "edit", "Edit", id="review.edit"),
-        Binding("r", "regenerate", "Regenerate", id="review.regenerate"),
-        Binding("m", "attach", "Attach evidence", id="review.attach"),
-        Binding("g", "toggle_gaps", "Gaps only", id="review.gaps"),
-        Binding("w", "toggle_awaiting", "Awaiting", id="review.awaiting"),
-        Binding("slash", "search", "Search", id="review.search"),
+        Binding("r", "regenerate", "Regen", tooltip="Regenerate", id="review.regenerate"),
+        Binding("m", "attach", "Attach", tooltip="Attach evidence", id="review.attach"),
+        Binding("g", "toggle_gaps", "Gaps", tooltip="Gaps only", id="review.gaps"),
+        Binding("w", "toggle_awaiting", "Awaiting", tooltip="Awaiting review only", id="review.awaiting"),
         Binding("c", "chat", "Chat", id="review.chat"),
-        Binding("l", "show_log", "Log", id="review.log"),
+        Binding("slash", "search", "Search", show=False, tooltip="Search controls", id="review.search"),
+        Binding("l", "show_log", "Log", show=False, tooltip="Review log", id="review.log"),
         Binding("escape", "focus_list", "Back to list", show=False, id="review.focus_list"),
     ]
+    # The bindings the command palette offers by name (tui/commands.py).
+    PALETTE_BINDINGS = (
+        "review.approve",
+        "review.reject",
+        "review.edit",
+        "review.regenerate",
+        "review.attach",
+        "review.gaps",
+        "review.awaiting",
+        "review.chat",
+        "review.search",
+        "review.log",
+    )
 
     def __init__(self, session: ReviewSession) -> None:
         super().__init__()
@@ -53,7 +70,7 @@ class ReviewScreen(Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="sidebar"):
                 yield Input(placeholder="/ search controls", id="search")
-                yield Static(id="filter-bar")
+                yield FilterBar(id="filter-bar")
                 yield ControlList(id="controls")
             with VerticalScroll(id="detail"):
                 yield ControlHeader(id="control-header")
@@ -63,7 +80,8 @@ class ReviewScreen(Screen[None]):
                 yield FindingsView(id="findings")
                 yield Static("Provenance", classes="section-title")
                 yield ProvenanceView(id="provenance")
-        yield Footer()
+        # Compact, so every action's key fits in 80 columns.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.show_list()
@@ -85,21 +103,12 @@ class ReviewScreen(Screen[None]):
         self.show_detail()
 
     def show_filter_bar(self, shown: int) -> None:
-        counts = self.session.counts()
-
-        def toggle(label: str, on: bool) -> tuple[str, str]:
-            return (f"[{'x' if on else ' '}] {label}", "bold $text-accent" if on else "$text-muted")
-
-        self.query_one("#filter-bar", Static).update(
-            Content.assemble(
-                toggle("gaps", self.list_filter.gaps_only),
-                " ",
-                toggle("awaiting", self.list_filter.awaiting_only),
-                (f"  {shown}/{len(self.session.reviews)}", "$text-muted"),
-                (f"  ○{counts.get('awaiting', 0)}", "$text-muted"),
-                (f" ●{counts.get('approved', 0)}", "$success"),
-                (f" ⊘{counts.get('rejected', 0)}", "$error"),
-            )
+        self.query_one(FilterBar).show(
+            shown=shown,
+            total=len(self.session.reviews),
+            counts=self.session.counts(),
+            gaps_only=self.list_filter.gaps_only,
+            awaiting_only=self.list_filter.awaiting_only,
         )
 
     def show_detail(self) -> None:
@@ -122,6 +131,10 @@ class ReviewScreen(Screen[None]):
         self.notify(message)
 
     def on_control_highlighted(self, message: ControlHighlighted) -> None:
+        # The list may have been refiltered since the message was posted (typing fast in the search):
+        # only the control the cursor is on now can become the selection.
+        if message.control_id != self.query_one(ControlList).selected_control:
+            return
         if message.control_id != self.selected:
             self.selected = message.control_id
             self.show_detail()
@@ -161,8 +174,16 @@ class ReviewScreen(Screen[None]):
     # ------------------------------------------------------------------------- actions
 
     def _selected_or_warn(self) -> str | None:
-        if self.selected is None:
-            self.notify("Select a control first", severity="warning")
+        """The control an action applies to: the one under the cursor in the list as it is shown now."""
+        shown = self.query_one(ControlList).selected_control
+        if self.selected is None or shown != self.selected:
+            self.selected = shown
+            self.show_detail()
+            self.notify(
+                "No control is selected: the list is empty" if shown is None else "Select a control first",
+                severity="warning",
+            )
+            return None
         return self.selected
 
     def action_approve(self) -> None:
@@ -233,16 +254,32 @@ class ReviewScreen(Screen[None]):
         def attach(path: str | None) -> None:
             if path is None:
                 return
-            try:
-                _, evidence_id = self.session.attach(control_id, Path(path))
-            except ReviewActionError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self.show_decision(f"{Path(path).name} attached to {control_id} as [ev:{evidence_id}]")
+            self.notify(f"Attaching {Path(path).name} to {control_id}…")
+            self.attach_file(control_id, path)
 
         self.app.push_screen(
             PromptScreen(f"Attach manual evidence to {control_id}", placeholder="path to a file"), attach
         )
+
+    @work(thread=True, group="attach")
+    def attach_file(self, control_id: str, path: str) -> None:
+        # Reading, hashing and storing a large file takes seconds: never on the UI thread.
+        try:
+            _, evidence_id = self.session.attach(control_id, Path(path))
+        except ReviewActionError as exc:
+            error = str(exc)
+            self.post_message(AttachFailed(control_id, path, error if path in error else f"{path}: {error}"))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the reviewer instead of crashing the UI
+            self.post_message(AttachFailed(control_id, path, f"{path}: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(EvidenceAttached(control_id, path, evidence_id))
+
+    def on_evidence_attached(self, message: EvidenceAttached) -> None:
+        self.show_decision(f"{Path(message.path).name} attached to {message.control_id} as [ev:{message.evidence_id}]")
+
+    def on_attach_failed(self, message: AttachFailed) -> None:
+        self.notify(f"Could not attach to {message.control_id}: {message.error}", severity="error")
 
     def action_chat(self) -> None:
         # Installed once, so the conversation is still there when the reviewer comes back to it.

@@ -1,4 +1,8 @@
-"""Status badges, styled with theme variables so they read in light and dark themes."""
+"""Status badges, styled with theme variables so they read in light and dark themes.
+
+Icons use the `$text-*` colours (made for text on the theme's backgrounds: at least 3:1 on $surface
+and $panel in textual-dark and textual-light), not `$success` and friends (1.4 to 1.8:1 in light).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,29 @@ from textual.content import Content
 # Control status from the checks, and review state from the log. Each has a symbol, so the meaning
 # survives a terminal without colour.
 STATUS_STYLE = {
-    "pass": ("✓", "$success"),
-    "fail": ("✗", "$error"),
-    "partial": ("◐", "$warning"),
-    "manual": ("✎", "$secondary"),
-    "error": ("!", "$error"),
+    "pass": ("✓", "$text-success"),
+    "fail": ("✗", "$text-error"),
+    "partial": ("◐", "$text-warning"),
+    "manual": ("✎", "$text-secondary"),
+    "error": ("!", "$text-error"),
     "not_applicable": ("–", "$text-muted"),
 }
 STATE_STYLE = {
     "draft": ("○", "$text-muted"),
-    "approved": ("●", "$success"),
-    "rejected": ("⊘", "$error"),
-    "stale": ("↻", "$warning"),
+    "approved": ("●", "$text-success"),
+    "rejected": ("⊘", "$text-error"),
+    "stale": ("↻", "$text-warning"),
 }
 
 
-def status_icon(status: str) -> Content:
+def _icon(symbol: str, style: str, coloured: bool) -> Content:
+    # Uncoloured: the icon takes the colours around it (e.g. the list's cursor).
+    return Content.styled(symbol, f"{style} bold" if coloured else "bold")
+
+
+def status_icon(status: str, *, coloured: bool = True) -> Content:
     symbol, style = STATUS_STYLE.get(status, ("?", "$text-muted"))
-    return Content.styled(symbol, f"{style} bold")
+    return _icon(symbol, style, coloured)
 
 
 def status_badge(status: str) -> Content:
@@ -32,9 +41,9 @@ def status_badge(status: str) -> Content:
     return Content.styled(f" {symbol} {status} ", f"{style} bold reverse")
 
 
-def state_icon(state: str) -> Content:
+def state_icon(state: str, *, coloured: bool = True) -> Content:
     symbol, style = STATE_STYLE.get(state, ("?", "$text-muted"))
-    return Content.styled(symbol, f"{style} bold")
+    return _icon(symbol, style, coloured)
 
 
 def state_badge(state: str) -> Content:

@@ -23,11 +23,11 @@ class ControlHeader(Static):
             ),
         ]
         if review.state == "rejected":
-            lines.append(Content.styled(f"Rejected by {review.decided_by}: {review.note}", "$error"))
+            lines.append(Content.styled(f"Rejected by {review.decided_by}: {review.note}", "$text-error"))
         elif review.state == "approved":
-            lines.append(Content.styled(f"Approved by {review.decided_by} at {review.decided_at}", "$success"))
+            lines.append(Content.styled(f"Approved by {review.decided_by} at {review.decided_at}", "$text-success"))
         elif review.state == "stale":
-            lines.append(Content.styled(f"Awaiting review again: {review.note}", "$warning"))
+            lines.append(Content.styled(f"Awaiting review again: {review.note}", "$text-warning"))
         elif review.decided_by:
             lines.append(Content.styled(f"New draft by {review.decided_by} at {review.decided_at}", "$text-muted"))
         self.update(Content("\n").join(lines))
@@ -63,7 +63,7 @@ class ProvenanceView(Static):
         provenance = narrative.provenance
         verifier = narrative.verifier
         verdict = (
-            Content.styled("passed", "$success bold") if verifier.passed else Content.styled("failed", "$error bold")
+            Content.styled("passed", "$text-success bold") if verifier.passed else Content.styled("failed", "$text-error bold")
         )
         lines = [
             Content.assemble(
@@ -81,7 +81,7 @@ class ProvenanceView(Static):
                 f"{verifier.cited_sentences}/{verifier.sentences}",
             ),
         ]
-        lines.extend(Content.styled(f"  • {problem}", "$error") for problem in verifier.problems)
+        lines.extend(Content.styled(f"  • {problem}", "$text-error") for problem in verifier.problems)
         lines.append(
             Content.assemble(
                 ("evidence ", "$text-muted"),
