@@ -8,26 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import threading
 
 from fakes import FakeChatModel, last_human_text
 from langchain_core.messages import AIMessage
-from test_tui_fixtures import REVIEWER, demo_session
+from test_tui_fixtures import REVIEWER, demo_config, demo_session, demo_template, fixture_session
+from textual.color import Color
+from textual.theme import BUILTIN_THEMES
 from textual.widgets import DataTable, Input, Markdown, OptionList, Static, TextArea
+from textual.widgets._footer import FooterKey
 from typer.testing import CliRunner
 
 from agent.api import save_report
 from agent.citations import parse
 from agent.cli import app as cli_app
+from agent.config import load_config
 from tools.locker import EvidenceLocker
 from tui.app import ReviewApp
+from tui.messages import ControlHighlighted
 from tui.review_log import text_hash
 from tui.screens.citation import CitationScreen
 from tui.screens.edit import EditScreen
+from tui.screens.log import LogScreen
 from tui.screens.regenerate import RegenerateScreen
 from tui.screens.review import ReviewScreen
-from tui.session import ReviewSession
+from tui.session import ReviewSession, search_text
+from tui.widgets.badges import STATE_STYLE, STATUS_STYLE
 from tui.widgets.control_list import ControlList
+from tui.widgets.filter_bar import FilterBar
 from tui.widgets.narrative import NarrativeView
 
 SIZE = (100, 30)
@@ -235,6 +244,7 @@ async def test_attach_stores_the_file_in_the_locker_as_manual_evidence(tmp_path)
         await _select(pilot, "GOV-01")
         await pilot.press("escape", "a", "m")
         await pilot.press(*str(signed), "enter")
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         review = session.review("GOV-01")
         assert review.state == "stale"  # the evidence changed after approval
@@ -388,3 +398,247 @@ def test_approval_returns_to_review_when_a_later_run_changes_the_evidence(tmp_pa
     assert reopened.review("IAM-01").state == "stale" and reopened.review("IAM-01").awaiting_review
     assert "evidence changed" in reopened.review("IAM-01").note
     assert reopened.review("IAM-02").state == "approved"
+
+
+# ------------------------------------------------------------------------------ reviewed defects
+
+
+async def _until(pilot, predicate, timeout: float = 30.0) -> None:
+    """Let the app run until `predicate()` holds (workers post messages the screen handles later)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.05)
+
+
+def _notes(app) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
+
+
+def _listed(screen) -> list[str]:
+    return [option.id for option in screen.query_one(ControlList).options if not option.disabled]
+
+
+def test_regenerate_uses_the_demo_runs_config_when_none_is_given(tmp_path, monkeypatch):
+    """`auditor demo` then `auditor review`: the run came from the demo's own config, so regenerate uses it."""
+    import agent.api
+
+    config_path, _ = demo_template()
+    _, workspace = demo_config(tmp_path)
+    (workspace.root / "demo").mkdir()
+    shutil.copy(config_path, workspace.root / "demo" / "auditor.toml")  # where `auditor demo` writes it
+    monkeypatch.chdir(tmp_path)  # no auditor.toml here: the CLI's own config is the default one
+    opened: dict[str, ReviewSession] = {}
+    monkeypatch.setattr(ReviewApp, "run", lambda app: opened.setdefault("session", app.session))
+    result = CliRunner().invoke(cli_app, ["--workspace", str(workspace.root), "review"])
+    assert result.exit_code == 0, result.output
+
+    used: list = []
+    monkeypatch.setattr(agent.api, "regenerate_control", lambda config, *args, **kwargs: used.append(config))
+    opened["session"].regenerate("IAM-01", "", lambda event: None)
+    demo = load_config(config_path)
+    assert used[0].company == "Acme AI"
+    assert used[0].aws.endpoint_url == demo.aws.endpoint_url and used[0].logs.paths == demo.logs.paths
+    assert used[0].workspace_dir == workspace.root  # results stay in the reviewed workspace
+
+
+def test_regenerate_names_the_reports_company(tmp_path, monkeypatch):
+    """Whatever config the session has, a new draft is written for the company the report is about."""
+    import agent.api
+
+    session = fixture_session(tmp_path)  # config: the defaults ("My Company"); report: Acme AI
+    used: list = []
+    monkeypatch.setattr(agent.api, "regenerate_control", lambda config, *args, **kwargs: used.append(config))
+    session.regenerate("IAM-01", "", lambda event: None)
+    assert used[0].company == session.report.company == "Acme AI"
+
+
+def test_explicit_config_is_used_by_the_review_session(tmp_path, monkeypatch):
+    config_path, _ = demo_template()
+    _, workspace = demo_config(tmp_path)
+    opened: dict[str, ReviewSession] = {}
+    monkeypatch.setattr(ReviewApp, "run", lambda app: opened.setdefault("session", app.session))
+    result = CliRunner().invoke(cli_app, ["-c", str(config_path), "--workspace", str(workspace.root), "review"])
+    assert result.exit_code == 0, result.output
+    config = opened["session"].config
+    assert config.source == config_path.resolve() and config.workspace_dir == workspace.root
+
+
+async def test_no_action_applies_when_the_list_is_empty(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        screen = await _select(pilot, "IAM-01")
+        await pilot.press("slash", *"no-such-control")
+        await pilot.pause()
+        controls = screen.query_one(ControlList)
+        assert controls.option_count == 0 and screen.selected is None
+        # A highlight posted while the list still matched (typing fast) arrives after it emptied.
+        controls.post_message(ControlHighlighted("IAM-01"))
+        await pilot.pause()
+        assert screen.selected is None
+        assert "No control matches" in str(screen.query_one("#control-header", Static).render())
+        await pilot.press("escape", "a", "x")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ReviewScreen)  # no reject prompt either
+        assert any("No control is selected" in note for note in _notes(pilot.app))
+    assert session.log.entries() == []
+
+
+async def test_a_stale_highlight_does_not_move_the_selection(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        screen = await _select(pilot, "LOG-01")
+        screen.query_one(ControlList).post_message(ControlHighlighted("IAM-01"))  # not in the list any more
+        await pilot.pause()
+        assert screen.selected == "LOG-01" and _listed(screen) == ["LOG-01"]
+        await pilot.press("escape", "a")
+        await pilot.pause()
+    assert [(entry.action, entry.control_id) for entry in session.log.entries()] == [("approve", "LOG-01")]
+
+
+async def test_palette_review_actions_do_not_run_behind_another_screen(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await _select(pilot, "IAM-01")
+        await pilot.press("escape", "e")
+        edit = pilot.app.screen
+        assert isinstance(edit, EditScreen)
+        edit.query_one(TextArea).text = "An unsaved edit."
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Approve")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert session.log.entries() == []  # the old text was not approved behind the edit
+        assert pilot.app.screen is edit and edit.query_one(TextArea).text == "An unsaved edit."
+        assert any("review screen only" in note for note in _notes(pilot.app))
+
+        await pilot.press("escape")  # cancel the edit: back on the review screen the palette acts
+        assert isinstance(pilot.app.screen, ReviewScreen)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Approve")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+    assert [(entry.action, entry.control_id) for entry in session.log.entries()] == [("approve", "IAM-01")]
+
+
+async def test_attach_runs_in_a_worker_and_the_ui_stays_responsive(tmp_path):
+    session = demo_session(tmp_path)
+    signed = tmp_path / "nda-signed.txt"
+    signed.write_text("signed by raj.patel on 2025-02-01\n", encoding="utf-8")
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    attach = session.attach
+
+    def slow_attach(*args, **kwargs):  # a large file: reading and hashing it takes a while
+        started.set()
+        release.wait(3)
+        try:
+            return attach(*args, **kwargs)
+        finally:
+            finished.set()
+
+    session.attach = slow_attach
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        screen = await _select(pilot, "GOV-01")
+        await pilot.press("escape", "m", *str(signed), "enter")
+        assert await asyncio.to_thread(started.wait, 10)
+        await pilot.press("g")  # the UI answers keys while the file is stored
+        assert screen.list_filter.gaps_only
+        assert not finished.is_set()
+        release.set()
+        await _until(pilot, lambda: any("attached to GOV-01" in note for note in _notes(pilot.app)))
+        assert len(session.review("GOV-01").attachments) == 1
+
+        await pilot.press("g")  # GOV-01 is manual: not a gap, so back to all controls
+        await _select(pilot, "GOV-01")
+        missing = tmp_path / "no-such-scan.pdf"
+        await pilot.press("escape", "m", *str(missing), "enter")
+        await _until(pilot, lambda: any("no-such-scan.pdf" in note for note in _notes(pilot.app)))
+    assert [entry.action for entry in session.log.entries()] == ["attach"]
+
+
+async def test_footer_and_filter_bar_fit_80_columns(tmp_path):
+    session = fixture_session(tmp_path)
+    async with ReviewApp(session).run_test(size=(80, 24)) as pilot:
+        screen = pilot.app.screen
+        await pilot.pause()
+        keys = {key.key: key for key in screen.query(FooterKey)}
+        palette = next(key for key in screen.query(FooterKey) if key.has_class("-command-palette"))
+        for key in ("a", "x", "e", "r", "m", "g", "w", "c"):
+            region = keys[key].region
+            assert region.width and region.right <= palette.region.x <= 80, key
+        bar = screen.query_one(FilterBar)
+        lines = str(bar.render()).split("\n")
+        assert lines[0].startswith("8/8") and "○8 ●0 ⊘0" in lines[0]  # the totals come first, whole
+        assert "[ ] gaps" in lines[-1] and "[ ] awaiting" in lines[-1]
+        assert bar.region.height == len(lines) and all(len(line) <= bar.content_size.width for line in lines)
+        # Everything the footer leaves out is in the palette, by its full name.
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"review log")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, LogScreen)
+
+
+def _contrast(foreground: Color, background: Color) -> float:
+    def luminance(color: Color) -> float:
+        def channel(value: int) -> float:
+            value /= 255
+            return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(color.r) + 0.7152 * channel(color.g) + 0.0722 * channel(color.b)
+
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_status_icons_have_contrast_in_light_and_dark_themes():
+    for theme in ("textual-dark", "textual-light"):
+        variables = BUILTIN_THEMES[theme].to_color_system().generate()
+        for symbol, style in [*STATUS_STYLE.values(), *STATE_STYLE.values()]:
+            if style == "$text-muted":
+                continue  # "auto 60%": the text colour itself, dimmed; not a hue
+            colour = Color.parse(variables[style.removeprefix("$")])
+            for background in ("background", "surface", "panel"):
+                ratio = _contrast(colour, Color.parse(variables[background]))
+                assert ratio >= 3.0, f"{theme}: {symbol} {style} on ${background} is {ratio:.2f}:1"
+
+
+async def test_the_highlighted_row_shows_its_icons_in_the_cursor_colours(tmp_path):
+    session = fixture_session(tmp_path)
+    async with ReviewApp(session).run_test(size=(80, 24)) as pilot:
+        controls = pilot.app.screen.query_one(ControlList)
+
+        def icon_styles(index: int) -> list[str]:
+            prompt = controls.get_option_at_index(index).prompt
+            return [str(span.style) for span in prompt.spans if span.end <= 3]
+
+        first = controls.highlighted
+        assert all("$" not in style for style in icon_styles(first))  # no hue on the cursor's background
+        await pilot.press("down")
+        assert all("$" not in style for style in icon_styles(controls.highlighted))
+        assert any("$text-" in style for style in icon_styles(first))  # coloured again off the cursor
+
+
+async def test_search_finds_narrative_text_and_findings(tmp_path):
+    session = demo_session(tmp_path)
+    failing = next(f for f in session.review("IAM-01").control.findings if f.status == "fail")
+    user = failing.resource.rsplit("/", 1)[-1]  # e.g. raj.patel: only in the findings
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        screen = pilot.app.screen
+        await pilot.press("slash", *"mfa")
+        await pilot.pause()
+        assert "IAM-01" in _listed(screen)
+        assert all("mfa" in search_text(session.review(control_id)) for control_id in _listed(screen))
+        await pilot.press("ctrl+a", "ctrl+k", *user)
+        await pilot.pause()
+        assert "IAM-01" in _listed(screen)
+        await pilot.press("ctrl+a", "ctrl+k", *"no MFA device")  # words of a finding's reason
+        await pilot.pause()
+        assert "IAM-01" in _listed(screen)

@@ -94,10 +94,20 @@ def _tamper(path, sql: str) -> None:
     # Someone with file access can drop the triggers; the chain still catches the change.
     db = sqlite3.connect(path)
     db.executescript(
-        "DROP TRIGGER review_log_no_update; DROP TRIGGER review_log_no_delete;"
-        "DROP TRIGGER drafts_no_update; DROP TRIGGER drafts_no_delete;" + sql
+        "DROP TRIGGER IF EXISTS review_log_no_update; DROP TRIGGER IF EXISTS review_log_no_delete;"
+        "DROP TRIGGER IF EXISTS drafts_no_update; DROP TRIGGER IF EXISTS drafts_no_delete;"
+        "DROP TRIGGER IF EXISTS draft_records_no_update; DROP TRIGGER IF EXISTS draft_records_no_delete;" + sql
     )
     db.close()
+
+
+def _tamper_drafts(path, control: ControlResult) -> None:
+    """Overwrite every stored draft with `control`, in whichever table the log keeps drafts."""
+    db = sqlite3.connect(path)
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    db.close()
+    raw = control.model_dump_json().replace("'", "''")
+    _tamper(path, "".join(f"UPDATE {table} SET control_json = '{raw}';" for table in ("drafts", "draft_records") if table in tables))
 
 
 def test_altered_row_breaks_the_chain(log):
@@ -127,8 +137,109 @@ def test_altered_draft_text_is_detected(log):
     _decide(log, control, "edit", after_hash=text_hash(edited_text), draft=edited)
     assert log.verify().ok
     forged = edited.model_copy(update={"narrative": edited.narrative.model_copy(update={"text": "All good."})})
-    _tamper(log.path, f"UPDATE drafts SET control_json = '{forged.model_dump_json()}';")
-    assert any("draft text was altered" in problem for problem in log.verify().problems)
+    _tamper_drafts(log.path, forged)
+    problems = log.verify().problems
+    assert any(problem.startswith("row 1:") and "altered" in problem for problem in problems)
+    # The session never shows an altered draft: the control keeps the text the chain vouches for.
+    assert derive_review(control, log.entries(), log.drafts()).control.narrative.text == control.narrative.text
+
+
+def _failing_edit(log: ReviewLog, control: ControlResult) -> ControlResult:
+    """Record an edit whose draft the verifier failed (so it cannot be approved)."""
+    text = "MFA is enforced. Nobody checked [CC6.1]."
+    verifier = VerifierResult(passed=False, sentences=2, cited_sentences=1, problems=["sentence 1 cites nothing"])
+    edited = control.model_copy(
+        update={"narrative": control.narrative.model_copy(update={"text": text, "verifier": verifier})}
+    )
+    _decide(log, control, "edit", after_hash=text_hash(text), draft=edited)
+    return edited
+
+
+def test_altered_draft_verifier_result_is_detected(log):
+    # The verifier result gates approval: the chain must cover it, not only the draft's text.
+    control = _control()
+    edited = _failing_edit(log, control)
+    assert log.verify().ok
+    assert not derive_review(control, log.entries(), log.drafts()).control.narrative.verifier.passed
+
+    forged = edited.model_copy(
+        update={
+            "narrative": edited.narrative.model_copy(
+                update={"verifier": VerifierResult(passed=True, sentences=2, cited_sentences=2)}
+            )
+        }
+    )
+    _tamper_drafts(log.path, forged)
+    report = log.verify()
+    assert not report.ok
+    assert any(problem.startswith("row 1:") and "altered" in problem for problem in report.problems)
+    # And the forged draft is not used: nothing reads "passed" from it.
+    review = derive_review(control, log.entries(), log.drafts())
+    assert review.control.narrative.text == control.narrative.text != edited.narrative.text
+
+
+def test_altered_draft_findings_are_detected(log):
+    control = _control()
+    edited = _failing_edit(log, control)
+    forged = edited.model_copy(update={"findings": [], "status": "pass"})
+    _tamper_drafts(log.path, forged)
+    assert any("row 1:" in problem and "altered" in problem for problem in log.verify().problems)
+
+
+def test_logs_written_before_drafts_were_chained_stay_readable(log):
+    """An older log: the draft sits in `drafts` under its text hash and the row names no draft hash."""
+    from tools.chain import GENESIS, chain_hash
+
+    from tui.review_log import LogEntry
+
+    control = _control()
+    text = "Every console user has MFA [CC6.1] [ev:aaaaaaaaaaaa]."
+    edited = control.model_copy(update={"narrative": control.narrative.model_copy(update={"text": text})})
+    entry = LogEntry(
+        seq=1, at="2024-12-01T09:00:00+00:00", reviewer="dana", action="edit", control_id=control.id,
+        run_id="run-0", before_hash=text_hash(control.narrative.text), after_hash=text_hash(text),
+        evidence_hash=evidence_fingerprint(control), reason=None, detail={}, prev_hash=GENESIS, hash="",
+    )
+    db = sqlite3.connect(log.path)
+    db.execute(
+        "INSERT INTO drafts (text_hash, control_id, control_json) VALUES (?, ?, ?)",
+        (text_hash(text), control.id, edited.model_dump_json()),
+    )
+    db.execute(
+        "INSERT INTO review_log (seq, at, reviewer, action, control_id, run_id, before_hash, after_hash,"
+        " evidence_hash, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+        (
+            entry.seq, entry.at, entry.reviewer, entry.action, entry.control_id, entry.run_id, entry.before_hash,
+            entry.after_hash, entry.evidence_hash, entry.reason, entry.prev_hash,
+            chain_hash(GENESIS, entry.payload()),
+        ),
+    )
+    db.commit()
+    db.close()
+    assert log.verify().ok
+    assert derive_review(control, log.entries(), log.drafts()).control.narrative.text == text
+    _decide(log, edited, "approve")  # new rows chain onto the old ones
+    assert log.verify().ok and derive_review(control, log.entries(), log.drafts()).state == "approved"
+
+
+def test_two_drafts_with_the_same_text_are_both_kept(log):
+    # Same text, other verifier result (e.g. re-verified against new evidence): each row keeps its own draft.
+    control = _control()
+    edited = _failing_edit(log, control)
+    passing = edited.model_copy(
+        update={
+            "narrative": edited.narrative.model_copy(
+                update={"verifier": VerifierResult(passed=True, sentences=2, cited_sentences=2)}
+            )
+        }
+    )
+    log.append(
+        reviewer="dana", action="regenerate", control_id=control.id, run_id="run-1",
+        before_hash=text_hash(edited.narrative.text), after_hash=text_hash(edited.narrative.text),
+        evidence_hash=evidence_fingerprint(edited), draft=passing,
+    )
+    assert log.verify().ok
+    assert derive_review(control, log.entries(), log.drafts()).control.narrative.verifier.passed
 
 
 def test_state_is_derived_from_log_and_report(log):

@@ -120,7 +120,8 @@ RULES: tuple[_Rule, ...] = (
           hints=("xapp-", "xoxe")),
     # Model-provider and package-registry keys an AI startup's repos and logs leak most.
     _Rule("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), hints=("sk-ant-",)),
-    _Rule("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}"), hints=("sk-",),
+    # The boundary is a lookbehind after the literal, so the regex engine can still jump to "sk-".
+    _Rule("openai_key", re.compile(r"sk-(?<![\w-]sk-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}"), hints=("sk-",),
           accept=lambda key: not key.startswith("sk-ant-")),
     _Rule("gitlab_token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), hints=("glpat-",)),
     _Rule("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), hints=("aiza",)),
@@ -188,7 +189,8 @@ RULES: tuple[_Rule, ...] = (
     _Rule(
         "password",
         re.compile(r"(?i)(?:passw(?:or)?d|client_?secret|api_?key)[\"']?\s*:\s*(\"[^\"\n]{4,}\"|'[^'\n]{4,}'|[^\s,;}\"']{6,})"),
-        hints=("passw", "secret", "apikey", "api_key"),  # not "secret:" alone: ARNs say arn:...:secret:name
+        # Not "secret:" alone (ARNs say arn:...:secret:name), hence no bare "secret" hint either.
+        hints=("passw", "client_secret", "clientsecret", "apikey", "api_key"),
         group=1,
         accept=lambda value: _is_real_value(value) and not _is_code_argument(value),
     ),
