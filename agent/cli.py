@@ -5,12 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from agent.cli_state import CliState, cli_state, console, fail
 from agent.config import CONFIG_FILENAME, CONFIG_TEMPLATE
 
+class _AuditorGroup(TyperGroup):
+    """Notes whether the command line asks for help before the root callback runs: by then Click has
+    taken the subcommand's arguments away from the context."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        remaining = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        ctx.meta["asks_for_help"] = any(arg in ("--help", "-h") for arg in remaining)
+        return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=_AuditorGroup,
     name="auditor",
     help="Agentic SOC 2 auditing assistant: collect read-only evidence, judge it with rules, "
     "and write control narratives that cite the criteria and the evidence.",
@@ -32,7 +45,7 @@ def main(
     ] = None,
 ) -> None:
     ctx.obj = CliState(config_path=config, workspace_override=workspace)
-    if ctx.invoked_subcommand != "init" and not ctx.resilient_parsing:
+    if ctx.invoked_subcommand != "init" and not ctx.resilient_parsing and not ctx.meta.get("asks_for_help"):
         # Every command checks the configuration up front, even one that needs none of it: a mistake in
         # the file is reported at once, not on the first command that happens to read it.
         ctx.obj.config  # noqa: B018  (loads, or exits naming the file and key)

@@ -46,6 +46,13 @@ def test_cli_reports_config_errors_with_file(tmp_path):
         assert f"{bad}: key 'run.concurrency'" in " ".join(result.output.split()), command
 
 
+def test_help_works_with_a_broken_config(tmp_path):
+    bad = tmp_path / "auditor.toml"
+    bad.write_text("[run]\nconcurrency = 0\n")
+    result = CliRunner().invoke(app, ["--config", str(bad), "coverage", "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
 def test_unreadable_config_files_are_named_not_tracebacks(tmp_path):
     latin1 = tmp_path / "latin1.toml"
     latin1.write_bytes('company = "Caf\xe9"\n'.encode("latin-1"))

@@ -599,13 +599,21 @@ def _contrast(foreground: Color, background: Color) -> float:
 
 
 def test_status_icons_have_contrast_in_light_and_dark_themes():
+    # Icons sit on the screen ($background), the list ($surface) and, for the review totals
+    # (○ ● ⊘), on the filter bar ($panel); "auto" colours ($text-muted) are the text colour, dimmed.
     for theme in ("textual-dark", "textual-light"):
         variables = BUILTIN_THEMES[theme].to_color_system().generate()
-        for symbol, style in [*STATUS_STYLE.values(), *STATE_STYLE.values()]:
-            if style == "$text-muted":
-                continue  # "auto 60%": the text colour itself, dimmed; not a hue
+        placed = [(symbol, style, ("background", "surface")) for symbol, style in STATUS_STYLE.values()]
+        placed += [
+            (symbol, style, ("background", "surface", "panel") if state in ("draft", "approved", "rejected") else
+             ("background", "surface"))
+            for state, (symbol, style) in STATE_STYLE.items()
+        ]
+        for symbol, style, backgrounds in placed:
+            if variables[style.removeprefix("$")].startswith("auto"):
+                continue
             colour = Color.parse(variables[style.removeprefix("$")])
-            for background in ("background", "surface", "panel"):
+            for background in backgrounds:
                 ratio = _contrast(colour, Color.parse(variables[background]))
                 assert ratio >= 3.0, f"{theme}: {symbol} {style} on ${background} is {ratio:.2f}:1"
 

@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
-from fakes import FakeChatModel
+import asyncio
+import threading
+
+from fakes import FakeChatModel, last_human_text
 from langchain_core.messages import AIMessage
 from test_tui_fixtures import demo_session
-from textual.widgets import Markdown, Static
+from textual.widgets import Input, Markdown, Static
 
 from tui.app import ReviewApp
 from tui.chat import ChatAgent, OfflineChat
 from tui.screens.chat import ChatScreen
+from tui.screens.citation import CitationScreen
 from tui.screens.prompt import ConfirmScreen
 from tui.screens.review import ReviewScreen
+from tui.widgets.sources import SourceLinks
 
 SIZE = (100, 30)
 
@@ -136,3 +141,86 @@ def test_offline_chat_without_a_match_says_so(tmp_path):
     session = demo_session(tmp_path)
     answer = OfflineChat(session).answer("re-run the controls about quantum teleportation")
     assert answer.proposal is None and "No control in this run matches" in answer.text
+
+
+async def _until(pilot, predicate, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out waiting for the chat"
+        await pilot.pause(0.05)
+
+
+async def test_a_question_asked_during_an_answer_waits_and_each_answer_keeps_its_bubble(tmp_path):
+    first_asked, release = threading.Event(), threading.Event()
+
+    def respond(messages, tools):  # a slow model: the first answer takes until the test releases it
+        question = last_human_text(messages)
+        if "first" in question:
+            first_asked.set()
+            release.wait(30)
+            return AIMessage(content="The first answer [CC6.1].")
+        return AIMessage(content="The second answer [CC7.2].")
+
+    model = FakeChatModel(respond=respond)
+    session = demo_session(tmp_path, model=model)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        screen = pilot.app.screen
+        await pilot.press(*"the first question", "enter")
+        assert await asyncio.to_thread(first_asked.wait, 30)
+        await pilot.press(*"the second question", "enter")
+        await pilot.pause()
+        bubbles = list(screen.query(".chat-answer").results(Markdown))
+        assert len(bubbles) == 2 and "Queued" in bubbles[1].source
+        assert len(model.requests) == 1  # the second waits: the model answers one question at a time
+
+        release.set()
+        await _until(pilot, lambda: len(screen.query(".chat-sources")) == 2)
+        assert [bubble.source for bubble in bubbles] == ["The first answer [CC6.1].", "The second answer [CC7.2]."]
+        # Each answer's sources sit right under it: question, answer, sources, question, answer, sources.
+        order = [
+            "answer" if child.has_class("chat-answer") else "sources" if child.has_class("chat-sources") else "question"
+            for child in screen.query_one("#transcript").children
+            if child.id != "chat-mode"
+        ]
+        assert order == ["question", "answer", "sources"] * 2
+        assert [str(links.render()) for links in screen.query(".chat-sources")] == [
+            "sources [CC6.1] ",
+            "sources [CC7.2] ",
+        ]
+    # The second question reached the model after the first was answered, with it in the history.
+    assert [last_human_text(request["messages"]) for request in model.requests] == [
+        "the first question",
+        "the second question",
+    ]
+
+
+async def test_chat_sources_open_from_the_keyboard(tmp_path):
+    session = demo_session(tmp_path)
+    async with ReviewApp(session).run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        chat = pilot.app.screen
+        await _ask(pilot, "which users lack MFA?")
+        await _ask(pilot, "what evidence is missing for CC6.1?")
+        latest = list(chat.query(SourceLinks))[-1]
+        assert len(latest.sources) > 1
+
+        await pilot.press("ctrl+o")  # from the question box to the latest answer's sources
+        assert latest.has_focus and latest.current == latest.sources[0].citation
+        await pilot.press("right")
+        wanted = latest.sources[1].citation
+        assert latest.current == wanted
+        await pilot.press("enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, CitationScreen) and pilot.app.screen.citation == wanted
+        await pilot.press("escape")
+        assert pilot.app.screen is chat and latest.has_focus
+
+        # Tab order reaches every answer's sources: shift+tab from the question box goes up to them.
+        chat.query_one(Input).focus()
+        await pilot.press("shift+tab")
+        assert latest.has_focus
+        await pilot.press("shift+tab")
+        assert list(chat.query(SourceLinks))[0].has_focus
