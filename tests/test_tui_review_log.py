@@ -107,7 +107,8 @@ def _tamper_drafts(path, control: ControlResult) -> None:
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     db.close()
     raw = control.model_dump_json().replace("'", "''")
-    _tamper(path, "".join(f"UPDATE {table} SET control_json = '{raw}';" for table in ("drafts", "draft_records") if table in tables))
+    updates = [f"UPDATE {t} SET control_json = '{raw}';" for t in ("drafts", "draft_records") if t in tables]
+    _tamper(path, "".join(updates))
 
 
 def test_altered_row_breaks_the_chain(log):

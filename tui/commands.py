@@ -38,7 +38,11 @@ def palette_name(binding: Binding) -> str:
 
 def _actions(screen: ReviewScreen) -> list[Command]:
     return [
-        (palette_name(binding), f"key {binding.key}", partial(_run_on, screen, partial(screen.run_action, binding.action)))
+        (
+            palette_name(binding),
+            f"key {binding.key}",
+            partial(_run_on, screen, partial(screen.run_action, binding.action)),
+        )
         for binding in _review_bindings()
     ]
 

@@ -253,6 +253,12 @@ class ReviewSession:
             for series, reviews in sorted(by_series.items(), key=lambda item: (series_rank(item[0]), item[0]))
         ]
 
+    def id_match(self, query: str) -> str | None:
+        """The control whose id the query is (any case): the search selects it first, since other
+        controls whose narrative or findings mention that id are listed too."""
+        wanted = query.strip().upper()
+        return wanted if wanted in self.reviews else None
+
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for review in self.reviews.values():

@@ -74,7 +74,10 @@ class ReviewScreen(Screen[None]):
                 yield ControlList(id="controls")
             with VerticalScroll(id="detail"):
                 yield ControlHeader(id="control-header")
-                yield Static("Narrative", classes="section-title")
+                yield Static(
+                    Content.assemble("Narrative", ("  ←/→ citation · enter opens it", "not bold $text-muted")),
+                    classes="section-title",
+                )
                 yield NarrativeView(id="narrative")
                 yield Static("Findings", classes="section-title")
                 yield FindingsView(id="findings")
@@ -162,6 +165,7 @@ class ReviewScreen(Screen[None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "search":
             self.list_filter = replace(self.list_filter, query=event.value)
+            self.selected = self.session.id_match(event.value) or self.selected
             self.show_list()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

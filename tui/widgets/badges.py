@@ -1,7 +1,7 @@
 """Status badges, styled with theme variables so they read in light and dark themes.
 
-Icons use the `$text-*` colours (made for text on the theme's backgrounds: at least 3:1 on $surface
-and $panel in textual-dark and textual-light), not `$success` and friends (1.4 to 1.8:1 in light).
+Icons use the `$text-*` colours, made for text on the theme's backgrounds (at least 3:1 on $background
+and $surface in textual-dark and textual-light), not `$success` and friends (1.4 to 1.8:1 in light).
 """
 
 from __future__ import annotations
@@ -26,14 +26,9 @@ STATE_STYLE = {
 }
 
 
-def _icon(symbol: str, style: str, coloured: bool) -> Content:
-    # Uncoloured: the icon takes the colours around it (e.g. the list's cursor).
-    return Content.styled(symbol, f"{style} bold" if coloured else "bold")
-
-
-def status_icon(status: str, *, coloured: bool = True) -> Content:
+def status_icon(status: str) -> Content:
     symbol, style = STATUS_STYLE.get(status, ("?", "$text-muted"))
-    return _icon(symbol, style, coloured)
+    return Content.styled(symbol, f"{style} bold")
 
 
 def status_badge(status: str) -> Content:
@@ -41,9 +36,9 @@ def status_badge(status: str) -> Content:
     return Content.styled(f" {symbol} {status} ", f"{style} bold reverse")
 
 
-def state_icon(state: str, *, coloured: bool = True) -> Content:
+def state_icon(state: str) -> Content:
     symbol, style = STATE_STYLE.get(state, ("?", "$text-muted"))
-    return _icon(symbol, style, coloured)
+    return Content.styled(symbol, f"{style} bold")
 
 
 def state_badge(state: str) -> Content:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual.content import Content
+from textual.strip import Strip
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -29,12 +32,12 @@ def _group_header(group: SeriesGroup) -> Content:
     )
 
 
-def _control_prompt(review: ControlReview, *, coloured: bool = True) -> Content:
+def _control_prompt(review: ControlReview) -> Content:
     control = review.control
     return Content.assemble(
-        status_icon(control.status, coloured=coloured),
+        status_icon(control.status),
         " ",
-        state_icon(review.state, coloured=coloured),
+        state_icon(review.state),
         " ",
         (control.id, "bold"),
         " ",
@@ -45,26 +48,17 @@ def _control_prompt(review: ControlReview, *, coloured: bool = True) -> Content:
 class ControlList(OptionList):
     """Group headers are disabled options, so the cursor moves from control to control.
 
-    Under the cursor the status icons take the cursor's own colours: coloured icons on the cursor's
-    background read poorly in some themes (red on blue), and the symbols alone carry the meaning.
+    On the cursor's row every cell takes the cursor's foreground: coloured icons on the cursor's
+    background read poorly in some themes (red on blue is 1.2:1), and the symbols carry the meaning.
     """
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._reviews: dict[str, ControlReview] = {}
-        self._plain: int | None = None  # the option shown with plain icons (the cursor's)
 
     def show(self, groups: list[SeriesGroup], selected: str | None) -> None:
         """Replace the rows; keep the cursor on `selected`, or at the same row if it left the list."""
         previous_index = self.highlighted or 0
         options: list[Option] = []
-        self._reviews = {}
-        self._plain = None
         for group in groups:
             options.append(Option(_group_header(group), id=f"{_HEADER_PREFIX}{group.series}", disabled=True))
-            for review in group.reviews:
-                self._reviews[review.id] = review
-                options.append(Option(_control_prompt(review), id=review.id))
+            options.extend(Option(_control_prompt(review), id=review.id) for review in group.reviews)
         self.set_options(options)
         enabled = [index for index, option in enumerate(options) if not option.disabled]
         if not enabled:
@@ -79,27 +73,22 @@ class ControlList(OptionList):
         option = self.highlighted_option
         return option.id if option is not None and not option.disabled else None
 
-    def watch_highlighted(self, highlighted: int | None) -> None:
-        self._mark_cursor(highlighted)
-        super().watch_highlighted(highlighted)
-
-    def _mark_cursor(self, highlighted: int | None) -> None:
-        if self._plain == highlighted:
-            return
-        if self._plain is not None and self._plain < self.option_count:
-            self._set_prompt(self._plain, coloured=True)
-        self._plain = None
-        if highlighted is not None and highlighted < self.option_count:
-            if self._set_prompt(highlighted, coloured=False):
-                self._plain = highlighted
-
-    def _set_prompt(self, index: int, *, coloured: bool) -> bool:
-        option = self.get_option_at_index(index)
-        review = self._reviews.get(option.id or "")
-        if review is None or option.disabled:
-            return False
-        self.replace_option_prompt_at_index(index, _control_prompt(review, coloured=coloured))
-        return True
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        highlighted = self.highlighted
+        if highlighted is None or self.options[highlighted].disabled:
+            return strip
+        # OptionList marks every cell of an option's lines with its index (for the mouse).
+        if next((seg.style.meta.get("option") for seg in strip if seg.style is not None), None) != highlighted:
+            return strip
+        colour = self.get_visual_style("option-list--option", "option-list--option-highlighted").rich_style.color
+        if colour is None:
+            return strip
+        recoloured = RichStyle(color=colour)
+        return Strip(
+            [Segment(text, style + recoloured if style else recoloured, control) for text, style, control in strip],
+            strip.cell_length,
+        )
 
     def _on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()

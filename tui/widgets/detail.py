@@ -63,7 +63,9 @@ class ProvenanceView(Static):
         provenance = narrative.provenance
         verifier = narrative.verifier
         verdict = (
-            Content.styled("passed", "$text-success bold") if verifier.passed else Content.styled("failed", "$text-error bold")
+            Content.styled("passed", "$text-success bold")
+            if verifier.passed
+            else Content.styled("failed", "$text-error bold")
         )
         lines = [
             Content.assemble(

@@ -17,7 +17,8 @@ class NarrativeView(Widget, can_focus=True):
     BINDINGS = [
         Binding("right,down,j", "move_citation(1)", "Next citation", show=False, id="narrative.next"),
         Binding("left,up,k", "move_citation(-1)", "Previous citation", show=False, id="narrative.previous"),
-        Binding("enter", "open_citation", "Open citation", id="narrative.open"),
+        # Not in the footer (the review actions need its 80 columns): the section title says it instead.
+        Binding("enter", "open_citation", "Open citation", show=False, id="narrative.open"),
     ]
 
     cursor: reactive[int] = reactive(0)
