@@ -227,3 +227,17 @@ def test_token_never_follows_a_link_to_another_host() -> None:
     with GithubApiServer(routes) as server:
         with pytest.raises(GithubError, match="points away from"):
             GithubClient(server.url, "ghp_secret").paginate("/orgs/acme/members")
+
+
+def test_a_token_with_write_scopes_is_refused_at_its_first_answer(examples: Path) -> None:
+    repository = published(examples, "repos-get.json")
+    routes = {
+        "/repos/octocat/Hello-World": Reply(200, repository, (("X-OAuth-Scopes", "repo, delete_repo, admin:org"),)),
+        "/repos/octocat/Spoon-Knife": Reply(200, repository, (("X-OAuth-Scopes", "repo, read:org, user:email"),)),
+    }
+    with GithubApiServer(routes) as server:
+        client = GithubClient(server.url, "ghp_" + "x" * 36)
+        with pytest.raises(GithubError, match=r"token has write scopes \(delete_repo, admin:org\)"):
+            client.get("/repos/octocat/Hello-World")
+        assert client.get("/repos/octocat/Spoon-Knife")["full_name"] == "octocat/Hello-World"  # reads only: fine
+        client.close()

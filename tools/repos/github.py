@@ -4,7 +4,10 @@ The token is read from the environment variable the config names (`[github] toke
 scopes only: a fine-grained token with read access to Administration (branch protection), Contents,
 Pull requests, Dependabot alerts, Code scanning alerts, Secret scanning alerts and organisation Members.
 The token is sent as an Authorization header and never logged or shown in errors.
-Only GET requests exist here.
+Only GET requests exist here. A classic token whose scopes (GitHub's `X-OAuth-Scopes` answer header) go
+beyond reading is refused at its first answer: admin, delete, write and workflow scopes. `repo` is let
+through, as a classic token cannot read a private repository without it; a fine-grained read-only token
+needs none of this.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from agent.config import GithubConfig
 API_VERSION = "2022-11-28"
 DEFAULT_PER_PAGE = 100
 MAX_PAGES = 50  # 5,000 items per listing at 100 a page: a bound against runaway pagination
+
+
+# Classic-token scopes that can change things and that no read needs.
+WRITE_SCOPE_PREFIXES = ("admin:", "write:", "delete_repo", "delete:", "workflow", "codespace", "gist", "user")
+
+
+def write_scopes(header: str) -> list[str]:
+    """The scopes in an `X-OAuth-Scopes` header that go beyond reading."""
+    scopes = [scope.strip() for scope in header.split(",") if scope.strip()]
+    return [scope for scope in scopes if scope.startswith(WRITE_SCOPE_PREFIXES) and scope != "user:email"]
 
 
 class GithubError(Exception):
@@ -98,6 +111,11 @@ class GithubClient:
             response = self._http.get(path, params=params)
         except httpx.HTTPError as error:
             raise GithubError(0, f"GET {path}: cannot reach {self.api_url}: {error}") from error
+        excess = write_scopes(response.headers.get("x-oauth-scopes", ""))
+        if excess:
+            raise GithubError(
+                403, f"GET {httpx.URL(path).path or path}: refused to go on: the token has write scopes "
+                f"({', '.join(excess)}); give the auditor a read-only token (a fine-grained token with read access)")
         if response.is_success:
             return response
         raise GithubError(response.status_code, self._explain(path, response))
