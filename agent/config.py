@@ -96,10 +96,11 @@ class AuditorConfig(_Section):
     # Where the file was read from; relative paths in it resolve against its folder.
     source: Path | None = Field(default=None, exclude=True)
 
-    @field_validator("workspace")
+    @field_validator("workspace", mode="before")
     @classmethod
-    def _workspace_not_empty(cls, value: Path) -> Path:
-        if str(value).strip() == "":
+    def _workspace_not_empty(cls, value: object) -> object:
+        # Checked before the str becomes a Path: Path("") is ".", which would hide the mistake.
+        if isinstance(value, str) and value.strip() == "":
             raise ValueError("must not be empty")
         return value
 

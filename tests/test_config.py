@@ -21,6 +21,13 @@ def test_errors_name_the_file_and_key(tmp_path):
     assert "'aws.regions'" in message and "'llm.provider'" in message and "'typo'" in message
 
 
+def test_an_empty_workspace_is_refused_not_read_as_the_current_folder(tmp_path):
+    path = tmp_path / "auditor.toml"
+    path.write_text('workspace = ""\n')
+    with pytest.raises(ConfigError, match="auditor.toml: key 'workspace': Value error, must not be empty"):
+        load_config(path)
+
+
 def test_invalid_toml_names_the_file(tmp_path):
     path = tmp_path / "auditor.toml"
     path.write_text("company = \n")
