@@ -197,9 +197,7 @@ def regenerate_control(
         except BaseException as exc:
             runs.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
-        head = locker.head()
-        if head:
-            runs.note_evidence_head(run_id, head.seq, head.record_hash)
+        runs.note_chain_head(run_id, locker)
     runs.finish(run_id, "completed")
     return ControlResult.model_validate(output["results"][control_id])
 

@@ -27,7 +27,7 @@ from langgraph.types import Send
 from agent.nodes import ControlPipeline
 from agent.providers import ChatModel, describe
 from agent.report import aggregate, write_report
-from agent.report_schema import ControlResult, EvidenceHead, RunInfo
+from agent.report_schema import ControlResult, RunInfo
 from agent.runs import now
 from agent.state import ControlInput, ControlOutput, ControlState, RunContext, RunState
 
@@ -82,10 +82,7 @@ def build_graph(model: ChatModel | None, *, checkpointer: BaseCheckpointSaver | 
         record = ctx.runs.get(state["run_id"])
         started = record.started_at if record else now()
         trigger = record.trigger if record else ctx.trigger
-        head = ctx.runner.locker.head()
-        evidence_head = EvidenceHead(seq=head.seq, record_hash=head.record_hash) if head else None
-        if head:
-            ctx.runs.note_evidence_head(state["run_id"], head.seq, head.record_hash)
+        evidence_head = ctx.runs.note_chain_head(state["run_id"], ctx.runner.locker)
         run = RunInfo(id=state["run_id"], started_at=started, finished_at=now(), trigger=trigger, writer=writer,  # type: ignore[arg-type]
                       evidence_head=evidence_head)
         results = [ControlResult.model_validate(result) for result in state["results"].values()]

@@ -160,7 +160,7 @@ class ControlPipeline:
         saved = runtime.context.runs.result(state["run_id"], state["control_id"])
         if saved is None:
             return {"restored": False}
-        return {"restored": True, "results": {saved.id: saved.model_dump(mode="json", by_alias=True)}}
+        return {"restored": True, **_output(saved)}
 
     def after_resume(self, state: ControlState) -> str:
         return "restored" if state.get("restored") else "plan"
@@ -201,17 +201,22 @@ class ControlPipeline:
         saved = ctx.runs.result(state["run_id"], control.id)
         if saved is not None:
             # Saved already, by this very step before a kill that lost its checkpoint: keep that record.
-            return {"results": {control.id: saved.model_dump(mode="json", by_alias=True)}}
+            return _output(saved)
         result = build_result(control, state)
         reasoning = {**state.get("reasoning", {}), "fallback_reason": state.get("fallback_reason")}
         ctx.runs.save_result(state["run_id"], result, reasoning)
         for event in state.get("log", []):
             ctx.runs.log(state["run_id"], event["kind"], event.get("control_id"), event["message"])
         ctx.emit("done", control.id, f"{result.status}; narrative {result.narrative.status}")
-        return {"results": {control.id: result.model_dump(mode="json", by_alias=True)}}
+        return _output(result)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _output(result: ControlResult) -> dict[str, Any]:
+    """A control's result as the subgraph hands it to the run."""
+    return {"results": {result.id: result.model_dump(mode="json", by_alias=True)}}
 
 
 def _control(ctx: RunContext, control_id: str) -> Control:

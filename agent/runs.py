@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.report_schema import ControlResult, WriterInfo
+from agent.report_schema import ControlResult, EvidenceHead, WriterInfo
 
 RunStatus = Literal["running", "completed", "failed"]
 
@@ -153,6 +153,14 @@ class RunStore:
                 "INSERT OR REPLACE INTO evidence_heads (run_id, seq, record_hash, noted_at) VALUES (?, ?, ?, ?)",
                 (run_id, seq, record_hash, now().isoformat()),
             )
+
+    def note_chain_head(self, run_id: str, locker: Any) -> EvidenceHead | None:
+        """Note the locker's current head (an `EvidenceLocker`) for this run; returns it for the report."""
+        head = locker.head()
+        if head is None:
+            return None
+        self.note_evidence_head(run_id, head.seq, head.record_hash)
+        return EvidenceHead(seq=head.seq, record_hash=head.record_hash)
 
     def evidence_heads(self) -> list[tuple[str, int, str]]:
         """(run id, seq, record hash) for every finished run that noted one, oldest first."""

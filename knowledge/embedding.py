@@ -77,6 +77,7 @@ def embed_text(text: str) -> list[float]:
     return (vector / norm if norm else vector).astype(np.float32).tolist()
 
 
+@cache
 def embedding_fingerprint() -> str:
     """Changes whenever a stored vector could: a digest of the code and data vectors are computed from.
 

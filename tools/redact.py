@@ -290,7 +290,7 @@ def _redact_list(items: list[Any] | tuple[Any, ...], counts: Counter[str]) -> li
             inside_key = _PEM_END.search(item) is None
             continue
         inside_key = False
-        if isinstance(item, str) and _PEM_BEGIN.search(item) and not _PEM_END.search(item):
+        if isinstance(item, str) and "PRIVATE KEY" in item and _PEM_BEGIN.search(item) and not _PEM_END.search(item):
             inside_key = True
         redacted.append(_redact_value(item, counts))
     return redacted
