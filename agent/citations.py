@@ -9,8 +9,8 @@ stop (a run of citations right after the full stop also counts for that sentence
     [policy:access.md#mfa]     a section of a company policy loaded with `auditor knowledge add`
     [control:IAM-01]           a control of the control library
 
-Several citations may follow one another: `... MFA device [CC6.1] [ev:0a1b2c3d4e5f].` The ids inside
-the brackets are exactly the knowledge store's chunk ids and the locker's evidence ids.
+Several citations may follow one another: `... MFA device [CC6.1] [ev:0a1b2c3d4e5f].` The syntax of
+the ids inside the brackets, and their kinds, is knowledge/citations.py.
 """
 
 from __future__ import annotations
@@ -18,19 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
-CitationKind = Literal["criterion", "point_of_focus", "evidence", "policy", "control"]
+from knowledge.citations import CITATION_ID_PATTERN, CitationKind, kind_of, kind_of_match
 
-_CRITERION = r"(?:CC|PI|A|C|P)\d+\.\d+"
-_PATTERNS: dict[CitationKind, str] = {
-    "point_of_focus": rf"{_CRITERION}/pof/\d+",
-    "criterion": _CRITERION,
-    "evidence": r"ev:[0-9a-f]{12}",
-    "policy": r"policy:[^\]\[#\s]+#[^\]\[\s]+",
-    "control": r"control:[A-Z][A-Z0-9]*-\d+",
-}
-CITATION_RE = re.compile(r"\[(" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS.items()) + r")\]")
+CITATION_RE = re.compile(rf"\[({CITATION_ID_PATTERN})\]")
 # Anything in brackets that looks like an attempt to cite (used to report malformed citations).
 BRACKETED_RE = re.compile(r"\[([^\[\]\s]{2,120})\]")
 
@@ -45,7 +36,10 @@ class Citation:
 
 def parse(text: str) -> list[Citation]:
     """Every well-formed citation in the text, in order."""
-    return [Citation(match.group(1), _kind_of_match(match), match.start(), match.end()) for match in CITATION_RE.finditer(text)]
+    return [
+        Citation(match.group(1), kind_of_match(match), match.start(), match.end())
+        for match in CITATION_RE.finditer(text)
+    ]
 
 
 def citation_ids(text: str) -> list[str]:
@@ -56,28 +50,15 @@ def citation_ids(text: str) -> list[str]:
 def malformed(text: str) -> list[str]:
     """Bracketed tokens that look like citations but do not follow the syntax (e.g. `[ev:123]`)."""
     valid = {(c.start, c.end) for c in parse(text)}
-    return [m.group(0) for m in BRACKETED_RE.finditer(text) if (m.start(), m.end()) not in valid and _looks_cited(m.group(1))]
+    return [
+        m.group(0)
+        for m in BRACKETED_RE.finditer(text)
+        if (m.start(), m.end()) not in valid and _looks_cited(m.group(1))
+    ]
 
 
 def _looks_cited(inner: str) -> bool:
     return bool(re.match(r"(ev|policy|control|pof):|[A-Z]{1,2}\d", inner))
-
-
-def kind_of(citation_id: str) -> CitationKind | None:
-    match = CITATION_RE.fullmatch(f"[{citation_id}]")
-    return _kind_of_match(match) if match else None
-
-
-def _kind_of_match(match: re.Match[str]) -> CitationKind:
-    return next(kind for kind in _PATTERNS if match.group(kind) is not None)
-
-
-def evidence_citation(evidence_id: str) -> str:
-    return f"ev:{evidence_id}"
-
-
-def evidence_id_of(citation_id: str) -> str | None:
-    return citation_id.removeprefix("ev:") if citation_id.startswith("ev:") else None
 
 
 def cite(*citation_ids_: str | Iterable[str]) -> str:
@@ -101,9 +82,34 @@ def strip(text: str) -> str:
 
 # A sentence ends at . ! or ? followed by whitespace or the end, outside brackets and backticks, and
 # not after a common abbreviation; a line break always ends one. Markdown headings are not sentences.
-_ABBREVIATIONS = ("e.g", "i.e", "vs", "approx", "incl", "cf", "no", "mr", "ms", "mrs", "dr", "st",
-                  # company forms, so "Acme, Inc." or "Acme S.A." in a narrative is not a sentence end
-                  "inc", "ltd", "co", "corp", "llc", "plc", "s.a", "n.v", "b.v", "ag", "gmbh", "pty", "u.s")
+_ABBREVIATIONS = (
+    "e.g",
+    "i.e",
+    "vs",
+    "approx",
+    "incl",
+    "cf",
+    "no",
+    "mr",
+    "ms",
+    "mrs",
+    "dr",
+    "st",
+    # company forms, so "Acme, Inc." or "Acme S.A." in a narrative is not a sentence end
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "llc",
+    "plc",
+    "s.a",
+    "n.v",
+    "b.v",
+    "ag",
+    "gmbh",
+    "pty",
+    "u.s",
+)
 # Ends a sentence only before a capital letter: "MFA, keys etc. are checked" vs "... etc. Everything".
 _ABBREVIATIONS_BEFORE_CAPITALS_END = ("etc",)
 _TRAILING_CITATIONS = re.compile(r"(?:\s*" + CITATION_RE.pattern + r")+")

@@ -12,10 +12,13 @@ Controls run in parallel, bounded by `max_concurrency` in the run config (from `
 With a checkpointer, every finished control is saved as it completes, so a run that is interrupted
 and resumed (`auditor run --resume`) continues with the controls that had not finished; controls
 already persisted are skipped by the fan-out, and by `resume` where a kill lost a checkpoint write.
+Each control step first checks the run's cancel flag (Ctrl-C), so controls waiting for a slot end at once.
+A run over some controls (`--controls`) writes the latest report with just those controls judged anew.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -24,28 +27,32 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from agent.integrity import sign_run
 from agent.nodes import ControlPipeline
 from agent.providers import ChatModel, describe
-from agent.report import aggregate, write_report
+from agent.report import aggregate, keep_other_checks, merge_into_latest, write_report
 from agent.report_schema import ControlResult, RunInfo
+from agent.review_log import ReviewLog, apply_review, manual_attachments
 from agent.runs import now
 from agent.state import ControlInput, ControlOutput, ControlState, RunContext, RunState
 
 
-def build_control_graph(model: ChatModel | None, *, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+def build_control_graph(
+    model: ChatModel | None, *, checkpointer: BaseCheckpointSaver | None = None
+) -> CompiledStateGraph:
     """One control from plan to persisted result."""
     steps = ControlPipeline(model)
     graph = StateGraph(ControlState, input_schema=ControlInput, output_schema=ControlOutput, context_schema=RunContext)
-    graph.add_node("resume", steps.resume)
-    graph.add_node("plan", steps.plan)
-    graph.add_node("collect", steps.collect)
-    graph.add_node("evaluate", steps.evaluate)
-    graph.add_node("retrieve", steps.retrieve)
-    graph.add_node("draft", steps.draft)
-    graph.add_node("verify", steps.verify)
-    graph.add_node("repair", steps.repair)
-    graph.add_node("fallback", steps.fallback)
-    graph.add_node("persist", steps.persist)
+    graph.add_node("resume", _unless_cancelled(steps.resume))
+    graph.add_node("plan", _unless_cancelled(steps.plan))
+    graph.add_node("collect", _unless_cancelled(steps.collect))
+    graph.add_node("evaluate", _unless_cancelled(steps.evaluate))
+    graph.add_node("retrieve", _unless_cancelled(steps.retrieve))
+    graph.add_node("draft", _unless_cancelled(steps.draft))
+    graph.add_node("verify", _unless_cancelled(steps.verify))
+    graph.add_node("repair", _unless_cancelled(steps.repair))
+    graph.add_node("fallback", _unless_cancelled(steps.fallback))
+    graph.add_node("persist", _unless_cancelled(steps.persist))
     graph.add_edge(START, "resume")
     graph.add_conditional_edges("resume", steps.after_resume, {"restored": END, "plan": "plan"})
     graph.add_edge("plan", "collect")
@@ -58,6 +65,19 @@ def build_control_graph(model: ChatModel | None, *, checkpointer: BaseCheckpoint
     graph.add_edge("fallback", "verify")
     graph.add_edge("persist", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+Step = Callable[[ControlState, Runtime[RunContext]], dict[str, Any]]
+
+
+def _unless_cancelled(step: Step) -> Step:
+    """The step, after a check that the run was not asked to stop: on Ctrl-C the waiting controls end at once."""
+
+    def run(state: ControlState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        runtime.context.stop_if_cancelled()
+        return step(state, runtime)
+
+    return run
 
 
 def build_graph(model: ChatModel | None, *, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
@@ -83,11 +103,37 @@ def build_graph(model: ChatModel | None, *, checkpointer: BaseCheckpointSaver | 
         started = record.started_at if record else now()
         trigger = record.trigger if record else ctx.trigger
         evidence_head = ctx.runs.note_chain_head(state["run_id"], ctx.runner.locker)
-        run = RunInfo(id=state["run_id"], started_at=started, finished_at=now(), trigger=trigger, writer=writer,  # type: ignore[arg-type]
-                      evidence_head=evidence_head)
         results = [ControlResult.model_validate(result) for result in state["results"].values()]
-        report = aggregate(ctx.config.company, run, results, ctx.catalog)
+        library_ids = [control.id for control in ctx.library.controls]
+        if ctx.only_checks is not None:  # `--checks`: the other checks' findings stay as the latest report has them
+            results = keep_other_checks(ctx.workspace, results, ctx.only_checks)
+        merged_from = None
+        if set(state["control_ids"]) != set(library_ids):  # a `--controls` run updates the latest report
+            results, merged_from = merge_into_latest(ctx.workspace, results, library_ids)
+        run = RunInfo(
+            id=state["run_id"],
+            started_at=started,
+            finished_at=now(),
+            trigger=trigger,  # type: ignore[arg-type]
+            writer=writer,
+            evidence_head=evidence_head,
+            sources=ctx.runner.sources.statuses(ctx.config),
+            merged_from=merged_from,
+        )
+        # The report carries the review log's decisions as they stand now (approvals, edits, attachments).
+        with ReviewLog(ctx.workspace.review_db) as review_log:
+            report = aggregate(
+                ctx.config.company,
+                run,
+                results,
+                ctx.catalog,
+                attachments=manual_attachments(review_log),
+                due_days=ctx.config.remediation.due_days,
+            )
+            report = apply_review(report, review_log)
         folder = write_report(ctx.workspace, report)
+        # Signed before it is marked completed: a completed run without a signed record is a tampering sign.
+        sign_run(ctx.config, ctx.workspace, ctx.runs, ctx.runner.locker, state["run_id"])
         ctx.runs.finish(state["run_id"], "completed")
         ctx.emit("report", None, f"report written to {folder}")
         return {"report": {"run_id": report.run.id, "folder": str(folder), "gaps": report.summary.gap}}

@@ -1,7 +1,9 @@
 """The run store: every run, its plans, per-control results and reasoning, in SQLite (WAL).
 
-One short-lived connection per call, so parallel control branches can write without sharing a
-connection; WAL lets the TUI read while a run writes.
+One connection per RunStore, shared by the parallel control branches under a lock (opening one per call
+cost more than the writes); WAL lets the TUI read while a run writes. synchronous=NORMAL: in WAL mode a
+commit survives the process being killed (kill -9 keeps every saved control result); only a power cut
+may lose the last commits, and the database stays consistent.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.report_schema import ControlResult, EvidenceHead, WriterInfo
+from tools.redact import redact
+from tools.sources import SourceProblem
 
 RunStatus = Literal["running", "completed", "failed"]
 
@@ -58,6 +63,19 @@ CREATE TABLE IF NOT EXISTS evidence_heads (
     record_hash TEXT NOT NULL,
     noted_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS source_problems (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    source TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    fix TEXT NOT NULL,
+    PRIMARY KEY (run_id, source, cause)
+);
+CREATE TABLE IF NOT EXISTS run_signatures (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id),
+    payload TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    head_line TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL REFERENCES runs(id),
@@ -94,19 +112,22 @@ class RunStore:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.db_path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:  # one transaction per call
-                yield db
-        finally:
-            db.close()
+        with self._lock, self._db:  # one transaction per call, one call at a time
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -168,9 +189,37 @@ class RunStore:
             rows = db.execute("SELECT run_id, seq, record_hash FROM evidence_heads ORDER BY seq").fetchall()
         return [(row["run_id"], row["seq"], row["record_hash"]) for row in rows]
 
+    def save_signed_record(self, run_id: str, payload: str, signature: str, head_line: str) -> None:
+        """The run's signed record (agent/integrity.py): canonical JSON, its base64 ed25519 signature, and
+        the signed head line printed for the CI log."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO run_signatures (run_id, payload, signature, head_line) VALUES (?, ?, ?, ?)",
+                (run_id, payload, signature, head_line),
+            )
+
+    def head_line(self, run_id: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT head_line FROM run_signatures WHERE run_id = ?", (run_id,)).fetchone()
+        return row["head_line"] if row else None
+
+    def signed_records(self) -> list[tuple[str, str, str]]:
+        """(run id, payload, signature) of every signed run, in the order they were signed."""
+        with self._connect() as db:
+            rows = db.execute("SELECT run_id, payload, signature FROM run_signatures ORDER BY rowid").fetchall()
+        return [(row["run_id"], row["payload"], row["signature"]) for row in rows]
+
+    def result_texts(self, run_id: str) -> dict[str, str]:
+        """Each control's stored result JSON, as stored (what a run's signature covers)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT control_id, result FROM control_results WHERE run_id = ?", (run_id,)).fetchall()
+        return {row["control_id"]: row["result"] for row in rows}
+
     # -- per control ---------------------------------------------------------------------------------
 
-    def save_plan(self, run_id: str, control_id: str, plan: list[dict[str, Any]], tool_calls: list[dict[str, Any]]) -> None:
+    def save_plan(
+        self, run_id: str, control_id: str, plan: list[dict[str, Any]], tool_calls: list[dict[str, Any]]
+    ) -> None:
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO plans (run_id, control_id, plan, tool_calls) VALUES (?, ?, ?, ?)",
@@ -185,7 +234,8 @@ class RunStore:
             )
             db.execute(
                 "INSERT OR REPLACE INTO reasoning (run_id, control_id, reasoning) VALUES (?, ?, ?)",
-                (run_id, result.id, json.dumps(reasoning, default=str)),
+                # The model's reasoning may quote evidence or a prompt: stored only redacted.
+                (run_id, result.id, json.dumps(redact(reasoning).data)),
             )
 
     def log(self, run_id: str, kind: str, control_id: str | None, message: str) -> None:
@@ -197,27 +247,53 @@ class RunStore:
 
     def results(self, run_id: str) -> list[ControlResult]:
         with self._connect() as db:
-            rows = db.execute("SELECT result FROM control_results WHERE run_id = ? ORDER BY control_id", (run_id,)).fetchall()
+            rows = db.execute(
+                "SELECT result FROM control_results WHERE run_id = ? ORDER BY control_id", (run_id,)
+            ).fetchall()
         return [ControlResult.model_validate_json(row["result"]) for row in rows]
 
     def result(self, run_id: str, control_id: str) -> ControlResult | None:
         with self._connect() as db:
-            row = db.execute("SELECT result FROM control_results WHERE run_id = ? AND control_id = ?", (run_id, control_id)).fetchone()
+            row = db.execute(
+                "SELECT result FROM control_results WHERE run_id = ? AND control_id = ?", (run_id, control_id)
+            ).fetchone()
         return ControlResult.model_validate_json(row["result"]) if row else None
 
     def plan(self, run_id: str, control_id: str) -> dict[str, Any] | None:
         with self._connect() as db:
-            row = db.execute("SELECT plan, tool_calls FROM plans WHERE run_id = ? AND control_id = ?", (run_id, control_id)).fetchone()
+            row = db.execute(
+                "SELECT plan, tool_calls FROM plans WHERE run_id = ? AND control_id = ?", (run_id, control_id)
+            ).fetchone()
         return {"plan": json.loads(row["plan"]), "tool_calls": json.loads(row["tool_calls"])} if row else None
 
     def reasoning(self, run_id: str, control_id: str) -> dict[str, Any] | None:
         with self._connect() as db:
-            row = db.execute("SELECT reasoning FROM reasoning WHERE run_id = ? AND control_id = ?", (run_id, control_id)).fetchone()
+            row = db.execute(
+                "SELECT reasoning FROM reasoning WHERE run_id = ? AND control_id = ?", (run_id, control_id)
+            ).fetchone()
         return json.loads(row["reasoning"]) if row else None
+
+    def note_source_problem(self, run_id: str, problem: SourceProblem) -> None:
+        """A source the run could not read: kept so that a resumed run still reports it."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO source_problems (run_id, source, cause, fix) VALUES (?, ?, ?, ?)",
+                (run_id, problem.source, problem.cause, problem.fix),
+            )
+
+    def source_problems(self, run_id: str) -> list[SourceProblem]:
+        """What the run met so far; none blocks its source again (the cause may be fixed before a resume)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT source, cause, fix FROM source_problems WHERE run_id = ? ORDER BY rowid", (run_id,)
+            ).fetchall()
+        return [SourceProblem(row["source"], row["cause"], row["fix"]) for row in rows]
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
         with self._connect() as db:
-            rows = db.execute("SELECT at, control_id, kind, message FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+            rows = db.execute(
+                "SELECT at, control_id, kind, message FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
         return [dict(row) for row in rows]
 
 

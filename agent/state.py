@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
-from agent.config import AuditorConfig
-from agent.workspace import Workspace
+from tools.config import AuditorConfig
+from tools.workspace import Workspace
 
 if TYPE_CHECKING:
     from agent.runs import RunStore
@@ -109,7 +109,18 @@ class ControlState(ControlInput, ControlOutput, total=False):
 # -- what nodes need that is not state ------------------------------------------------------------------
 
 ProgressKind = Literal[
-    "started", "planned", "collected", "evaluated", "drafted", "verified", "repaired", "fallback", "done", "warning", "error", "report"
+    "started",
+    "planned",
+    "collected",
+    "evaluated",
+    "drafted",
+    "verified",
+    "repaired",
+    "fallback",
+    "done",
+    "warning",
+    "error",
+    "report",
 ]
 
 
@@ -122,6 +133,10 @@ class ProgressEvent:
 
     def __str__(self) -> str:
         return f"{self.control_id}: {self.message}" if self.control_id else self.message
+
+
+class RunCancelled(Exception):
+    """The run was asked to stop (Ctrl-C): each control stops at its next step; finished ones are kept."""
 
 
 @dataclass
@@ -142,6 +157,14 @@ class RunContext:
     # Parsed evidence facts for the verifier, shared by every control of the run.
     facts_cache: dict[str, "EvidenceFacts"] = field(default_factory=dict)
     facts_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set to stop the run: controls not yet finished stop at their next step (`auditor run --resume` redoes them).
+    cancel: threading.Event = field(default_factory=threading.Event)
+    # `auditor run --checks`: evaluate only these checks (None: every check the plan calls for).
+    only_checks: frozenset[str] | None = None
+
+    def stop_if_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise RunCancelled("the run was interrupted")
 
     def emit(self, kind: ProgressKind, control_id: str | None, message: str, count: int | None = None) -> None:
         if self.on_event is not None:

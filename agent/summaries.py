@@ -10,7 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 MAX_SUMMARY_CHARS = 300
-_NAME_KEYS = ("name", "Name", "UserName", "user", "BucketName", "TrailARN", "GroupId", "VpcId", "VolumeId", "DBInstanceIdentifier", "repo", "login", "KeyId", "arn", "Arn")
+_NAME_KEYS = (
+    "name",
+    "Name",
+    "UserName",
+    "user",
+    "BucketName",
+    "TrailARN",
+    "GroupId",
+    "VpcId",
+    "VolumeId",
+    "DBInstanceIdentifier",
+    "repo",
+    "login",
+    "KeyId",
+    "arn",
+    "Arn",
+)
 _MAX_NAMES = 5
 
 

@@ -31,6 +31,12 @@ Rules, each reported as a problem naming the sentence:
      when any finding of the control failed;
    - a sentence that names a resource whose only findings failed must say so: it needs a word of
      failure or exception ("fails", "lacks", "without", "not", "missing", "exception", ...).
+5-9. What a lying model writes (each rule a function in STRICT_RULES, described above them): no words
+   to the reader; universal claims only over passing findings that judged what they speak of; reliance
+   language only when `reliance_supported`; checks that could not be judged or did not apply said as
+   such; quantities in words and keyed values as the evidence has them.
+The text is read normalised first (NFKC, invisible characters dropped, look-alike letters read as Latin:
+tools/injection.py), and a text that hides characters from its reader is refused.
 """
 
 from __future__ import annotations
@@ -40,54 +46,82 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from agent.citations import Sentence, evidence_id_of, malformed, sentences
+from agent.citations import Sentence, malformed, sentences
 from agent.report_schema import VerifierResult
+from agent.review_log import quarter_of
+from knowledge.citations import evidence_id_of
+from knowledge.models import DesignStatement
+from knowledge.text import stems
 from tools.findings import Finding, Status
+from tools.injection import SuspectText, hidden_characters, instructions_in, normalise, scan
 
 MAX_PROBLEMS = 20  # a draft with more problems than this is hopeless; the list stays readable
 
 
 @dataclass
 class EvidenceFacts:
-    """What one evidence item can support: its strings (lowercased, joined) and its numbers."""
+    """What one evidence item can support: its strings (lowercased, joined) and its numbers.
+
+    `counts` are the sizes of its lists and objects (how many of something it holds); `keyed` the numbers
+    under each key, the key read as words (`MinimumPasswordLength` -> "minimum password length"). Read
+    once per item and run, it also notes the strings that read as instructions (`suspect`)."""
 
     id: str
     tool: str
     text: str
     numbers: set[float] = field(default_factory=set)
+    counts: set[float] = field(default_factory=set)
+    keyed: dict[str, set[float]] = field(default_factory=dict)
+    suspect: list[SuspectText] = field(default_factory=list)  # strings that read as instructions to a model
 
     @classmethod
-    def from_data(cls, evidence_id: str, tool: str, params: dict[str, Any], data: Any) -> "EvidenceFacts":
-        strings: list[str] = [tool, json.dumps(params, sort_keys=True, default=str)]
-        numbers: set[float] = set()
-        _walk(data, strings, numbers)
-        return cls(evidence_id, tool, "\n".join(strings).lower(), numbers)
+    def from_data(
+        cls, evidence_id: str, tool: str, params: dict[str, Any], data: Any, collected_at: str = ""
+    ) -> "EvidenceFacts":
+        facts = cls(evidence_id, tool, "", suspect=scan(f"ev:{evidence_id}", data))
+        # When the locker stored it: a narrative states the collection date of what it cites.
+        strings: list[str] = [tool, json.dumps(params, sort_keys=True, default=str), f"collected_at {collected_at}"]
+        facts._walk(data, strings)
+        facts.text = "\n".join(strings).lower()
+        return facts
+
+    def _walk(self, value: Any, strings: list[str]) -> None:
+        # Iterative: evidence can be deep (policy documents) and large (log events).
+        stack: list[tuple[str, Any]] = [("", value)]
+        while stack:
+            key, item = stack.pop()
+            if isinstance(item, dict):
+                self.counts.add(float(len(item)))
+                for child_key, child in item.items():
+                    strings.append(str(child_key))
+                    stack.append((str(child_key), child))
+            elif isinstance(item, list):
+                self.counts.add(float(len(item)))
+                stack.extend((key, child) for child in item)
+            elif isinstance(item, bool) or item is None:
+                continue
+            elif isinstance(item, int | float):
+                self._number(key, float(item))
+            else:
+                text = str(item)
+                strings.append(text)
+                if _WHOLE_NUMBER.fullmatch(text.strip()):
+                    self._number(key, float(text.strip()))  # CSV-style values ("14") are numbers too
+        self.numbers |= self.counts
+
+    def _number(self, key: str, value: float) -> None:
+        self.numbers.add(value)
+        if key:
+            self.keyed.setdefault(key_words(key), set()).add(value)
 
 
-def _walk(value: Any, strings: list[str], numbers: set[float]) -> None:
-    # Iterative: evidence can be deep (policy documents) and large (log events).
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            numbers.add(float(len(item)))
-            for key, child in item.items():
-                strings.append(str(key))
-                stack.append(child)
-        elif isinstance(item, list):
-            numbers.add(float(len(item)))
-            stack.extend(item)
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int | float):
-            numbers.add(float(item))
-        else:
-            text = str(item)
-            strings.append(text)
-            if _WHOLE_NUMBER.fullmatch(text.strip()):
-                numbers.add(float(text.strip()))  # CSV-style values ("14") are numbers too
+def key_words(key: str) -> str:
+    """A data key as words: `MinimumPasswordLength`, `minimum_password_length` -> "minimum password length"."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\-.]+", " ", key)
+    return " ".join(spaced.lower().split())
 
 
 @dataclass
@@ -98,20 +132,29 @@ class VerificationContext:
     evidence: dict[str, EvidenceFacts]  # evidence id -> facts
     findings: list[Finding]
     check_titles: dict[str, str] = field(default_factory=dict)  # the rule each finding applied
+    statements: list[DesignStatement] = field(default_factory=list)  # the control's design (rule 10)
+    as_of: date | None = None  # the run's day: dates of its quarter are the period a request covers (rule 11)
 
     def allowed(self) -> set[str]:
         return set(self.chunks) | {f"ev:{evidence_id}" for evidence_id in self.evidence}
 
 
 def verify(text: str, context: VerificationContext) -> VerifierResult:
+    # Rules read the text as a person sees it: `Αll` with a Greek alpha is "All", a zero-width space nothing.
+    hidden = hidden_characters(text)
+    text = normalise(text)
     parts = sentences(text)
     problems: list[str] = []
+    if hidden:
+        problems.append(f"the narrative hides characters from its reader ({'; '.join(hidden[:3])}): write plain text")
     allowed = context.allowed()
     any_failed = any(f.status == Status.FAIL for f in context.findings)
     if not parts:
         problems.append("the narrative is empty")
     for bad in malformed(text):
-        problems.append(f"malformed citation {bad}: use [CC6.1], [CC6.1/pof/3], [ev:<12 hex>], [policy:<file>#<section>] or [control:<ID>]")
+        problems.append(
+            f"malformed citation {bad}: use [CC6.1], [CC6.1/pof/3], [ev:<12 hex>], [policy:<file>#<section>] or [control:<ID>]"
+        )
     cited = 0
     for number, sentence in enumerate(parts, start=1):
         label = f"sentence {number} ({_excerpt(sentence.plain)})"
@@ -121,20 +164,25 @@ def verify(text: str, context: VerificationContext) -> VerifierResult:
             problems.append(f"{label}: has no citation")
         unknown = [c for c in sentence.citations if c not in allowed]
         if unknown:
-            problems.append(f"{label}: cites {', '.join(unknown)}, which was not retrieved or collected for this control")
+            problems.append(
+                f"{label}: cites {', '.join(unknown)}, which was not retrieved or collected for this control"
+            )
         support = _support(sentence, context)
-        for identifier in identifiers(sentence.plain):
+        own_words = without_quoted_statements(sentence.plain, context)
+        for identifier in identifiers(own_words):
             if not _occurs_whole(identifier.lower(), support.text):
                 problems.append(f"{label}: identifier `{identifier}` does not appear in what the sentence cites")
-        for value, written in numbers(sentence.plain):
+        for value, written in numbers(own_words):
             if value not in support.numbers:
                 problems.append(f"{label}: the number {written} is not in the cited evidence, findings or criteria")
         claim = _contradicted_claim(sentence, context, any_failed)
         if claim:
-            problems.append(f"{label}: claims \"{claim}\" although a cited finding failed")
+            problems.append(f'{label}: claims "{claim}" although a cited finding failed')
         silent = _failed_resource_named_as_passing(sentence, context)
         if silent:
             problems.append(f"{label}: names `{silent}`, whose check failed, without saying it failed")
+        problems += [f"{label}: {problem}" for rule in STRICT_RULES if (problem := rule(sentence, context))]
+        problems += [f"{label}: {problem}" for rule in STATEMENT_RULES if (problem := rule(sentence, context))]
     return VerifierResult(
         passed=not problems,
         problems=problems[:MAX_PROBLEMS],
@@ -177,9 +225,13 @@ def _support(sentence: Sentence, context: VerificationContext) -> _Support:
         values.update(_numbers_in(finding.reason))
         values.update(_numbers_in(facts))
         values.update(_numbers_in(title))
-        values.update(float(v) for v in finding.facts.values() if isinstance(v, int | float) and not isinstance(v, bool))
+        values.update(float(v) for v in finding.facts.values() if _is_number(v))
     values.update(derivable_counts(resting, len(cited_evidence)))
     return _Support("\n".join(texts), values)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def derivable_counts(findings: list[Finding], evidence_items: int = 0) -> set[float]:
@@ -198,7 +250,10 @@ def derivable_counts(findings: list[Finding], evidence_items: int = 0) -> set[fl
     if judged:
         counts.add(float(round(100 * by_status[Status.PASS] / judged)))
     # Per check: findings judged (pass + fail); across checks: how many checks end in each outcome.
-    counts.update(float(sum(1 for f in findings if f.check == check and f.status in (Status.PASS, Status.FAIL))) for check in by_check)
+    counts.update(
+        float(sum(1 for f in findings if f.check == check and f.status in (Status.PASS, Status.FAIL)))
+        for check in by_check
+    )
     outcomes = Counter(_check_outcome({f.status for f in findings if f.check == check}) for check in by_check)
     counts.update(float(n) for n in outcomes.values())
     counts.add(float(outcomes["pass"] + outcomes["not_applicable"]))
@@ -220,6 +275,7 @@ _STRIP = "()[]{}\"'“”‘’,;:!?*"
 _UNIT_WORD = re.compile(r"^\d+(?:[.,]\d+)?-[a-z]+(?:-[a-z]+)*$", re.IGNORECASE)  # 90-day, 14-character
 _NOT_IDENTIFIERS = {"e.g", "i.e", "e.g.", "i.e.", "soc2"}
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(%?)(?![\w])")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # a date, checked as a date (rule 11), not as three numbers
 _WHOLE_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _SOC2 = re.compile(r"\bSOC\s?2\b|\bType (?:I{1,2}|1|2)\b", re.IGNORECASE)
 
@@ -257,18 +313,32 @@ def _occurs_whole(needle: str, haystack: str) -> bool:
 
 # Counts people write as words. "one" is left out: "one of", "no one", "at least one" say no count.
 _NUMBER_WORDS = {
-    word: value for value, word in enumerate(
+    word: value
+    for value, word in enumerate(
         "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
         "seventeen eighteen nineteen twenty".split()
-    ) if word != "_"
-} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-     "hundred": 100, "dozen": 12}
+    )
+    if word != "_"
+} | {
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "dozen": 12,
+}
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b(?!-)", re.IGNORECASE)  # not "two-factor"
 
 
 def numbers(plain: str) -> list[tuple[float, str]]:
     """Numbers written in a sentence, outside identifiers: (value, as written)."""
-    words = [(float(_NUMBER_WORDS[m.group(1).lower()]), m.group(1)) for m in _NUMBER_WORD.finditer(_BACKTICKED.sub(" ", plain))]
+    words = [
+        (float(_NUMBER_WORDS[m.group(1).lower()]), m.group(1))
+        for m in _NUMBER_WORD.finditer(_BACKTICKED.sub(" ", plain))
+    ]
     return _digit_numbers(plain) + words
 
 
@@ -277,8 +347,8 @@ def _digit_numbers(plain: str) -> list[tuple[float, str]]:
     tokens = []
     for raw in rest.split():
         token = raw.strip(_STRIP).rstrip(".")
-        if token and _is_identifier(token):
-            continue
+        if token and (_is_identifier(token) or _ISO_DATE.fullmatch(token)):
+            continue  # a date is checked as a date (rule 11)
         tokens.append(token)
     result = []
     for token in tokens:
@@ -297,8 +367,9 @@ def _numbers_in(text: str) -> set[float]:
 
 # A duty, not a statement of fact: "all users must have MFA". "The policy requires" is no duty of the
 # sentence's own, so it does not excuse "all users have MFA, as the policy requires".
-_NORMATIVE = re.compile(r"\b(must|should|shall|(is|are) (required|expected|designed) to|needs? to|as designed|by design)\b",
-                        re.IGNORECASE)
+_NORMATIVE = re.compile(
+    r"\b(must|should|shall|(is|are) (required|expected|designed) to|needs? to|as designed|by design)\b", re.IGNORECASE
+)
 _UNIVERSAL = re.compile(
     r"\b(all|every|each)\b(?! but\b)[^.;]*?\b(have|has|had|are|is|were|was|use|uses|enforce|enforces|enforced|meet|meets|complies|comply|pass|passes|passed|block|blocks|rotate|rotated|encrypt|encrypts|encrypted)\b"
     r"|\b(is|are|was|were)\s+(\w+\s+){0,2}(for|on|across|in|by|to)\s+(all|every|each)\b"
@@ -370,7 +441,7 @@ def _failed_resource_named_as_passing(sentence: Sentence, context: VerificationC
         for name in {resource, re.split(r"[/:]", resource)[-1]}:
             # Only names that read as names: a name with digits or punctuation, the tail of a resource
             # path (`user/bob`), or one in backticks. "root" or "default" are words before resources.
-            reads_as_name = (re.search(r"[\d\-_./@:]", name) or f"/{name}" in resource or f"`{name}`" in plain)
+            reads_as_name = re.search(r"[\d\-_./@:]", name) or f"/{name}" in resource or f"`{name}`" in plain
             if len(name) >= 3 and reads_as_name and _occurs_whole(name.lower(), lowered):
                 return name
     return None
@@ -389,6 +460,472 @@ def _first_clause(reason: str) -> str:
     return reason.strip().rstrip(".")
 
 
+# -- rules 5-9: what a lying model writes -----------------------------------------------------------
+#
+# Each rule reads one sentence (already normalised by `verify`) and returns its problem, or None. They
+# are separate functions so that each can be tightened on its own; STRICT_RULES runs them in order.
+#
+# 5. A sentence never speaks to its reader: no instructions to a model, no note to the reviewer, no "you".
+# 6. A universal claim ("all", "every", "no ...", "not a single", "none", "zero exceptions", "never",
+#    "locked down", "not reachable", "fully ...") needs every finding it rests on to have passed (findings
+#    that did not apply or are out of scope only when the claim says "checked" or "in scope"), at least
+#    one pass, and a check that judged
+#    what it speaks of: each content word of the claim occurs in those checks' titles, the findings'
+#    reasons, resources or facts, or the cited evidence's tool. It rests on the findings of the evidence
+#    it cites (of the check it quotes, else of the checks its words name best), or on every finding of the
+#    control when it cites no evidence. A duty ("must", "should") is no claim; neither is a clause copied
+#    from a cited control's own text (its design, or its title). "All 3 checks found exceptions" is a
+#    claim of failure, not of assurance: rule 4 judges it.
+# 7. Reliance and effectiveness language ("auditors can rely on it", "working as intended", "passed
+#    testing", "is effective", "fully compliant") needs `reliance_supported`: every design statement
+#    tested by a check of this run, and every finding passed.
+# 8. A sentence about a check that could not be judged or did not apply (its words cover most of the
+#    check's title, or it quotes it) must say so.
+# 9. Quantities must match: written in words ("over a million objects", "thousands of") they need a
+#    count or a value that fits; a number next to the words of an evidence key ("the minimum password
+#    length is 14") must be that key's value in the cited evidence or findings, unless the sentence
+#    states a requirement.
+
+
+def reliance_supported(findings: list[Finding], statements: list[DesignStatement] | None = None) -> str | None:
+    """None when the control's results support reliance language, else why not.
+
+    Every design statement is tested by a check of this run, at least one finding of each statement's
+    checks passed, and every finding passed: none failed, could not be judged or did not apply (out-of-scope
+    resources are outside the population). Statements are None where the design is not known (a chat
+    answer): the findings alone decide."""
+    judged = [f for f in findings if f.status != Status.OUT_OF_SCOPE]
+    if not judged:
+        return "no check judged this control"
+    short = Counter(f.status for f in judged if f.status != Status.PASS)
+    if short:
+        counted = ", ".join(f"{n} {status.value.replace('_', ' ')}" for status, n in short.items())
+        return f"not every finding passed ({counted})"
+    for statement in statements or []:
+        if not statement.tested:
+            return f"the design statement “{statement.text.rstrip('.')}” is tested by no check"
+        if not any(f.check in statement.checks for f in judged):
+            return f"no check judged the design statement “{statement.text.rstrip('.')}” in this run"
+    return None
+
+
+def _negated(text: str, start: int) -> bool:
+    before = text[max(0, start - 24) : start].lower()
+    return re.search(r"\b(?:not|never|no|n't|cannot|without)\s+(?:\w+\s+)?$", before) is not None
+
+
+def _first_claim(pattern: re.Pattern[str], text: str) -> str | None:
+    for match in pattern.finditer(text):
+        if not _negated(text, match.start()):
+            return " ".join(match.group(0).split())
+    return None
+
+
+# 5 ----------------------------------------------------------------------------------------------------
+
+_ADDRESSED = re.compile(
+    r"\byou(?:rs?|rself)?\b|\b(?:dear|hi|hello)\s+(?:reviewers?|auditors?|approvers?)\b|\b(?:reviewers?|auditors?|approvers?)\s*:"
+    r"|\balready\s+(?:been\s+)?(?:approved|reviewed|signed\s+off|verified)\b"
+    r"|\bapprove\s+(?:this|it|the\s+(?:control|narrative|draft))\b"
+    r"|\bno\s+(?:further\s+)?(?:review|verification|checking)\s+(?:is\s+)?(?:needed|required|necessary)\b"
+    r"|\b(?:do\s+not|don't|no\s+need\s+to)\s+(?:review|verify|check|flag|reject|escalate)\b"
+    r"|\bskip\s+(?:the\s+)?(?:review|verification)\b",
+    re.IGNORECASE,
+)
+
+
+def _addressed_to_the_reader(sentence: Sentence, context: VerificationContext) -> str | None:
+    # Names in backticks, quotations and findings' reasons come from evidence: rule 3 judges those.
+    plain = _BACKTICKED.sub(" ", _without_quotes_and_reasons(sentence, context))
+    said = instructions_in(plain) + [m.group(0) for m in _ADDRESSED.finditer(plain)]
+    if not said:
+        return None
+    return f"speaks to its reader (“{said[0]}”): a narrative describes the control, never addresses a reviewer or model"
+
+
+# 6 ----------------------------------------------------------------------------------------------------
+
+_FREQUENCY = re.compile(
+    r"\b(?:every|each)\s+(?:\d+\s+|other\s+|single\s+)?(?:business\s+|calendar\s+|working\s+)?"
+    r"(?:days?|weeks?|months?|quarters?|years?|hours?|minutes?|nights?|sprints?|releases?|time)\b",
+    re.IGNORECASE,
+)
+_UNIVERSAL_CLAIM = re.compile(
+    r"\b(?:all|every|everyone|everybody|everything|everywhere|always|universally)\b|\beach(?=\s+\w)|\bacross\s+the\s+board\b"
+    r"|\b100\s?%|\b(?:fully|completely|totally|entirely)\s+\w+"
+    r"|\block(?:ed|s)?\s+down\b|\bnot\s+(?:publicly\s+|externally\s+)?(?:reachable|exposed|accessible)\b"
+    r"|\b(?:unreachable|inaccessible|airtight)\b",
+    re.IGNORECASE,
+)
+# "No user lacks MFA", "not a single ...", "zero exceptions": negative universals, claims even with a word of failure.
+_NEGATIVE_UNIVERSAL = re.compile(
+    r"^\W*(?:no|zero)\s+\w+|\b(?:none|nobody|nothing|never)\b|\bno\s+one\b|\bnot\s+(?:a\s+single|one|once)\b"
+    r"|\bthere\s+(?:is|are|was|were|has\s+been|have\s+been)\s+(?:no|zero)\b|\bzero\s+\w+|\bwithout\s+(?:any\s+)?exceptions?\b"
+    r"|\bno\s+(?:exceptions?|failures?|gaps?|issues?|deviations?|violations?|problems?|findings?\s+of\s+failure)\b",
+    re.IGNORECASE,
+)
+_FAILURE_SAID = re.compile(
+    r"\b(?:fail\w*|exceptions?|lack\w*|missing|gaps?|errors?|errored|non-?compliant|violat\w*|unencrypted|unapproved|"
+    r"unprotected|unsigned|disabled|stale|expired|absent|could\s+not|cannot|can't|not\s+applicable|(?:does|did)\s+not\s+apply)\b",
+    re.IGNORECASE,
+)
+# "each of the 3 users checked", "every bucket in scope": a claim about what was judged, not the whole population.
+_SCOPED = re.compile(
+    r"\b(?:checked|judged|assessed|tested|examined|evaluated|reviewed|in\s+scope|it\s+applies\s+to)\b", re.IGNORECASE
+)
+_DUTY = re.compile(
+    r"\b(?:must|should|shall|(?:is|are)\s+(?:required|expected)\s+to|needs?\s+to|ha(?:s|ve)\s+to)\b", re.IGNORECASE
+)
+# "... must keep: acknowledgements for all staff": what follows the colon is what the duty covers.
+_LIST_OF_DUTIES = re.compile(r"\b(?:must|should|shall)\b[^:;.]*:.*$", re.IGNORECASE)
+# "The agent read the files in each local repository": what was collected, said of the agent, not the company.
+_WHAT_THE_AGENT_READ = re.compile(
+    r"\b(?:the\s+agent|this\s+run|it)\s+(?:also\s+)?(?:read|collected|queried|listed|fetched|retrieved)\b",
+    re.IGNORECASE,
+)
+_STATE_VERB = re.compile(
+    r"\b(?:is|are|was|were|been|has|have|had|uses?|used|pass(?:es|ed)?|enforce[sd]?|blocks?|blocked|meets?|met|compl(?:y|ies)|"
+    r"rotate[sd]?|encrypt(?:s|ed)?|requires?|required|lacks?|holds?|shows?|stays?|remains?)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"[;,()\u2014\u2013]|\s-\s|\b(?:and|but|while|whereas|although|though|yet|so)\b", re.IGNORECASE)
+# Words of any narrative about checks: a claim made of these alone has nothing a check must have judged.
+_GENERIC = frozenset(
+    stems(
+        """each every everyone everybody everything everywhere always universally across board none nobody nothing
+        never ever fully completely totally entirely single zero one both whole check checks checked pass passes passed
+        passing run runs evidence finding findings control controls result results during period time found find shows
+        showed shown confirmed confirms verified reviewed agent test tested testing hold holds held apply applies met
+        exception exceptions issue issues gap gaps failure failures deviation deviations problem problems case cases
+        scope company locked down reachable exposed accessible unreachable inaccessible airtight there automated
+        automatically criteria criterion lack lacks lacking missing without fail fails failed failing were was been
+        being had does did"""
+    )
+)
+
+
+def _unsupported_universal(sentence: Sentence, context: VerificationContext) -> str | None:
+    text = _LIST_OF_DUTIES.sub(" ", _FREQUENCY.sub(" ", _own_words(sentence, context)))
+    listing_reads = False
+    for clause in _CLAUSE.split(text):
+        # After "the agent read", clauses without a verb of their own continue the list of what it read.
+        listing_reads = bool(_WHAT_THE_AGENT_READ.search(clause)) or (listing_reads and not _STATE_VERB.search(clause))
+        if not clause or listing_reads or _DUTY.search(clause):
+            continue
+        negative = _first_claim(_NEGATIVE_UNIVERSAL, clause)
+        positive = _first_claim(_UNIVERSAL_CLAIM, clause)
+        if negative:
+            claim = negative
+        elif positive and not _first_claim(_FAILURE_SAID, clause):
+            claim = positive
+        else:
+            continue
+        problem = _universal_problem(claim, clause, sentence, context)
+        if problem:
+            return problem
+    return None
+
+
+def _own_words(sentence: Sentence, context: VerificationContext) -> str:
+    """The sentence without quotations, findings' reasons, and what it copies from a cited control.
+
+    A control chunk reads "<title>. <description>". Its title after its id ("IAM-02, root account locked
+    down") names the control; its description copied in a sentence that says it is the design ("As
+    designed, every person who can sign in ... uses MFA") says what the control is meant to do. Neither
+    is a claim about what the evidence shows."""
+    plain = _without_quotes_and_reasons(sentence, context)
+    design_said = _DESIGN_SAID.search(plain) is not None
+    for citation in sentence.citations:
+        if not citation.startswith("control:"):
+            continue
+        title, _, description = context.chunks.get(citation, "").partition(". ")
+        named = r"\W+".join(re.escape(word) for word in re.findall(r"[\w'-]+", title))
+        if named:
+            after_id = rf"(\b{re.escape(citation.removeprefix('control:'))}\s*[,:(]\s*)"
+            plain = re.sub(after_id + named, r"\1 ", plain, flags=re.IGNORECASE)
+        if design_said:
+            plain = _blank_copies(plain, description)
+    return plain
+
+
+_DESIGN_SAID = re.compile(r"\b(?:as\s+designed|by\s+design|(?:is|are)\s+designed\s+(?:to|so))\b", re.IGNORECASE)
+_COPIED_WORDS = 4  # a run this long, word for word from the design, is a copy, not a coincidence
+
+
+def _blank_copies(text: str, source: str) -> str:
+    """`text` with every run of at least _COPIED_WORDS words that `source` has, word for word, blanked."""
+    joined = " " + " ".join(re.findall(r"[\w'-]+", source.lower())) + " "
+    tokens = list(re.finditer(r"[\w'-]+", text))
+    start = 0
+    spans = []
+    while start < len(tokens):
+        end = start
+        while end < len(tokens) and " " + " ".join(t.group(0).lower() for t in tokens[start : end + 1]) + " " in joined:
+            end += 1
+        if end - start >= _COPIED_WORDS:
+            spans.append((tokens[start].start(), tokens[end - 1].end()))
+            start = end
+        else:
+            start += 1
+    for begin, finish in reversed(spans):
+        text = text[:begin] + " " * (finish - begin) + text[finish:]
+    return text
+
+
+def _universal_problem(claim: str, clause: str, sentence: Sentence, context: VerificationContext) -> str | None:
+    support = _findings_about(clause, sentence, context)
+    if not support:
+        return f"claims “{claim}” but no finding it rests on judged that"
+    against = [f for f in support if f.status in (Status.FAIL, Status.ERROR)]
+    if against:
+        what = "failed" if any(f.status == Status.FAIL for f in against) else "could not be judged"
+        return f"claims “{claim}” although {len(against)} finding(s) it rests on {what} (e.g. `{against[0].resource}`)"
+    if not any(f.status == Status.PASS for f in support):
+        return f"claims “{claim}” but no finding it rests on passed"
+    outside = [f for f in support if f.status != Status.PASS]
+    if outside and not _SCOPED.search(clause):
+        return (
+            f"claims “{claim}” of more than was judged: {len(outside)} finding(s) it rests on did not apply or "
+            f"were out of scope (e.g. `{outside[0].resource}`); say “of those checked”"
+        )
+    vocabulary = set(stems(_vocabulary(support, sentence, context)))
+    unjudged = [word for word, stem in _content_words(clause) if stem not in vocabulary]
+    if unjudged:
+        return f"claims “{claim}” about what no check it rests on judged ({', '.join(dict.fromkeys(unjudged))})"
+    return None
+
+
+def _resting(sentence: Sentence, context: VerificationContext) -> list[Finding]:
+    """The findings resting on the evidence the sentence cites; every finding of the control if it cites none."""
+    cited = {evidence_id_of(c) for c in sentence.citations} - {None}
+    if not cited:
+        return list(context.findings)
+    return [f for f in context.findings if cited & set(f.evidence_ids)]
+
+
+def _findings_about(clause: str, sentence: Sentence, context: VerificationContext) -> list[Finding]:
+    """Of the findings a sentence rests on: those of the check it quotes, else of the checks its words name best."""
+    resting = _resting(sentence, context)
+    checks = {f.check for f in resting}
+    quoted = {check for check in checks if _quotes_title(sentence.plain, context.check_titles.get(check, ""))}
+    if quoted:
+        return [f for f in resting if f.check in quoted]
+    words = {stem for _, stem in _content_words(clause)}
+    overlap = {check: len(words & set(stems(f"{check} {context.check_titles.get(check, '')}"))) for check in checks}
+    best = max(overlap.values(), default=0)
+    return [f for f in resting if overlap[f.check] == best] if best else resting
+
+
+def _quotes_title(plain: str, title: str) -> bool:
+    return bool(title) and re.search(rf"[“\"]{re.escape(title)}[”\"]", plain, re.IGNORECASE) is not None
+
+
+def _content_words(text: str) -> list[tuple[str, str]]:
+    """(word, stem) of the words a claim is about: not names, ids, numbers or the generic words of a narrative."""
+    tokens = [t.strip(_STRIP).rstrip(".") for t in _BACKTICKED.sub(" ", text).lower().split()]
+    words = [w for t in tokens if not re.search(r"\d", t) for w in re.findall(r"[a-z]+", t) if len(w) >= 3]
+    return [(word, stem) for word in words if (stem := next(iter(stems(word)), "")) and stem not in _GENERIC]
+
+
+def _vocabulary(findings: list[Finding], sentence: Sentence, context: VerificationContext) -> str:
+    parts = []
+    for finding in findings:
+        facts = " ".join(f"{key_words(key)} {value}" for key, value in finding.facts.items())
+        title = context.check_titles.get(finding.check, "")
+        parts.append(f"{key_words(finding.check)} {title} {finding.resource} {finding.reason} {facts}")
+    for citation in sentence.citations:
+        evidence_id = evidence_id_of(citation)
+        if evidence_id and evidence_id in context.evidence:
+            parts.append(key_words(context.evidence[evidence_id].tool))
+    return re.sub(r"[^a-z]+", " ", " ".join(parts).lower())
+
+
+# 7 ----------------------------------------------------------------------------------------------------
+
+_RELIANCE = re.compile(
+    r"\b(?:auditors?|users?\s+of\s+(?:the|this)\s+report|customers?|readers?)\s+(?:can|may|could)\s+(?:fully\s+|safely\s+)?rely\b"
+    r"|\bcan\s+be\s+relied\s+(?:up)?on\b|\breliance\s+(?:can|may)\b"
+    r"|\b(?:work(?:s|ing|ed)?|function(?:s|ing|ed)?|perform(?:s|ing|ed)?|operat(?:es|ing|ed|e))\s+"
+    r"(?:as\s+intended|as\s+designed|effectively|properly|correctly|reliably)\b"
+    r"|\bpassed\s+(?:all\s+)?(?:its\s+|the\s+)?(?:testing|tests?|audit|inspection)\b"
+    r"|\btested\s+(?:and\s+)?(?:found\s+)?(?:effective|sound|reliable)\b|\btested\s+and\s+passed\b"
+    r"|\b(?:is|are|was|were|remains?)\s+(?:fully\s+|highly\s+)?"
+    r"(?:effective|compliant|reliable|in\s+compliance|audit[- ]ready)\b"
+    r"|\b(?:suitably|effectively|appropriately)\s+designed\b|\bfully\s+(?:compliant|effective|implemented|met|satisfied)\b"
+    r"|\bcompliant\s+with\b|\bmeets\s+(?:all\s+)?(?:of\s+)?(?:its|the)\s+(?:requirements|objectives?|criteria)\b"
+    r"|\bno\s+(?:further\s+)?(?:remediation|action)\s+(?:is\s+)?(?:needed|required)\b|\bready\s+for\s+(?:the\s+|an\s+)?audit\b",
+    re.IGNORECASE,
+)
+
+
+def _unsupported_reliance(sentence: Sentence, context: VerificationContext) -> str | None:
+    claim = _first_claim(_RELIANCE, _without_quotes_and_reasons(sentence, context))
+    if not claim:
+        return None
+    why_not = reliance_supported(context.findings, context.statements)
+    return f"says “{claim}” although {why_not}" if why_not else None
+
+
+# 8 ----------------------------------------------------------------------------------------------------
+
+_UNJUDGED_SAID = re.compile(
+    r"\b(?:could\s+not|cannot|can't|unable|not\s+(?:be\s+|been\s+)?(?:judged|assessed|evaluated|checked|collected|read|applicable)"
+    r"|(?:does|did)\s+not\s+apply|errors?|errored|unreadable|unavailable|unknown|out\s+of\s+scope|not\s+configured)\b",
+    re.IGNORECASE,
+)
+
+
+def _claim_about_unjudged_check(sentence: Sentence, context: VerificationContext) -> str | None:
+    plain = sentence.plain
+    if _UNJUDGED_SAID.search(plain):
+        return None
+    words = {stem for _, stem in _content_words(_own_words(sentence, context))}
+    for check in dict.fromkeys(f.check for f in context.findings):
+        outcome = _check_outcome({f.status for f in context.findings if f.check == check})
+        if outcome not in ("error", "not_applicable"):
+            continue
+        title = context.check_titles.get(check, check)
+        title_words = {stem for _, stem in _content_words(title)}
+        shared = words & title_words
+        if _quotes_title(plain, title) or (len(shared) >= 2 and 5 * len(shared) >= 3 * len(title_words)):
+            state = "could not be judged" if outcome == "error" else "did not apply"
+            return f"speaks of “{title}”, which {state} in this run, without saying so"
+    return None
+
+
+# 9 ----------------------------------------------------------------------------------------------------
+
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+_SCALED = re.compile(
+    r"\b(\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|several)\s+(thousand|million|billion)s?\b",
+    re.IGNORECASE,
+)
+_VAGUE = re.compile(r"\b(dozens|hundreds|thousands|millions|billions)\s+of\b", re.IGNORECASE)
+_VAGUE_RANGES = {
+    "dozens": (24, 200),
+    "hundreds": (200, 2e3),
+    "thousands": (2e3, 2e6),
+    "millions": (2e6, 2e9),
+    "billions": (2e9, 2e12),
+}
+_COMPARATOR = re.compile(
+    r"\b(over|more\s+than|above|at\s+least|in\s+excess\s+of|nearly|almost|about|around|approximately|roughly|close\s+to|"
+    r"under|fewer\s+than|less\s+than|below|up\s+to|at\s+most)\s+$",
+    re.IGNORECASE,
+)
+_STATED_VALUE = (
+    r"\s+(?:(?:is|are|was|were|has\s+been|stands\s+at|set\s+to|of|equals?|=|:)\s+){1,2}(?:only\s+|just\s+|exactly\s+)?"
+    r"(?P<comparator>(?:over|more\s+than|above|at\s+least|under|fewer\s+than|less\s+than|below|up\s+to|at\s+most)\s+)?"
+    r"(?P<value>[\w.,%]+(?:\s+[\w.,%]+)?)"
+)
+_REQUIREMENT = re.compile(
+    r"\b(?:requir\w*|must|should|shall|target\w*|expected|standard|threshold|limit\w*|design\w*)\b", re.IGNORECASE
+)
+
+
+def _quantity_not_in_evidence(sentence: Sentence, context: VerificationContext) -> str | None:
+    plain = _BACKTICKED.sub(" ", sentence.plain)
+    cited = {evidence_id_of(c) for c in sentence.citations} - {None}
+    items = [context.evidence[e] for e in (cited or set(context.evidence)) if e in context.evidence]
+    resting = _resting(sentence, context)
+    for written, low, high, after in _quantities(plain):
+        pool = derivable_counts(resting, len(cited)) | {n for item in items for n in item.counts}
+        pool |= {float(v) for f in resting for v in f.facts.values() if _is_number(v)}
+        # A value under a key naming what is counted ("NumberOfObjects" for "a million objects") counts too.
+        noun = next(iter(stems(after)), "")
+        pool |= {n for item in items for key, values in item.keyed.items() if noun in stems(key) for n in values}
+        if not any(low <= n <= high for n in pool):
+            return f"says “{written}”, which no count in the cited evidence or findings matches"
+    if _REQUIREMENT.search(plain):
+        return None  # "at least 14 is required": a requirement, not the value
+    keyed: dict[str, set[float]] = {}
+    for item in items:
+        for key, values in item.keyed.items():
+            keyed.setdefault(key, set()).update(values)
+    for finding in resting:
+        for key, value in finding.facts.items():
+            if _is_number(value):
+                keyed.setdefault(key_words(key), set()).add(float(value))
+    claims = _without_quotes_and_reasons(sentence, context).lower()
+    for key, values in keyed.items():
+        words = key.split()
+        if len(words) < 2:
+            continue  # "count", "size": too common to tie a number to
+        # The key's words (one more may sit between two of them), a linking verb, then the number.
+        named = r"\b" + r"(?:\s+\w+)?\s+".join(map(re.escape, words)) + r"s?\b"
+        for match in re.finditer(named + _STATED_VALUE, claims):
+            comparator = " ".join((match.group("comparator") or "").split())
+            stated = numbers(match.group("value"))
+            if not stated:
+                continue
+            low, high = _range(stated[0][0], comparator)
+            if not any(low <= value <= high for value in values):
+                shown = ", ".join(f"{value:g}" for value in sorted(values))
+                given = " ".join(filter(None, (comparator, stated[0][1])))
+                return f"gives the {key} as {given}, but the cited evidence says {shown}"
+    return None
+
+
+def _quantities(plain: str) -> list[tuple[str, float, float, str]]:
+    """Quantities in words: (as written, lowest and highest count that fits, the word after it)."""
+    found = []
+    for match in _SCALED.finditer(plain):
+        amount, scale = match.group(1).lower(), _SCALES[match.group(2).lower()]
+        if amount in ("a", "an", "one"):
+            value = scale
+        elif amount == "several":
+            value = 3 * scale
+        else:
+            value = float(amount) * scale if amount[0].isdigit() else float(_NUMBER_WORDS[amount]) * scale
+        comparator = _COMPARATOR.search(plain[: match.start()])
+        low, high = _range(value, comparator.group(1).lower() if comparator else "")
+        written = f"{comparator.group(1)} {match.group(0)}" if comparator else match.group(0)
+        found.append((written, low, high, plain[match.end() :]))
+    for match in _VAGUE.finditer(plain):
+        low, high = _VAGUE_RANGES[match.group(1).lower()]
+        found.append((match.group(0), low, high, plain[match.end() :]))
+    return found
+
+
+def _range(value: float, comparator: str) -> tuple[float, float]:
+    comparator = " ".join(comparator.split())
+    if comparator in ("over", "more than", "above", "in excess of"):
+        return value + 1, float("inf")
+    if comparator == "at least":
+        return value, float("inf")
+    if comparator in ("nearly", "almost"):
+        return 0.8 * value, value
+    if comparator in ("about", "around", "approximately", "roughly", "close to"):
+        return 0.8 * value, 1.2 * value
+    if comparator in ("under", "fewer than", "less than", "below"):
+        return 0, value - 1
+    if comparator in ("up to", "at most"):
+        return 0, value
+    return value, value
+
+
+STRICT_RULES = (
+    _addressed_to_the_reader,
+    _unsupported_universal,
+    _unsupported_reliance,
+    _claim_about_unjudged_check,
+    _quantity_not_in_evidence,
+)
+
+
+def unsupported_claims(text: str, findings: list[Finding], check_titles: dict[str, str]) -> list[str]:
+    """Claims of a text about a whole run (a chat answer) that its findings do not support: rules 5 to 7,
+    each sentence resting on the findings of the evidence it cites, or on every finding when it cites none."""
+    context = VerificationContext({}, {}, list(findings), dict(check_titles))
+    rules = (_addressed_to_the_reader, _unsupported_universal, _unsupported_reliance)
+    return [
+        f"{_excerpt(sentence.plain)}: {problem}"
+        for sentence in sentences(normalise(text))
+        for rule in rules
+        if (problem := rule(sentence, context))
+    ]
+
+
 def context_from(
     chunks: dict[str, str],
     evidence: Iterable[EvidenceFacts],
@@ -396,3 +933,63 @@ def context_from(
     check_titles: dict[str, str] | None = None,
 ) -> VerificationContext:
     return VerificationContext(dict(chunks), {e.id: e for e in evidence}, list(findings), dict(check_titles or {}))
+
+
+# -- rules 10-11: design statements and dates ---------------------------------------------------------------
+#
+# 10. A sentence that quotes a design statement of the control and says it was tested, passed or examined needs
+#     a finding (pass or fail) of a check linked to that statement: "tested" is never said of a statement no
+#     check of this run judged. Negated ("was not tested", "could not be tested") it is no claim.
+# 11. A date (YYYY-MM-DD) is supported when it occurs in what the sentence cites (evidence data, its
+#     collection time, a finding's facts or reason, a chunk), or is a bound of the run's quarter (the period a
+#     request for records covers).
+
+_TESTED_SAID = re.compile(
+    r"\b(?:tested|testing|tests?|passed|pass(?:es)?|examined|inspected|reperformed|held|holds)\b", re.IGNORECASE
+)
+
+
+def without_quoted_statements(plain: str, context: VerificationContext) -> str:
+    """The sentence without the control's own design statements it quotes: their names and numbers are the
+    design's, not claims the evidence must support."""
+    for statement in context.statements:
+        plain = plain.replace(f"“{statement.text.strip().rstrip('.')}”", "“”")
+    return plain
+
+
+def untested_statement_claimed(sentence: Sentence, context: VerificationContext) -> str | None:
+    plain = " ".join(sentence.plain.split()).lower()
+    # The claim is in the sentence's own words: a quoted statement's "tests" or "passes" is the design's.
+    # and what a duty lists ("must provide: records of the tabletop test") is a request, not a claim.
+    own = _LIST_OF_DUTIES.sub(" ", " ".join(without_quoted_statements(sentence.plain, context).split()).lower())
+    claim = _first_claim(_TESTED_SAID, own)
+    if not claim or re.search(r"\b(?:could|can)\s+not\b|\bcannot\b|\bnot\s+(?:\w+\s+)?tested\b", own):
+        return None
+    for statement in context.statements:
+        said = " ".join(statement.text.split()).rstrip(".").lower()
+        if said not in plain:
+            continue
+        judged = [f for f in context.findings if f.check in statement.checks and f.status in (Status.PASS, Status.FAIL)]
+        if not judged:
+            return (
+                f"says the design statement “{statement.text.rstrip('.')}” was {claim}, but no check linked to it "
+                "judged anything in this run"
+            )
+    return None
+
+
+def _unsupported_date(sentence: Sentence, context: VerificationContext) -> str | None:
+    said = _ISO_DATE.findall(_BACKTICKED.sub(" ", sentence.plain))
+    if not said:
+        return None
+    support = _support(sentence, context).text
+    period = (
+        {d.isoformat() for d in quarter_of(context.as_of)} | {context.as_of.isoformat()} if context.as_of else set()
+    )
+    for day in said:
+        if day not in period and not re.search(re.escape(day) + r"(?!\d)", support):
+            return f"the date {day} is not in the cited evidence, findings or criteria"
+    return None
+
+
+STATEMENT_RULES = (untested_statement_claimed, _unsupported_date)

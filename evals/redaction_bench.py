@@ -22,7 +22,7 @@ from typing import Any
 
 from tools.chain import canonical_json
 from tools.locker import EvidenceLocker
-from tools.redact import _scan_cached, redact
+from tools.redact import _scan_cached, _scan_token_run, redact
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLOUDTRAIL = SHARED_DATA / "cloudtrail" / "stratus_red_team_all_records.json"
@@ -39,8 +39,15 @@ def git_history_text(megabytes: float, rng: random.Random) -> str:
     size = 0
     while size < megabytes * 1_000_000:
         sha = _token(rng, "0123456789abcdef", 40)
-        block = [f"commit {sha}", "Author: Dana <dana@example.com>", "", "    Update service config", "",
-                 "diff --git a/app/settings.py b/app/settings.py", f"index {sha[:7]}..{sha[7:14]} 100644"]
+        block = [
+            f"commit {sha}",
+            "Author: Dana <dana@example.com>",
+            "",
+            "    Update service config",
+            "",
+            "diff --git a/app/settings.py b/app/settings.py",
+            f"index {sha[:7]}..{sha[7:14]} 100644",
+        ]
         for n in range(40):
             block.append(f"+    timeout_{n} = {rng.randint(1, 999)}  # seconds, see docs/ops/retries.md")
         roll = rng.random()
@@ -64,8 +71,13 @@ def iam_users(count: int, rng: random.Random) -> list[dict[str, Any]]:
             "Arn": f"arn:aws:iam::123456789012:user/team-{n % 17}/user-{n}",
             "CreateDate": "2024-07-30T21:46:15+00:00",
             "PasswordLastUsed": "2025-01-02T03:04:05+00:00",
-            "AccessKeys": [{"AccessKeyId": "AKIA" + _token(rng, string.ascii_uppercase + string.digits, 16),
-                            "Status": "Active", "CreateDate": "2024-08-01T00:00:00+00:00"}],
+            "AccessKeys": [
+                {
+                    "AccessKeyId": "AKIA" + _token(rng, string.ascii_uppercase + string.digits, 16),
+                    "Status": "Active",
+                    "CreateDate": "2024-08-01T00:00:00+00:00",
+                }
+            ],
             "Tags": [{"Key": "team", "Value": f"team-{n % 17}"}, {"Key": "cost-center", "Value": str(1000 + n % 50)}],
         }
         for n in range(count)
@@ -76,6 +88,7 @@ def throughput(label: str, payload: Any, size_bytes: int, repeats: int = 3) -> f
     timings = []
     for _ in range(repeats):
         _scan_cached.cache_clear()
+        _scan_token_run.cache_clear()
         started = time.perf_counter()
         redact(payload)
         timings.append(time.perf_counter() - started)
@@ -125,8 +138,10 @@ def main() -> None:
             put(n)
         report, seconds = timed(locker.verify)
         stats = locker.stats()
-        print(f"verify(): {seconds:.2f} s for {report.items:,} items and {stats.blobs:,} blobs "
-              f"({stats.stored_bytes / 1e6:.1f} MB), ok={report.ok}")
+        print(
+            f"verify(): {seconds:.2f} s for {report.items:,} items and {stats.blobs:,} blobs "
+            f"({stats.stored_bytes / 1e6:.1f} MB), ok={report.ok}"
+        )
         locker.close()
 
 

@@ -43,7 +43,7 @@ _TOOLS = (
     "github.branch_protection",
     "logs.cloudtrail_events",
 )
-_STATUSES = ("pass", "pass", "fail", "partial", "manual", "pass", "fail", "pass")
+_STATUSES = ("pass", "pass", "fail", "partial", "awaiting_evidence", "pass", "fail", "pass")
 
 
 def _evidence_data(index: int) -> dict[str, Any]:
@@ -81,6 +81,7 @@ def _findings(control: int, status: str, evidence_ids: list[str]) -> list[Any]:
 def build_workspace(root: Path, *, controls: int, evidence: int) -> Path:
     """Fill a workspace with `evidence` locker items and a report of `controls` controls citing them."""
     from agent.api import save_report
+    from agent.report import summarize
     from agent.report_schema import (
         ControlResult,
         CriterionResult,
@@ -88,13 +89,12 @@ def build_workspace(root: Path, *, controls: int, evidence: int) -> Path:
         Provenance,
         ReadinessReport,
         RunInfo,
-        Summary,
         VerifierResult,
         WriterInfo,
     )
-    from agent.workspace import Workspace
     from knowledge.catalog import load_catalog
     from tools.locker import EvidenceLocker
+    from tools.workspace import Workspace
 
     workspace = Workspace.at(root)
     run_id = "bench-run-0001"
@@ -110,7 +110,7 @@ def build_workspace(root: Path, *, controls: int, evidence: int) -> Path:
         ids = evidence_ids[c * per_control : (c + 1) * per_control]
         primary, secondary = criteria[c % len(criteria)], criteria[(c * 7 + 3) % len(criteria)]
         status = _STATUSES[c % len(_STATUSES)]
-        findings = [] if status == "manual" else _findings(c, status, ids)
+        findings = [] if status == "awaiting_evidence" else _findings(c, status, ids)
         text = " ".join(
             [
                 f"Console access to production requires multi-factor authentication [{primary}] [{primary}/pof/1].",
@@ -123,7 +123,7 @@ def build_workspace(root: Path, *, controls: int, evidence: int) -> Path:
                 id=f"SYN-{c:03d}",
                 title=f"Synthetic control {c:03d}: console MFA and access review",
                 criteria=[primary, secondary],
-                kind="manual" if status == "manual" else "automated",
+                kind="manual" if status == "awaiting_evidence" else "automated",
                 status=status,
                 findings=findings,
                 narrative=Narrative(
@@ -137,6 +137,7 @@ def build_workspace(root: Path, *, controls: int, evidence: int) -> Path:
                 ),
             )
         )
+    criteria_results = [CriterionResult(id=criterion, status="not_assessed", control_ids=[]) for criterion in criteria]
     report = ReadinessReport(
         company="Bench Corp",
         run=RunInfo(
@@ -146,10 +147,8 @@ def build_workspace(root: Path, *, controls: int, evidence: int) -> Path:
             trigger="manual",
             writer=WriterInfo(provider="offline", model="deterministic-v1"),
         ),
-        summary=Summary(
-            criteria_total=len(criteria), ready=0, partial=0, gap=0, not_assessed=len(criteria), readiness_pct=0.0
-        ),
-        criteria=[CriterionResult(id=criterion, status="not_assessed", control_ids=[]) for criterion in criteria],
+        summary=summarize(criteria_results, results),
+        criteria=criteria_results,
         controls=results,
     )
     save_report(workspace, report)
@@ -193,8 +192,8 @@ async def _wait_for_paint(app: Any, since: float, selected: str | None = None, t
 
 
 async def _startup_probe(workspace_dir: Path) -> dict[str, float]:
-    from agent.config import AuditorConfig
-    from agent.workspace import Workspace
+    from tools.config import AuditorConfig
+    from tools.workspace import Workspace
     from tui.session import ReviewSession
 
     timed_app = _timed_app_class()  # imports textual and the whole TUI
@@ -220,8 +219,8 @@ async def _keypress_latency(workspace_dir: Path, moves: int) -> tuple[list[float
     """Per keypress: time to the first paint (the list cursor moved) and to the paint showing the new control."""
     from textual import events
 
-    from agent.config import AuditorConfig
-    from agent.workspace import Workspace
+    from tools.config import AuditorConfig
+    from tools.workspace import Workspace
     from tui.session import ReviewSession
 
     workspace = Workspace.at(workspace_dir)

@@ -18,9 +18,26 @@ from knowledge.models import Criterion
 
 # Criteria per series in the 2017 TSC (61 in all); the loader refuses a catalog that lacks any of them.
 SERIES_SIZES = {
-    "CC1": 5, "CC2": 3, "CC3": 4, "CC4": 2, "CC5": 3, "CC6": 8, "CC7": 5, "CC8": 1, "CC9": 2,
-    "A1": 3, "C1": 2, "PI1": 5,
-    "P1": 1, "P2": 1, "P3": 2, "P4": 3, "P5": 2, "P6": 7, "P7": 1, "P8": 1,
+    "CC1": 5,
+    "CC2": 3,
+    "CC3": 4,
+    "CC4": 2,
+    "CC5": 3,
+    "CC6": 8,
+    "CC7": 5,
+    "CC8": 1,
+    "CC9": 2,
+    "A1": 3,
+    "C1": 2,
+    "PI1": 5,
+    "P1": 1,
+    "P2": 1,
+    "P3": 2,
+    "P4": 3,
+    "P5": 2,
+    "P6": 7,
+    "P7": 1,
+    "P8": 1,
 }
 EXPECTED_IDS = tuple(f"{series}.{n}" for series, size in SERIES_SIZES.items() for n in range(1, size + 1))
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
+from tools.redact import redact
+
 SUPPORTED = (".md", ".markdown", ".txt", ".pdf")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -85,6 +87,9 @@ def chunk_file(path: Path, name: str | None = None) -> list[DocumentChunk]:
         except UnicodeDecodeError as exc:
             raise DocumentError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         sections = list(_markdown_sections(text) if suffix in (".md", ".markdown") else _text_sections(text))
+    # Policies leak secrets too (a runbook's example credentials): redacted before they are chunked,
+    # embedded, stored or put in a prompt.
+    sections = [(redact(section).data, redact(body).data) for section, body in sections]
     chunks: list[DocumentChunk] = []
     used: set[str] = set()
     for section, body in sections:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tools.scope import AppliesTo
 
 
 class PointOfFocus(BaseModel):
@@ -40,6 +42,40 @@ class EvidenceSpec(BaseModel):
     check: str
 
 
+# How a check tests a statement: inspection of configuration, reperformance of a query over records (such as
+# logs), or inspection of records (pull requests, alerts).
+TestProcedure = Literal["inspection", "reperformance", "records"]
+
+
+class DesignStatement(BaseModel):
+    """One statement of a control's design, and how it is tested: by checks of the control's own evidence, or
+    not by the tool at all, in which case `provide` says what evidence a person must give."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1)  # present tense: "Every IAM user with a console password has an MFA device."
+    checks: list[str] = Field(default_factory=list)
+    procedure: TestProcedure | None = None
+    provide: str | None = None
+
+    @property
+    def tested(self) -> bool:
+        return bool(self.checks)
+
+    @model_validator(mode="after")
+    def _tested_or_provided(self) -> DesignStatement:
+        if bool(self.checks) == bool(self.provide):
+            raise ValueError(
+                "a statement gives either checks (tested by the tool) or provide (evidence a person "
+                "gives), not both and not neither"
+            )
+        if self.checks and self.procedure is None:
+            raise ValueError("a statement tested by checks needs a procedure: inspection, reperformance or records")
+        if self.provide and self.procedure is not None:
+            raise ValueError("procedure is only for statements tested by checks")
+        return self
+
+
 class Control(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -47,6 +83,8 @@ class Control(BaseModel):
     title: str
     description: str
     criteria: list[str] = Field(min_length=1)
+    # Criteria (among `criteria`) this control supports only weakly: it never makes one of them ready alone.
+    weak_criteria: list[str] = Field(default_factory=list)
     kind: Literal["automated", "manual", "hybrid"]
     frequency: Literal["continuous", "daily", "weekly", "monthly", "quarterly", "annually", "per_event"]
     owner_role: str
@@ -54,3 +92,10 @@ class Control(BaseModel):
     # What a person must provide for manual / hybrid controls (e.g. "signed policy acknowledgement").
     manual_evidence: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)  # e.g. ["ai"] for AI-specific controls
+    # The resources its checks judge (any tag pair or name glob matching); the others are out of scope for it.
+    # None: every resource. [scope.applies_to] in the configuration replaces it.
+    applies_to: AppliesTo | None = None
+    # The design, statement by statement, each tested by checks of `evidence` or provided by a person.
+    statements: list[DesignStatement] = Field(default_factory=list)
+    # Points of focus this control addresses ("CC6.1/pof/4"), chosen by people, each under one of `criteria`.
+    points_of_focus: list[str] = Field(default_factory=list)

@@ -3,28 +3,42 @@
 Every chunk carries a stable citation id: `CC6.1` (criterion), `CC6.1/pof/3` (point of focus),
 `control:IAM-01` (control), `policy:<file>#<section>` (company document). Retrieval is hybrid: dense
 vectors from Chroma (`knowledge.embedding`) and BM25 over the same analysed terms (`knowledge.text`),
-fused by reciprocal rank. The store is built on first open, so every consumer can just open it.
+fused by reciprocal rank. The store is built on first open, so every consumer can just open it; a new
+workspace gets a copy of the store this machine built for this version (`prebuilt_store_dir`), not a new build.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
 import threading
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import chromadb
 from chromadb.config import Settings
 from rank_bm25 import BM25Okapi
 
 from knowledge.catalog import Catalog, load_catalog
+from knowledge.citations import CitationKind, claimed_kind
 from knowledge.control_library import ControlLibrary, load_controls
-from knowledge.documents import DocumentChunk
 from knowledge.embedding import ConceptHashEmbedding, embedding_fingerprint
 from knowledge.text import terms
 
+if TYPE_CHECKING:  # documents pull in pypdf and the redactor (detect-secrets): not needed to search
+    from knowledge.documents import DocumentChunk
+
 COLLECTIONS = ("criteria", "controls", "documents")
+# Where each kind of chunk is stored; criteria and their points of focus (and ids of no chunk) in "criteria".
+_COLLECTION_OF_KIND: dict[CitationKind, str] = {"control": "controls", "policy": "documents"}
 FINGERPRINT_FILE = "embedding.fingerprint"  # in the store's folder: which embedding made its vectors
+# In the store's folder too: every chunk with its analysed terms, so a new process scores BM25 without
+# stemming the whole store again. Written when first needed, removed by every write to the store.
+LEXICAL_FILE = "lexical-index.json"  # JSON, not pickle: reading a workspace never runs code from it
 RRF_K = 60  # the usual reciprocal-rank-fusion constant for chunk search
 # Criterion ranking, measured with `python -m evals.retrieval.run`: in each ranking a criterion scores the
 # reciprocal ranks of its best 3 chunks. The hashed dense vectors are a weaker, correlated lexical signal, so
@@ -69,6 +83,8 @@ class KnowledgeStore:
     def open(cls, path: Path, *, build_if_empty: bool = True) -> "KnowledgeStore":
         """The persistent store at `path`; built from the shipped catalog and controls on first use."""
         path.mkdir(parents=True, exist_ok=True)
+        if build_if_empty and not any(path.iterdir()):
+            shutil.copytree(prebuilt_store_dir(), path, dirs_exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
         store = cls(client, path)
         if build_if_empty and not store.is_built():
@@ -110,8 +126,11 @@ class KnowledgeStore:
         controls = controls or load_controls()
         criteria_chunks = _criteria_chunks(catalog, self._imported_pof_texts())
         control_chunks = [
-            (f"control:{c.id}", f"{c.title}. {c.description}",
-             _metadata(f"control:{c.id}", "control", c.criteria, "controls", title=c.title))
+            (
+                f"control:{c.id}",
+                f"{c.title}. {c.description}",
+                _metadata(f"control:{c.id}", "control", c.criteria, "controls", title=c.title),
+            )
             for c in controls.controls
         ]
         # A control removed from the library must not linger in the store.
@@ -119,6 +138,7 @@ class KnowledgeStore:
         stale = [i for i in self._collection("controls").get(include=[])["ids"] if i not in current]
         if stale:
             self._collection("controls").delete(ids=stale)
+            self._forget_lexical_index()
         self._upsert("criteria", criteria_chunks)
         self._upsert("controls", control_chunks)
         self._note_fingerprint()
@@ -143,11 +163,20 @@ class KnowledgeStore:
         files = sorted({_document_name(c.citation_id) for c in chunks})
         if files:
             self._collection("documents").delete(where={"file": {"$in": files}})
-        self._upsert("documents", [
-            (c.citation_id, f"{c.section}\n{c.text}",
-             _metadata(c.citation_id, "policy", [], c.source, title=c.section, file=_document_name(c.citation_id)))
-            for c in chunks
-        ])
+            self._forget_lexical_index()
+        self._upsert(
+            "documents",
+            [
+                (
+                    c.citation_id,
+                    f"{c.section}\n{c.text}",
+                    _metadata(
+                        c.citation_id, "policy", [], c.source, title=c.section, file=_document_name(c.citation_id)
+                    ),
+                )
+                for c in chunks
+            ],
+        )
         return len(chunks)
 
     def document_sources(self) -> dict[str, str]:
@@ -163,13 +192,18 @@ class KnowledgeStore:
         for start in range(0, len(chunks), batch):
             part = chunks[start : start + batch]
             collection.upsert(ids=[c[0] for c in part], documents=[c[1] for c in part], metadatas=[c[2] for c in part])
+        self._forget_lexical_index()
+
+    def _forget_lexical_index(self) -> None:
         with self._lock:
             self._lexical = None
+            if self._path is not None:
+                (self._path / LEXICAL_FILE).unlink(missing_ok=True)
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self, citation_id: str) -> Chunk | None:
         """The chunk a citation id names (`CC6.1`, `CC6.1/pof/3`, `control:IAM-01`, `policy:x.md#y`), or None."""
-        name = "controls" if citation_id.startswith("control:") else "documents" if citation_id.startswith("policy:") else "criteria"
+        name = _COLLECTION_OF_KIND.get(claimed_kind(citation_id), "criteria")
         result = self._collection(name).get(ids=[citation_id], include=["documents", "metadatas"])
         if not result["ids"]:
             return None
@@ -178,7 +212,9 @@ class KnowledgeStore:
     def count(self) -> dict[str, int]:
         return {name: self._collection(name).count() for name in COLLECTIONS}
 
-    def search(self, query: str, k: int = 5, collections: tuple[str, ...] | None = None, mode: Mode = "hybrid") -> list[Chunk]:
+    def search(
+        self, query: str, k: int = 5, collections: tuple[str, ...] | None = None, mode: Mode = "hybrid"
+    ) -> list[Chunk]:
         """The k best chunks for a query across the given collections."""
         collections = collections or COLLECTIONS
         rankings = []
@@ -224,8 +260,12 @@ class KnowledgeStore:
             size = collection.count()
             if size == 0:
                 continue
-            result = collection.query(query_texts=[query], n_results=min(n, size), include=["documents", "metadatas", "distances"])
-            for i, doc, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]):
+            result = collection.query(
+                query_texts=[query], n_results=min(n, size), include=["documents", "metadatas", "distances"]
+            )
+            for i, doc, meta, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+            ):
                 hits.append(Chunk(i, doc, name, 1.0 - dist, dict(meta)))
         hits.sort(key=lambda c: (-c.score, c.id))
         return hits[:n]
@@ -242,13 +282,67 @@ class KnowledgeStore:
     def _lexical_index(self) -> tuple[BM25Okapi, list[Chunk]]:
         with self._lock:
             if self._lexical is None:
-                chunks = []
-                for name in COLLECTIONS:
-                    result = self._collection(name).get(include=["documents", "metadatas"])
-                    chunks.extend(Chunk(i, d, name, 0.0, dict(m)) for i, d, m in zip(result["ids"], result["documents"], result["metadatas"]))
-                corpus = [terms(c.text) or ["∅"] for c in chunks] or [["∅"]]
+                chunks, corpus = self._saved_lexical_terms() or self._analyse_chunks()
                 self._lexical = (BM25Okapi(corpus), chunks)
             return self._lexical
+
+    def _analyse_chunks(self) -> tuple[list[Chunk], list[list[str]]]:
+        chunks = []
+        for name in COLLECTIONS:
+            result = self._collection(name).get(include=["documents", "metadatas"])
+            rows = zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+            chunks.extend(Chunk(i, d, name, 0.0, dict(m)) for i, d, m in rows)
+        corpus = [terms(c.text) or ["∅"] for c in chunks] or [["∅"]]
+        if self._path is not None:
+            saved = self._path / LEXICAL_FILE
+            partial = saved.with_suffix(".partial")  # renamed into place: a reader never sees half a file
+            rows = [[c.id, c.text, c.collection, c.metadata] for c in chunks]
+            partial.write_text(
+                json.dumps({"fingerprint": embedding_fingerprint(), "chunks": rows, "terms": corpus}), encoding="utf-8"
+            )
+            partial.replace(saved)
+        return chunks, corpus
+
+    def _saved_lexical_terms(self) -> tuple[list[Chunk], list[list[str]]] | None:
+        """The chunks and terms saved by an earlier process, if made by this version's text analysis."""
+        if self._path is None:
+            return None
+        try:
+            saved = json.loads((self._path / LEXICAL_FILE).read_text(encoding="utf-8"))
+            if saved["fingerprint"] != embedding_fingerprint():
+                return None
+            chunks = [Chunk(i, text, name, 0.0, metadata) for i, text, name, metadata in saved["chunks"]]
+            return chunks, saved["terms"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # none yet, or unreadable: analysed again and saved anew
+
+
+def prebuilt_store_dir() -> Path:
+    """The store built from the shipped criteria and controls, once per machine and version, that new
+    workspaces copy: embedding it takes seconds, a copy milliseconds. Built here on first use.
+
+    Under $XDG_CACHE_HOME (default ~/.cache)/agentic-auditor/, named by the package version and a digest of
+    everything its chunks and vectors are made from, so a change to any of it makes a new one.
+    """
+    digest = hashlib.sha256(embedding_fingerprint().encode())
+    here = Path(__file__).resolve().parent
+    for source in (here / "store.py", *sorted((here / "controls").glob("*.yaml"))):
+        digest.update(source.read_bytes())
+    cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agentic-auditor"
+    prebuilt = cache_root / f"knowledge-{metadata.version('agentic-auditor')}-{digest.hexdigest()[:16]}"
+    if not prebuilt.is_dir():
+        # Built aside and renamed into place, so a concurrent or killed build never leaves half a store to copy.
+        partial = cache_root / f"{prebuilt.name}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        store = KnowledgeStore.open(partial, build_if_empty=False)
+        store.build()
+        store._lexical_index()  # saved beside it, so a new workspace's first search stems nothing
+        try:
+            partial.rename(prebuilt)
+        except OSError:  # another process renamed its build first: use that one
+            shutil.rmtree(partial, ignore_errors=True)
+    return prebuilt
 
 
 def _fuse(rankings: list[list[str]]) -> list[tuple[str, float]]:
@@ -283,17 +377,26 @@ def _criteria_chunks(catalog: Catalog, imported: dict[str, str]) -> list[tuple[s
     """One chunk per criterion statement and per point of focus; the context prefix helps both retrievers."""
     chunks = []
     for criterion in catalog.criteria:
-        chunks.append((
-            criterion.id,
-            f"{criterion.id} {criterion.series_title}. {criterion.text}",
-            _metadata(criterion.id, "criterion", [criterion.id], "tsc", title=criterion.id),
-        ))
+        chunks.append(
+            (
+                criterion.id,
+                f"{criterion.id} {criterion.series_title}. {criterion.text}",
+                _metadata(criterion.id, "criterion", [criterion.id], "tsc", title=criterion.id),
+            )
+        )
         for pof in criterion.points_of_focus:
             chunk_id = pof.citation_id(criterion.id)
             full_text = imported.get(chunk_id)
             text = f"{criterion.id} {criterion.series_title}: {pof.title}." + (f" {full_text}" if full_text else "")
-            metadata = _metadata(chunk_id, "point_of_focus", [criterion.id], "tsc", title=pof.title,
-                                 tags=",".join(pof.tags), imported=bool(full_text))
+            metadata = _metadata(
+                chunk_id,
+                "point_of_focus",
+                [criterion.id],
+                "tsc",
+                title=pof.title,
+                tags=",".join(pof.tags),
+                imported=bool(full_text),
+            )
             if full_text:
                 metadata["full_text"] = full_text
             chunks.append((chunk_id, text, metadata))

@@ -1,13 +1,28 @@
-"""Fixtures shared across the suite. Area-specific fixtures live in their own test files."""
+"""Fixtures shared across the suite; the review app's fixtures are in tui_fixtures.py, loaded as a plugin.
+
+Test modules request fixtures and never import each other. Whole demo runs and the demo company are
+session-scoped: built on first use, torn down when the session ends. A test that needs one of them, a
+knowledge (re)build or an `auditor run` in a subprocess is marked `slow`, so `pytest -m "not slow"` stays fast.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tools.config import AuditorConfig, load_config
+from tools.workspace import Workspace
+
+if TYPE_CHECKING:
+    from tools.demo import DemoEnvironment
+
+pytest_plugins = ["tui_fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -27,28 +42,98 @@ def free_loopback_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def closed_loopback_url() -> str:
+    """An http URL on loopback where nothing listens: every connection is refused at once."""
+    return f"http://127.0.0.1:{free_loopback_port()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_real_aws() -> Iterator[None]:
     # Tests must never reach real AWS: fake credentials, and no profile or config from the machine.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    # Session-wide and autouse, so it is in place before any other fixture, the session's demo runs included;
+    # a test's own monkeypatch of these variables is undone after that test.
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _signing_key_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    # Tests never read or create a key under ~/.config: the signing key (and anchor file) live in a session
+    # tmp folder, outside every workspace. A test that wants its own key monkeypatches XDG_CONFIG_HOME again.
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        monkeypatch.delenv("AUDITOR_SIGNING_KEY", raising=False)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _knowledge_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    # The prebuilt knowledge store that new workspaces copy (knowledge.store.prebuilt_store_dir) is built
+    # once per session in a tmp folder, never under the user's ~/.cache.
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """A real moto server on a free loopback port, shared by the session; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
+    from tools.demo.server import MotoServer  # moto takes seconds to import; most tests never need it
 
-    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    port = free_loopback_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = MotoServer()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
+    """A REAL DemoCompany (moto server on loopback, demo git repository, demo logs), shared by the session."""
+    from tools.demo import DemoCompany  # moto takes seconds to import; most tests never need it
+
+    with DemoCompany(tmp_path_factory.mktemp("acme")) as environment:
+        yield environment
+
+
+@pytest.fixture(scope="session")
+def knowledge_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A knowledge store built once per session; workspaces get copies of it, which is much faster than a build."""
+    from knowledge.store import KnowledgeStore
+
+    workspace = Workspace.at(tmp_path_factory.mktemp("knowledge-template"))
+    KnowledgeStore.open(workspace.chroma_dir)  # the first open builds it
+    return workspace.chroma_dir
+
+
+@pytest.fixture(scope="session")
+def workspace_with_knowledge(knowledge_template: Path) -> Callable[[Path], Workspace]:
+    """`workspace_with_knowledge(path)`: a fresh workspace at `path` with a copy of the built knowledge store."""
+
+    def make(path: Path) -> Workspace:
+        workspace = Workspace.at(path)
+        shutil.copytree(knowledge_template, workspace.chroma_dir, dirs_exist_ok=True)
+        return workspace
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_config(demo_environment: DemoEnvironment) -> Callable[..., AuditorConfig]:
+    """`demo_config(workspace, **run_settings)`: the demo's auditor.toml pointed at `workspace`."""
+
+    def make(workspace: Workspace, **run_settings: object) -> AuditorConfig:
+        config = load_config(demo_environment.config_path, workspace=workspace.root)
+        if run_settings:
+            config = config.model_copy(update={"run": config.run.model_copy(update=run_settings)})
+        return config
+
+    return make

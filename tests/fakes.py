@@ -15,6 +15,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
 from pydantic import PrivateAttr
 
 Reply = AIMessage | BaseException
@@ -40,7 +41,8 @@ class FakeChatModel(BaseChatModel):
         with self._lock:
             return list(self._requests)
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
+    # Annotated like real models' bind_tools: a failover chain binds every model only when it says Runnable.
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, AIMessage]:
         return self.bind(tools=list(tools), **kwargs)
 
     def _generate(
@@ -64,8 +66,13 @@ class FakeChatModel(BaseChatModel):
             raise reply
         message = reply.model_copy(
             update={
-                "response_metadata": {"model_provider": self.provider, "model_name": self.model_name, **reply.response_metadata},
-                "usage_metadata": reply.usage_metadata or {"input_tokens": 100, "output_tokens": 50, "total_tokens": 150},
+                "response_metadata": {
+                    "model_provider": self.provider,
+                    "model_name": self.model_name,
+                    **reply.response_metadata,
+                },
+                "usage_metadata": reply.usage_metadata
+                or {"input_tokens": 100, "output_tokens": 50, "total_tokens": 150},
             }
         )
         return ChatResult(generations=[ChatGeneration(message=message)])

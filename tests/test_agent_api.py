@@ -4,34 +4,50 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent_fixtures import demo_config, workspace_with_knowledge
+import pytest
 from fakes import FakeChatModel
 from langchain_core.messages import AIMessage
 
 from agent.api import latest_report, regenerate_control, run_proof, verify_narrative
 from agent.runs import RunStore
 
+pytestmark = pytest.mark.slow  # a proof run over the demo company
 
-def test_regenerate_uses_feedback_reuses_evidence_and_leaves_the_report(tmp_path: Path) -> None:
+
+def test_regenerate_uses_feedback_reuses_evidence_and_leaves_the_report(
+    tmp_path: Path, workspace_with_knowledge, demo_config
+) -> None:
     workspace = workspace_with_knowledge(tmp_path / "ws")
     config = demo_config(workspace)
     first = run_proof(config, workspace, control_ids=["IAM-01"], model=None)
     original = first.report.controls[0]
+    assert first.aws_calls_made == first.aws_distinct_calls > 0  # IAM-01 reads IAM; the per-run cache repeats nothing
 
     def respond(messages, tools):
         if tools:
             return AIMessage(content="enough")
         evidence = original.narrative.provenance.evidence_ids[0]
-        return AIMessage(content=f"Two console users, `raj.patel` and `sam.okafor-contractor`, have no MFA device [ev:{evidence}].")
+        return AIMessage(
+            content=f"Two console users, `raj.patel` and `sam.okafor-contractor`, have no MFA device [ev:{evidence}]."
+        )
 
     model = FakeChatModel(respond=respond)
     events: list[str] = []
-    result = regenerate_control(config, workspace, "iam-01", "Name the users without MFA.", model=model, on_event=lambda e: events.append(str(e)))
+    result = regenerate_control(
+        config,
+        workspace,
+        "iam-01",
+        "Name the users without MFA.",
+        model=model,
+        on_event=lambda e: events.append(str(e)),
+    )
 
     assert result.id == "IAM-01" and result.narrative.status == "verified" and "raj.patel" in result.narrative.text
     writer_prompt = next(r for r in model.requests if not r["tools"])["messages"][-1].text
     assert "Reviewer feedback to address: Name the users without MFA." in writer_prompt
-    assert result.narrative.provenance.evidence_ids == original.narrative.provenance.evidence_ids  # fresh evidence reused
+    assert (
+        result.narrative.provenance.evidence_ids == original.narrative.provenance.evidence_ids
+    )  # fresh evidence reused
     assert any(e.startswith("IAM-01: ") for e in events)
     assert RunStore(workspace.runs_db).runs(1)[0].trigger == "regenerate"
     assert latest_report(workspace).run.id == first.report.run.id

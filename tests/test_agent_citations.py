@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.citations import cite, citation_ids, kind_of, malformed, parse, sentences, strip
+from agent.citations import citation_ids, cite, malformed, parse, sentences, strip
+from knowledge.citations import claimed_kind, kind_of
 
 
 def test_parse_every_kind_in_order() -> None:
@@ -17,6 +18,21 @@ def test_parse_every_kind_in_order() -> None:
         ("control:IAM-01", "control"),
     ]
     assert kind_of("PI1.5") == "criterion" and kind_of("A1.2/pof/1") == "point_of_focus"
+
+
+@pytest.mark.parametrize(
+    ("citation_id", "claimed"),
+    [
+        ("ev:123", "evidence"),
+        ("policy:Access Policy.md#mfa", "policy"),
+        ("control:iam", "control"),
+        ("CC6.1/pof/x", "point_of_focus"),
+        ("XYZ", "criterion"),
+    ],
+)
+def test_a_malformed_id_has_no_kind_but_still_claims_one_for_lookups(citation_id: str, claimed: str) -> None:
+    assert kind_of(citation_id) is None
+    assert claimed_kind(citation_id) == claimed
 
 
 @pytest.mark.parametrize("bad", ["[ev:123]", "[ev:0A1B2C3D4E5F]", "[CC6]", "[policy:access.md]"])

@@ -5,36 +5,39 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent_fixtures import demo_environment, workspace_with_knowledge
+import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from tui.cli import app
+
+pytestmark = pytest.mark.slow  # auditor run over the demo company
 
 
-def _auditor(workspace: Path, *args: str):
-    config = demo_environment().config_path
-    return CliRunner().invoke(app, ["-c", str(config), "-w", str(workspace), *args], catch_exceptions=False)
+def test_run_exit_codes_and_report_rendering(tmp_path: Path, demo_environment, workspace_with_knowledge) -> None:
+    def auditor(workspace: Path, *args: str):
+        config = demo_environment.config_path
+        return CliRunner().invoke(app, ["-c", str(config), "-w", str(workspace), *args], catch_exceptions=False)
 
-
-def test_run_exit_codes_and_report_rendering(tmp_path: Path) -> None:
     workspace = workspace_with_knowledge(tmp_path / "ws").root
-    assert _auditor(workspace, "report").exit_code == 2  # nothing to render yet
+    assert auditor(workspace, "report").exit_code == 2  # nothing to render yet
 
-    completed = _auditor(workspace, "run", "--controls", "IAM-01,GOV-01")
+    completed = auditor(workspace, "run", "--controls", "IAM-01,GOV-01")
     assert completed.exit_code == 0, completed.output  # a gap is a result, not an error
     assert "Report:" in completed.output and "Controls: 2" in completed.output
 
-    gated = _auditor(workspace, "run", "--controls", "IAM-01", "--fail-on-gap", "--trigger", "ci")
+    gated = auditor(workspace, "run", "--controls", "IAM-01", "--fail-on-gap", "--trigger", "ci")
     assert gated.exit_code == 3, gated.output
     assert "criteria are gaps" in gated.output
 
-    unknown = _auditor(workspace, "run", "--controls", "IAM-01,NOPE-99")
+    unknown = auditor(workspace, "run", "--controls", "IAM-01,NOPE-99")
     assert unknown.exit_code == 1 and "unknown control id(s): NOPE-99" in unknown.output
 
-    as_json = _auditor(workspace, "report", "--format", "json")
+    as_json = auditor(workspace, "report", "--format", "json", "--stdout")
     document = json.loads(as_json.stdout)
-    assert document["run"]["trigger"] == "ci" and [c["id"] for c in document["controls"]] == ["IAM-01"]
+    # The --controls run updated the latest report: IAM-01 judged again, GOV-01 kept from the first run.
+    assert document["run"]["trigger"] == "ci" and [c["id"] for c in document["controls"]] == ["GOV-01", "IAM-01"]
+    assert document["controls"][0]["run_id"] == document["run"]["merged_from"] != document["run"]["id"]
 
     out = tmp_path / "readiness.md"
-    written = _auditor(workspace, "report", "--out", str(out))
+    written = auditor(workspace, "report", "--out", str(out))
     assert written.exit_code == 0 and out.read_text().startswith("# SOC 2 readiness: Acme AI")

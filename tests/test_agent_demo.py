@@ -8,34 +8,37 @@ resources; the report JSON validates against the report contract.
 from __future__ import annotations
 
 import json
-from functools import cache
-from pathlib import Path
 
 import jsonschema
-from agent_fixtures import workspace_with_knowledge
+import pytest
 from typer.testing import CliRunner
 
 from agent.api import latest_report, verify_narrative
-from agent.cli import app
 from agent.citations import kind_of, sentences
 from agent.report_schema import ReadinessReport
-from agent.workspace import Workspace
-from agent.writers.offline import MAX_NAMED, _short_name
+from agent.writers.offline import MAX_NAMED
 from knowledge.control_library import load_controls
 from knowledge.store import KnowledgeStore
-from tools.findings import Status
+from tools.checks_common import short_name
+from tools.findings import SEVERITY_ORDER, Status
 from tools.locker import EvidenceLocker
+from tools.workspace import Workspace
+from tui.cli import app
+
+pytestmark = pytest.mark.slow  # a whole auditor demo
 
 
-@cache
-def _demo(root: Path) -> tuple[Workspace, str]:
-    workspace = workspace_with_knowledge(root / "ws")
+@pytest.fixture(scope="module")
+def demo_command(tmp_path_factory, workspace_with_knowledge) -> tuple[Workspace, str]:
+    """(workspace, output) of one `auditor demo`, shared by this module's tests."""
+    # Straight under the session's temporary root: a short path, so the printed report path is not wrapped.
+    workspace = workspace_with_knowledge(tmp_path_factory.getbasetemp() / "ws")
     result = CliRunner().invoke(app, ["-w", str(workspace.root), "demo"], catch_exceptions=False)
     return workspace, result.output
 
 
-def test_demo_command_runs_every_control_and_says_what_next(tmp_path_factory) -> None:
-    workspace, output = _demo(tmp_path_factory.getbasetemp())
+def test_demo_command_runs_every_control_and_says_what_next(demo_command) -> None:
+    workspace, output = demo_command
     report = latest_report(workspace)
     assert {c.id for c in report.controls} == {c.id for c in load_controls().controls}
     assert report.run.trigger == "demo" and report.company == "Acme AI"
@@ -43,8 +46,8 @@ def test_demo_command_runs_every_control_and_says_what_next(tmp_path_factory) ->
     assert "demo servers are stopped" in output
 
 
-def test_every_sentence_is_cited_and_every_citation_resolves(tmp_path_factory) -> None:
-    workspace, _ = _demo(tmp_path_factory.getbasetemp())
+def test_every_sentence_is_cited_and_every_citation_resolves(demo_command) -> None:
+    workspace, _ = demo_command
     report = latest_report(workspace)
     store = KnowledgeStore.open(workspace.chroma_dir)
     with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
@@ -64,20 +67,20 @@ def test_every_sentence_is_cited_and_every_citation_resolves(tmp_path_factory) -
                     assert citation in retrieved and store.get(citation) is not None, (control.id, citation)
 
 
-def test_failing_controls_name_their_failing_resources(tmp_path_factory) -> None:
-    workspace, _ = _demo(tmp_path_factory.getbasetemp())
+def test_failing_controls_name_their_failing_resources(demo_command) -> None:
+    workspace, _ = demo_command
     report = latest_report(workspace)
     failing = [c for c in report.controls if c.status in ("fail", "partial")]
     assert len(failing) >= 10  # the demo company has real gaps
     for control in failing:
-        names = list(dict.fromkeys(_short_name(f.resource) for f in control.findings if f.status == Status.FAIL))
+        names = list(dict.fromkeys(short_name(f.resource) for f in control.findings if f.status == Status.FAIL))
         for name in names[:MAX_NAMED]:
             assert name in control.narrative.text, (control.id, name)
 
 
-def test_narratives_verify_again_from_the_stored_sources(tmp_path_factory) -> None:
+def test_narratives_verify_again_from_the_stored_sources(demo_command) -> None:
     # The TUI re-verifies edits through the same API, reading the locker and the store afresh.
-    workspace, _ = _demo(tmp_path_factory.getbasetemp())
+    workspace, _ = demo_command
     for control in latest_report(workspace).controls:
         result = verify_narrative(workspace, control, control.narrative.text)
         assert result.passed, (control.id, result.problems)
@@ -85,11 +88,45 @@ def test_narratives_verify_again_from_the_stored_sources(tmp_path_factory) -> No
     assert not verify_narrative(workspace, edited, edited.narrative.text + " Everything is fully compliant.").passed
 
 
-def test_report_json_validates_against_the_contract(tmp_path_factory) -> None:
-    workspace, _ = _demo(tmp_path_factory.getbasetemp())
+def test_report_json_validates_against_the_contract(demo_command) -> None:
+    workspace, _ = demo_command
     report = latest_report(workspace)
     document = json.loads((workspace.reports_dir / report.run.id / "report.json").read_text())
     jsonschema.validate(document, ReadinessReport.model_json_schema(by_alias=True))
-    assert document["schema"] == "auditor.readiness/v1"
+    assert document["schema"] == "auditor.readiness/v2"
     summary = document["summary"]
-    assert summary["ready"] + summary["partial"] + summary["gap"] + summary["not_assessed"] == summary["criteria_total"] == 61
+    assert (
+        summary["ready"] + summary["partial"] + summary["gap"] + summary["not_assessed"]
+        == summary["criteria_total"]
+        == 61
+    )
+
+
+def test_statuses_are_honest_and_gaps_are_listed_once_by_severity(demo_command) -> None:
+    workspace, _ = demo_command
+    report = latest_report(workspace)
+    controls = {c.id: c for c in report.controls}
+    # Every finding carries its check's severity; root without MFA is critical, so IAM-02 fails (not partial).
+    assert all(f.severity is not None for c in report.controls for f in c.findings)
+    assert controls["IAM-02"].status == "fail" and "aws.iam.root_mfa" in controls["IAM-02"].status_reason
+    # Nothing is attached in a fresh workspace: every manual control awaits evidence.
+    assert {c.status for c in report.controls if c.kind == "manual"} == {"awaiting_evidence"}
+    # IAM-08's support role supports CC7.4 and CC9.2 only weakly: it makes neither ready.
+    criteria = {c.id: c for c in report.criteria}
+    assert criteria["CC7.4"].status != "ready" and criteria["CC9.2"].status != "ready"
+    s = report.summary
+    assert s.readiness_pct == round(s.ready / 61 * 100, 1)
+    assert s.controls_evidenced == s.control_counts.get("pass", 0) + s.control_counts.get("evidenced", 0)
+    # The fix list: one line per failing or unjudged (resource, check), most severe first.
+    problems = {
+        (f.resource, f.check) for c in report.controls for f in c.findings if f.status in (Status.FAIL, Status.ERROR)
+    }
+    assert len(report.fix_list) == len(problems) and {(i.resource, i.check) for i in report.fix_list} == problems
+    ranks = [SEVERITY_ORDER.index(i.severity) for i in report.fix_list]
+    assert ranks == sorted(ranks)
+    # ops-admin stops the organisation trail, then opens SSH to the world three minutes later.
+    (incident,) = report.possible_incidents
+    assert incident.principal.endswith("user/ops-admin")
+    assert {e.check for e in incident.events} == {"logs.audit_logging_tampered", "logs.sg_opened_to_world"}
+    markdown = (workspace.reports_dir / report.run.id / "report.md").read_text()
+    assert markdown.index("## Possible incidents") < markdown.index("## Summary") < markdown.index("## What to fix")

@@ -1,9 +1,16 @@
-"""The offline writer, over FIXTURE findings for each kind of control and outcome: it reads as prose,
-names and counts what fails, summarises long lists, and always passes the verifier."""
+"""The offline writer, over FIXTURE findings for each kind of control and outcome: it writes from the control's
+design statements (tested ones with procedure, period and population; untested ones as requests), says
+"operated as designed" only when every statement was tested and passed, answers past events with an incident
+or management response, and always passes the verifier."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
+from pathlib import Path
+
 import pytest
+import yaml
 
 from agent.citations import sentences
 from agent.report_schema import ToolCallRecord
@@ -19,44 +26,111 @@ from tools.findings import Finding, Status
 REPORT = "0a1b2c3d4e5f"
 ACCOUNT = "arn:aws:iam::123456789012:user"
 USERS = ["ana", "ben", "cho", "dev", "eli", "fay", "gus", "hal"]
+COLLECTED = "2026-11-28T10:00:00+00:00"
+RUN_DAY = date(2026, 11, 28)
 
 
-def _chunks(control: Control, policy: bool = False) -> list[dict]:
+def _chunks(control: Control) -> list[dict]:
+    """Criteria, the control's curated points of focus and a point of focus it did not choose, and the control."""
     catalog = load_catalog()
     chunks = []
     for criterion_id in control.criteria:
         criterion = catalog.get(criterion_id)
-        chunks.append({"id": criterion.id, "text": f"{criterion.id} {criterion.series_title}. {criterion.text}", "collection": "criteria", "title": criterion.id})
-        pof = criterion.points_of_focus[0]
-        chunks.append({"id": pof.citation_id(criterion.id), "text": f"{criterion.id}: {pof.title}.", "collection": "criteria", "title": pof.title})
-    chunks.append({"id": f"control:{control.id}", "text": f"{control.title}. {control.description}", "collection": "controls", "title": control.title})
-    if policy:
-        chunks.append({"id": "policy:access-control.md#joiners", "text": "Joiners\nAccess is requested in the ticketing system.", "collection": "documents", "title": "Joiners"})
+        chunks.append(
+            {
+                "id": criterion.id,
+                "text": f"{criterion.id} {criterion.series_title}. {criterion.text}",
+                "collection": "criteria",
+                "title": criterion.id,
+            }
+        )
+        for pof in criterion.points_of_focus:
+            pof_id = pof.citation_id(criterion.id)
+            if pof_id in control.points_of_focus or pof.index == 1:
+                chunks.append(
+                    {
+                        "id": pof_id,
+                        "text": f"{criterion.id}: {pof.title}.",
+                        "collection": "criteria",
+                        "title": pof.title,
+                    }
+                )
+    chunks.append(
+        {
+            "id": f"control:{control.id}",
+            "text": f"{control.title}. {control.description}",
+            "collection": "controls",
+            "title": control.title,
+        }
+    )
+    chunks.append(
+        {
+            "id": "policy:access-control.md#joiners",
+            "text": "Joiners\nAccess is requested in the ticketing system.",
+            "collection": "documents",
+            "title": "Joiners",
+        }
+    )
     return chunks
 
 
 def _mfa(statuses: dict[str, Status]) -> list[Finding]:
-    reasons = {Status.PASS: "Console user {} has an MFA device.", Status.FAIL: "Console user {} has no MFA device.", Status.NOT_APPLICABLE: "{} has no console password."}
+    reasons = {
+        Status.PASS: "Console user {} has an MFA device.",
+        Status.FAIL: "Console user {} has no MFA device.",
+        Status.NOT_APPLICABLE: "{} has no console password.",
+    }
     return [
-        Finding(check="aws.iam.console_user_mfa", status=status, resource=f"{ACCOUNT}/{user}", reason=reasons[status].format(user), evidence_ids=[REPORT], facts={"user": user})
+        Finding(
+            check="aws.iam.console_user_mfa",
+            status=status,
+            resource=f"{ACCOUNT}/{user}",
+            reason=reasons[status].format(user),
+            evidence_ids=[REPORT],
+            facts={"user": user},
+        )
         for user, status in statuses.items()
     ]
 
 
-def _draft(control_id: str, findings: list[Finding], *, policy: bool = False, collected: bool = True) -> tuple[DraftInput, VerificationContext]:
+def _draft(
+    control_id: str,
+    findings: list[Finding],
+    *,
+    collected: bool = True,
+    tool: str = "aws.iam.credential_report",
+    data: object = None,
+) -> tuple[DraftInput, VerificationContext]:
     load_all()
     control = load_controls().get(control_id)
-    rows = [{"user": user, "arn": f"{ACCOUNT}/{user}"} for user in USERS]
-    chunks = _chunks(control, policy)
-    calls = [ToolCallRecord(tool="aws.iam.credential_report", evidence_id=REPORT)] if collected else [ToolCallRecord(tool="aws.iam.credential_report", error="CollectionError: access denied")]
+    data = data if data is not None else {"rows": [{"user": user, "arn": f"{ACCOUNT}/{user}"} for user in USERS]}
+    chunks = _chunks(control)
+    calls = (
+        [ToolCallRecord(tool=tool, evidence_id=REPORT)]
+        if collected
+        else [ToolCallRecord(tool=tool, error="CollectionError: access denied")]
+    )
     titles = {check_id: spec.title for check_id, spec in CHECKS.items()}
     draft = DraftInput(
-        company="Acme AI", control=control, findings=findings,
-        evidence=[{"id": REPORT, "tool": "aws.iam.credential_report", "params": {}, "summary": "rows: 8 items"}] if collected else [],
-        chunks=chunks, check_titles=titles, tool_calls=calls,
+        company="Acme AI",
+        control=control,
+        findings=findings,
+        evidence=[{"id": REPORT, "tool": tool, "params": {}, "summary": "rows: 8 items"}] if collected else [],
+        chunks=chunks,
+        check_titles=titles,
+        tool_calls=calls,
+        collected_at={REPORT: COLLECTED} if collected else {},
+        as_of=RUN_DAY,
     )
-    evidence = {REPORT: EvidenceFacts.from_data(REPORT, "aws.iam.credential_report", {}, {"rows": rows})} if collected else {}
-    context = VerificationContext({c["id"]: c["text"] for c in chunks}, evidence, findings, titles)
+    evidence = {REPORT: EvidenceFacts.from_data(REPORT, tool, {}, data, COLLECTED)} if collected else {}
+    context = VerificationContext(
+        {c["id"]: c["text"] for c in chunks},
+        evidence,
+        findings,
+        titles,
+        statements=list(control.statements),
+        as_of=RUN_DAY,
+    )
     return draft, context
 
 
@@ -68,59 +142,283 @@ def _written(draft: DraftInput, context: VerificationContext) -> str:
     return text
 
 
-def test_all_passing_control_states_it_plainly() -> None:
+def test_a_tested_statement_names_procedure_collection_date_and_population() -> None:
     text = _written(*_draft("IAM-01", _mfa({"ana": Status.PASS, "ben": Status.PASS, "cho": Status.NOT_APPLICABLE})))
-    assert "“Every console user has MFA” holds for each of the 2 IAM users checked; 1 more is out of scope (for example, cho has no console password)" in text
-    assert "With no exception found, IAM-01 operated as designed" in text
-    assert "remediate" not in text
+    assert (
+        "By inspection of configuration collected on 2026-11-28, the agent tested “Every IAM user with a console "
+        "password has an active MFA device” with “Every console user has MFA” on 2 IAM users: 2 passed, and 1 did "
+        "not apply"
+    ) in text
+    # IAM-01's second statement is for a person to evidence: never "operated as designed".
+    assert "operated as designed" not in text
+    assert (
+        "Until the Security Engineer provides the records requested below, this run allows no conclusion on IAM-01"
+        in text
+    )
+    assert (
+        "For “Users found without MFA are fixed within one business day”, which the agent does not test, the "
+        "Security Engineer must provide: tickets showing each MFA gap"
+    ) in text
+    assert "covering 2026-10-01 to 2026-12-31, by 2026-12-31" in text
 
 
-def test_a_few_failures_are_named_with_their_reasons() -> None:
-    text = _written(*_draft("IAM-01", _mfa({"ana": Status.PASS, "ben": Status.FAIL, "cho": Status.FAIL, "dev": Status.PASS})))
-    assert "fails for 2 of the 4 IAM users checked" in text
-    assert "The exceptions are these: console user ben has no MFA device; and console user cho has no MFA device" in text
-    assert "The other 2 IAM users pass" in text
-    assert "should fix the exceptions for `ben` and `cho` and confirm the fix with a run after the stored evidence has expired" in text
+def test_criterion_quoted_whole_and_only_curated_points_of_focus_cited() -> None:
+    draft, context = _draft("IAM-01", _mfa({"ana": Status.PASS}))
+    text = _written(draft, context)
+    criterion = load_catalog().get("CC6.1").text.rstrip(".")
+    assert f"CC6.1 reads: “{criterion}”" in text
+    cited_focus = {c for part in sentences(text) for c in part.citations if "/pof/" in c}
+    assert cited_focus == {p for p in draft.control.points_of_focus if any(c["id"] == p for c in draft.chunks)}
+    assert "policy:" not in text and "works alongside" not in text
+
+
+def test_configuration_exceptions_are_named_with_their_reasons_and_advice_to_correct() -> None:
+    text = _written(
+        *_draft("IAM-01", _mfa({"ana": Status.PASS, "ben": Status.FAIL, "cho": Status.FAIL, "dev": Status.PASS}))
+    )
+    assert "on 4 IAM users: 2 of them failed" in text
+    assert "The exceptions: console user ben has no MFA device; and console user cho has no MFA device" in text
+    assert "IAM-01 does not operate as designed until the Security Engineer remediates `ben` and `cho`" in text
 
 
 def test_long_lists_are_summarised() -> None:
     statuses = {user: Status.FAIL for user in USERS[:7]} | {"hal": Status.PASS}
     text = _written(*_draft("IAM-01", _mfa(statuses)))
-    assert "fails for 7 of the 8 IAM users checked, including `ana`, `ben`, `cho`, `dev`, `eli` and others" in text
-    assert "A typical exception reads: console user ana has no MFA device" in text
-    assert "The remaining IAM user passes" in text
+    assert "7 of them failed" in text and "The exceptions include `ana`, `ben`, `cho`, `dev`, `eli` and others" in text
+    assert "A typical one reads: console user ana has no MFA device" in text
     assert "`gus`" not in text
 
 
-def test_every_judged_resource_failing() -> None:
-    text = _written(*_draft("IAM-01", _mfa({"ana": Status.FAIL, "ben": Status.FAIL})))
-    assert "fails for both IAM users" in text and "pass" not in text.split("fails for both")[1].split("Until")[0]
+def _branch_protected() -> Finding:
+    return Finding(
+        check="github.branch_protection",
+        status=Status.PASS,
+        resource="acme-ai/platform",
+        reason="Branch main of acme-ai/platform is protected.",
+        evidence_ids=[REPORT],
+    )
 
 
-def test_uncollected_evidence_is_reported_without_inventing_detail() -> None:
-    error = Finding(check="aws.iam.console_user_mfa", status=Status.ERROR, resource="aws-account", reason="No stored evidence from aws.iam.credential_report, so this cannot be judged.")
+def test_every_statement_tested_and_passed_is_the_only_case_for_operated_as_designed() -> None:
+    protected = _branch_protected()
+    reviewed = Finding(
+        check="github.required_reviews",
+        status=Status.PASS,
+        resource="acme-ai/platform",
+        reason="Branch main of acme-ai/platform requires 1 approving review(s) before merge.",
+        evidence_ids=[REPORT],
+    )
+    data = {"repos": [{"repo": "acme-ai/platform"}]}
+    both = _written(*_draft("CHG-01", [protected, reviewed], tool="github.branch_protection", data=data))
+    assert (
+        "Its design statements were tested and passed, so CHG-01 operated as designed on the evidence collected on 2026-11-28"
+        in both
+    )
+    only_one = _written(*_draft("CHG-01", [protected], tool="github.branch_protection", data=data))
+    assert "operated as designed" not in only_one
+    assert (
+        "“Merging into the default branch requires a pull request with at least one approving review” was not tested in this run"
+        in only_one
+    )
+
+
+def test_a_past_event_is_an_exception_in_the_period_with_a_stale_evidence_warning() -> None:
+    trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/acme-org-trail"
+    stopped = Finding(
+        check="logs.audit_logging_tampered",
+        status=Status.FAIL,
+        resource=trail,
+        reason=f"Audit logging of {trail} was changed 1 time(s): StopLogging by ops-admin at 2025-03-05T22:17:03Z.",
+        evidence_ids=[REPORT],
+        facts={"events": 1, "first": "2025-03-05T22:17:03Z", "last": "2025-03-05T22:17:03Z", "principal": "ops-admin"},
+    )
+    data = {"records_scanned": 40, "events": [{"eventName": "StopLogging", "eventTime": "2025-03-05T22:17:03Z"}]}
+    text = _written(*_draft("LOG-04", [stopped], tool="logs.cloudtrail_events", data=data))
+    assert "The agent reperformed “Audit logging was not stopped, deleted or narrowed”, dated 2025-03-05" in text
+    assert "1 exception found" in text
+    assert (
+        "Warning: the newest record examined is from 2025-03-05, more than a quarter before the evidence was collected on 2026-11-28"
+        in text
+    )
+    assert (
+        "record past events in the period, which a later fix cannot undo, so LOG-04 does not operate as designed "
+        "until the Security Engineer records an incident or a management response"
+    ) in text
+    assert "confirm the fix" not in text and "remediates" not in text
+
+
+def test_uncollected_evidence_is_reported_without_saying_it_was_tested() -> None:
+    error = Finding(
+        check="aws.iam.console_user_mfa",
+        status=Status.ERROR,
+        resource="aws-account",
+        reason="No stored evidence from aws.iam.credential_report, so this cannot be judged.",
+    )
     text = _written(*_draft("IAM-01", [error], collected=False))
-    assert "could not be judged because its evidence could not be collected" in text
-    assert "Some evidence could not be collected in this run" in text
+    assert "could not be tested because its evidence could not be collected" in text
     assert "restore read access" in text
+    assert "the agent tested" not in text
 
 
 @pytest.mark.parametrize("control_id", ["IAM-09", "GOV-01"])
-def test_manual_controls_say_what_the_owner_must_attach(control_id: str) -> None:
-    draft, context = _draft(control_id, [], policy=True, collected=False)
+def test_manual_controls_are_specific_requests(control_id: str) -> None:
+    draft, context = _draft(control_id, [], collected=False)
     text = _written(draft, context)
     control = draft.control
     assert text.startswith(f"{control.id}, ") and "is a manual control" in text
-    assert all(item in text for item in control.manual_evidence)
-    assert "must attach them in review" in text
-    assert "section “Joiners” of `access-control.md`" in text
+    for statement in control.statements:
+        assert statement.provide.rstrip(".")[1:] in text
+    assert text.count("covering 2026-10-01 to 2026-12-31, by 2026-12-31") == len(control.statements)
+    assert "No such record" not in text and "works alongside" not in text and "triggering event" not in text
 
 
-def test_structure_varies_with_kind_and_outcome() -> None:
-    passing = write(_draft("IAM-01", _mfa({"ana": Status.PASS}))[0])
-    failing = write(_draft("IAM-01", _mfa({"ana": Status.FAIL}))[0])
-    manual = write(_draft("GOV-01", [], collected=False)[0])
-    assert passing.startswith("Acme AI addresses") and manual.startswith("GOV-01, ")
-    assert "is met: console user ana has an MFA device" in passing
-    assert "fails: console user ana has no MFA device" in failing and "Until these exceptions are fixed" in failing
-    assert len({p.count("\n\n") for p in (passing, failing, manual)}) > 1
+def test_verifier_refuses_a_statement_said_tested_when_no_linked_check_ran() -> None:
+    protected = _branch_protected()
+    _, context = _draft(
+        "CHG-01", [protected], tool="github.branch_protection", data={"repos": [{"repo": "acme-ai/platform"}]}
+    )
+    reviews = "“Merging into the default branch requires a pull request with at least one approving review”"
+    claimed = verify(f"The agent tested {reviews} and it passed [ev:{REPORT}].", context)
+    assert any("no check linked to it judged anything" in p for p in claimed.problems), claimed.problems
+    said_untested = verify(f"{reviews} was not tested in this run [control:CHG-01].", context)
+    assert not any("no check linked" in p for p in said_untested.problems), said_untested.problems
+    protection = "“The default branch of every repository is protected against force pushes and deletion”"
+    tested = verify(f"The agent tested {protection} on 1 repository: 1 passed [ev:{REPORT}].", context)
+    assert not any("no check linked" in p for p in tested.problems), tested.problems
+
+
+def test_a_date_must_be_in_what_the_sentence_cites() -> None:
+    _, context = _draft("IAM-01", _mfa({"ana": Status.PASS}))
+    assert verify(f"The credential report was collected on 2026-11-28 [ev:{REPORT}].", context).passed
+    invented = verify(f"The credential report was collected on 2026-05-02 [ev:{REPORT}].", context)
+    assert any("the date 2026-05-02" in p for p in invented.problems), invented.problems
+
+
+# -- the labelled sentences of evals/narratives/labelled.yaml ------------------------------------------------
+
+LABELLED = Path(__file__).resolve().parent.parent / "evals" / "narratives" / "labelled.yaml"
+PLATFORM = "acme-ai/platform"
+
+
+def _labelled() -> list[dict]:
+    return yaml.safe_load(LABELLED.read_text(encoding="utf-8"))["sentences"]
+
+
+def _finding(check: str, status: Status, resource: str, reason: str, **facts: object) -> Finding:
+    return Finding(check=check, status=status, resource=resource, reason=reason, evidence_ids=[REPORT], facts=facts)
+
+
+def _demo_like_narratives() -> list[str]:
+    """The offline writer over the situations the auditor read in the demo: a pass, configuration exceptions,
+    an unapproved merge, a stopped trail in 2025, a committed secret, a pass with an untested statement, a manual
+    control."""
+    repos = {"repos": [{"repo": PLATFORM, "pulls": [{"number": 42}], "since": "2026-08-30T00:00:00Z"}]}
+    merged = "2026-11-25T21:53:56Z"
+    trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/acme-org-trail"
+    stop = f"Audit logging of {trail} was changed 1 time(s): StopLogging by ops-admin at 2025-03-05T22:17:03Z."
+    situations = [
+        ("IAM-01", _mfa({"ana": Status.PASS, "ben": Status.PASS}), "aws.iam.credential_report", None),
+        ("IAM-01", _mfa({"ana": Status.PASS, "ben": Status.FAIL}), "aws.iam.credential_report", None),
+        (
+            "CHG-01",
+            [
+                _finding("github.branch_protection", Status.PASS, PLATFORM, f"Branch main of {PLATFORM} is protected."),
+                _finding(
+                    "github.required_reviews",
+                    Status.PASS,
+                    PLATFORM,
+                    f"Branch main of {PLATFORM} requires 1 approving review(s).",
+                ),
+            ],
+            "github.branch_protection",
+            repos,
+        ),
+        (
+            "CHG-02",
+            [
+                _finding(
+                    "github.pr_approved_before_merge",
+                    Status.FAIL,
+                    f"{PLATFORM}#42",
+                    f"PR #42 of {PLATFORM} by maya-acme was merged at {merged} without an approval.",
+                    merged_at=merged,
+                )
+            ],
+            "github.pulls",
+            repos,
+        ),
+        (
+            "LOG-04",
+            [
+                _finding(
+                    "logs.audit_logging_tampered",
+                    Status.FAIL,
+                    trail,
+                    stop,
+                    events=1,
+                    first="2025-03-05T22:17:03Z",
+                    last="2025-03-05T22:17:03Z",
+                )
+            ],
+            "logs.cloudtrail_events",
+            {"records_scanned": 40},
+        ),
+        (
+            "SEC-01",
+            [
+                _finding(
+                    "repo.secrets_in_history",
+                    Status.FAIL,
+                    f"{PLATFORM}@737fb7d2f42b:config/settings.env",
+                    "Commit 737fb7d2f42b by Leo Park on 2025-02-03 added 2 secret(s) to config/settings.env.",
+                ),
+                _finding(
+                    "github.secret_scanning_alerts_open",
+                    Status.FAIL,
+                    f"{PLATFORM}/secret-scanning/1",
+                    f"Open secret scanning alert #1 in {PLATFORM} since 2025-02-03.",
+                ),
+            ],
+            "git.history",
+            repos,
+        ),
+        (
+            "VUL-02",
+            [
+                _finding(
+                    "github.code_scanning_alerts_open",
+                    Status.PASS,
+                    PLATFORM,
+                    f"{PLATFORM} has no open code scanning alerts.",
+                )
+            ],
+            "github.code_scanning_alerts",
+            repos,
+        ),
+        ("GOV-01", [], "aws.iam.credential_report", None),
+    ]
+    return [
+        _written(*_draft(control_id, findings, collected=bool(findings), tool=tool, data=data))
+        for control_id, findings, tool, data in situations
+    ]
+
+
+def test_the_labelled_set_follows_its_rubric() -> None:
+    rows = _labelled()
+    assert len(rows) >= 60
+    assert {row["label"] for row in rows} <= {"correct", "wrong", "boilerplate"}
+    assert {row["source"].split()[0] for row in rows} == {"before", "after"}
+    for row in rows:
+        if row.get("pattern"):
+            assert re.search(row["pattern"], row["text"]), row  # each pattern finds the sentence it was written for
+
+
+def test_the_writer_never_writes_a_sentence_labelled_wrong_or_boilerplate_again() -> None:
+    patterns = {row["pattern"] for row in _labelled() if row["label"] != "correct" and row.get("pattern")}
+    assert patterns
+    narratives = _demo_like_narratives()
+    for pattern in sorted(patterns):
+        found = [text for text in narratives if re.search(pattern, text)]
+        assert not found, (pattern, found[:1])
+    vul_02 = narratives[6]
+    assert "operated as designed" not in vul_02 and "“Code scanning runs on every pull request”" in vul_02

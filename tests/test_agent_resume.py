@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from agent_fixtures import demo_config, demo_environment, workspace_with_knowledge
 
 from agent.api import run_proof
 from agent.runs import RunStore
@@ -25,6 +24,8 @@ from tools.catalog import TOOLS, load_all
 from tools.chain import canonical_json
 from tools.locker import EvidenceLocker
 from tools.runner import EvidenceRunner
+
+pytestmark = pytest.mark.slow  # interrupted and resumed proof runs, one in a subprocess
 
 CONTROLS = ["IAM-01", "IAM-02", "IAM-04", "IAM-03", "LOG-01", "NET-01"]
 
@@ -51,9 +52,11 @@ def _count_collector_runs(monkeypatch: pytest.MonkeyPatch) -> Counter:
     load_all()
     runs: Counter = Counter()
     for name, spec in list(TOOLS.items()):
+
         def counted(ctx, args, _spec=spec):
             runs[_spec.name] += 1
             return _spec.func(ctx, args)
+
         monkeypatch.setitem(TOOLS, name, replace(spec, func=counted))
     return runs
 
@@ -63,22 +66,34 @@ def _stored_calls(workspace) -> Counter:
         return Counter((record.tool, canonical_json(record.params)) for record in locker.list())
 
 
-def test_a_run_interrupted_inside_resumes_and_reuses_stored_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_interrupted_inside_resumes_and_reuses_stored_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace_with_knowledge, demo_config
+) -> None:
     collector_runs = _count_collector_runs(monkeypatch)
     workspace = workspace_with_knowledge(tmp_path / "ws")
     config = demo_config(workspace, concurrency=1)
 
     with pytest.raises(SimulatedKill):
-        run_proof(config, workspace, control_ids=CONTROLS, model=None,
-                  runner_factory=lambda locker, ctx, run_id: RunnerKilledAfter(locker, ctx, run_id, after=3))
+        run_proof(
+            config,
+            workspace,
+            control_ids=CONTROLS,
+            model=None,
+            runner_factory=lambda locker, ctx, run_id: RunnerKilledAfter(locker, ctx, run_id, after=3),
+        )
     interrupted = RunStore(workspace.runs_db).runs(1)[0]
     assert interrupted.status == "failed" and "SimulatedKill" in interrupted.error
     finished_before = {r.id for r in RunStore(workspace.runs_db).results(interrupted.id)}
     assert 0 < len(finished_before) < len(CONTROLS)
 
     done_after: list[str] = []
-    outcome = run_proof(config, workspace, resume=True, model=None,
-                        on_event=lambda e: done_after.append(e.control_id) if e.kind == "done" else None)
+    outcome = run_proof(
+        config,
+        workspace,
+        resume=True,
+        model=None,
+        on_event=lambda e: done_after.append(e.control_id) if e.kind == "done" else None,
+    )
 
     assert outcome.resumed and outcome.report.run.id == interrupted.id
     assert sorted(c.id for c in outcome.report.controls) == sorted(CONTROLS)
@@ -104,9 +119,9 @@ def _finished_controls(runs_db: Path) -> int:
         return 0
 
 
-def test_a_killed_auditor_run_resumes_with_resume(tmp_path: Path) -> None:
+def test_a_killed_auditor_run_resumes_with_resume(tmp_path: Path, workspace_with_knowledge, demo_environment) -> None:
     workspace = workspace_with_knowledge(tmp_path / "ws")
-    config_path = demo_environment().config_path
+    config_path = demo_environment.config_path
     command = [str(Path(sys.executable).parent / "auditor"), "-c", str(config_path), "-w", str(workspace.root), "run"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
 
@@ -127,7 +142,9 @@ def test_a_killed_auditor_run_resumes_with_resume(tmp_path: Path) -> None:
     assert killed.status == "running"  # nobody marked it: the process died
     stored_before = _stored_calls(workspace)
     with sqlite3.connect(workspace.runs_db) as db:
-        saved_before = dict(db.execute("SELECT control_id, saved_at FROM control_results WHERE run_id = ?", (killed.id,)))
+        saved_before = dict(
+            db.execute("SELECT control_id, saved_at FROM control_results WHERE run_id = ?", (killed.id,))
+        )
 
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -138,7 +155,9 @@ def test_a_killed_auditor_run_resumes_with_resume(tmp_path: Path) -> None:
     report = latest_report(workspace)
     assert report.run.id == killed.id and len(report.controls) == len(killed.control_ids)
     with sqlite3.connect(workspace.runs_db) as db:
-        saved_after = dict(db.execute("SELECT control_id, saved_at FROM control_results WHERE run_id = ?", (killed.id,)))
+        saved_after = dict(
+            db.execute("SELECT control_id, saved_at FROM control_results WHERE run_id = ?", (killed.id,))
+        )
     assert {c: saved_after[c] for c in saved_before} == saved_before, "a control finished before the kill was redone"
     stored_after = _stored_calls(workspace)
     assert max(stored_after.values()) == 1, "a collector ran twice for the same call"

@@ -13,9 +13,16 @@ OFFLINE = WriterInfo(provider="offline", model="deterministic-v1")
 
 def _result(control_id: str) -> ControlResult:
     return ControlResult(
-        id=control_id, title="t", criteria=["CC6.1"], kind="manual", status="manual", findings=[],
+        id=control_id,
+        title="t",
+        criteria=["CC6.1"],
+        kind="manual",
+        status="awaiting_evidence",
+        findings=[],
         narrative=Narrative(
-            status="verified", text="x [CC6.1].", citations=["CC6.1"],
+            status="verified",
+            text="x [CC6.1].",
+            citations=["CC6.1"],
             verifier=VerifierResult(passed=True, sentences=1, cited_sentences=1),
             provenance=Provenance(writer="offline", provider="offline", model="deterministic-v1"),
         ),
@@ -29,8 +36,15 @@ def test_run_lifecycle_and_resumable(tmp_path: Path) -> None:
     first = new_run_id()
     store.start(first, trigger="manual", writer=OFFLINE, control_ids=["IAM-01", "GOV-01"])
     assert store.resumable().id == first  # started, never finished: a kill leaves it like this
-    store.save_plan(first, "IAM-01", [{"tool": "aws.iam.credential_report"}], [{"tool": "aws.iam.credential_report", "evidence_id": "0a1b2c3d4e5f"}])
-    store.save_result(first, _result("IAM-01"), {"rules_applied": {"aws.iam.console_user_mfa": "Every console user has MFA"}})
+    store.save_plan(
+        first,
+        "IAM-01",
+        [{"tool": "aws.iam.credential_report"}],
+        [{"tool": "aws.iam.credential_report", "evidence_id": "0a1b2c3d4e5f"}],
+    )
+    store.save_result(
+        first, _result("IAM-01"), {"rules_applied": {"aws.iam.console_user_mfa": "Every console user has MFA"}}
+    )
     store.log(first, "rejected_tool_call", "IAM-01", "rejected aws.iam.nope: unknown tool")
     store.finish(first, "failed", error="KeyboardInterrupt")
     assert store.resumable().id == first
@@ -41,7 +55,9 @@ def test_run_lifecycle_and_resumable(tmp_path: Path) -> None:
     assert (record.status, record.control_ids, record.writer) == ("completed", ["IAM-01", "GOV-01"], OFFLINE)
     assert [r.id for r in store.results(first)] == ["IAM-01"]
     assert store.plan(first, "IAM-01")["tool_calls"][0]["evidence_id"] == "0a1b2c3d4e5f"
-    assert store.reasoning(first, "IAM-01")["rules_applied"] == {"aws.iam.console_user_mfa": "Every console user has MFA"}
+    assert store.reasoning(first, "IAM-01")["rules_applied"] == {
+        "aws.iam.console_user_mfa": "Every console user has MFA"
+    }
     assert store.events(first)[0]["kind"] == "rejected_tool_call"
 
 

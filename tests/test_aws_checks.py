@@ -1,4 +1,4 @@
-"""The 40 AWS checks on the Acme AI demo in moto: compliant and non-compliant resources alike.
+"""The 41 AWS checks on the Acme AI demo in moto: compliant and non-compliant resources alike.
 
 The demo's expected findings (tools/demo/expected/aws.yaml) must match what the checks produce.
 Then the test fixes and breaks a few things through plain boto3 (writing only to our own moto
@@ -14,17 +14,16 @@ from typing import Any
 import boto3
 import pytest
 
-from agent.config import AuditorConfig, AwsConfig
+import tools.aws.checks  # noqa: E402,F401  (registers the checks)
+import tools.aws.collectors  # noqa: E402,F401  (registers the collectors)
 from tools.aws.session import serve_s3control_from_endpoint
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence
+from tools.config import AuditorConfig, AwsConfig
 from tools.context import CollectContext
 from tools.demo.aws import ACCOUNT_ID, DEMO_REGIONS, seed_acme_ai
 from tools.demo.expected import compare, load_expected
 from tools.demo.server import MotoAdmin
 from tools.findings import Finding, Status
-
-import tools.aws.checks  # noqa: E402,F401  (registers the checks)
-import tools.aws.collectors  # noqa: E402,F401  (registers the collectors)
 
 AWS_CHECKS = sorted(check_id for check_id in CHECKS if check_id.startswith("aws."))
 AWS_TOOLS = sorted(name for name, spec in TOOLS.items() if spec.source == "aws")
@@ -61,19 +60,21 @@ def demo(moto_server: str) -> dict[str, Any]:
     return {"view": view, "findings": run_checks(view)}
 
 
-def test_forty_aws_checks_are_registered_with_known_needs() -> None:
-    assert len(AWS_CHECKS) == 40
+def test_forty_one_aws_checks_are_registered_with_known_needs() -> None:
+    assert len(AWS_CHECKS) == 41
     for check_id in AWS_CHECKS:
         assert CHECKS[check_id].needs, check_id
         assert set(CHECKS[check_id].needs) <= set(AWS_TOOLS), check_id
 
 
+@pytest.mark.slow
 def test_demo_findings_match_the_documented_expectations(demo: dict[str, Any]) -> None:
     expected = load_expected()
     assert set(AWS_CHECKS) <= set(expected)
     assert compare(expected, demo["findings"], set(AWS_CHECKS)) == []
 
 
+@pytest.mark.slow
 def test_findings_carry_reasons_evidence_and_facts(demo: dict[str, Any]) -> None:
     evidence_ids = {item.id for item in demo["view"].items}
     for finding in demo["findings"]:
@@ -102,6 +103,7 @@ ACCOUNT_WIDE_CHECKS = {
 }
 
 
+@pytest.mark.slow
 def test_most_checks_see_both_compliant_and_non_compliant_resources(demo: dict[str, Any]) -> None:
     both = {
         check_id
@@ -123,7 +125,11 @@ def test_missing_evidence_gives_one_error_finding(check_id: str) -> None:
 
 def test_unreadable_region_is_an_error_finding() -> None:
     view = EvidenceView(
-        [StoredEvidence("aaaaaaaaaaaa", "aws.guardduty.detectors", {}, {"us-east-1": {"error": "AccessDeniedException"}})]
+        [
+            StoredEvidence(
+                "aaaaaaaaaaaa", "aws.guardduty.detectors", {}, {"us-east-1": {"error": "AccessDeniedException"}}
+            )
+        ]
     )
     [finding] = CHECKS["aws.guardduty.enabled"].func(view)
     assert finding.status is Status.ERROR
@@ -139,10 +145,24 @@ def test_root_checks_on_a_compliant_account_summary() -> None:
     assert (mfa.status, keys.status) == (Status.PASS, Status.FAIL)
 
 
+@pytest.mark.slow
 def test_remediation_flips_account_level_checks(demo: dict[str, Any], moto_server: str) -> None:
     # The test is the writer here, and only to our own moto server.
     def client(service: str) -> Any:
         return boto3.client(service, region_name="us-east-1", endpoint_url=moto_server)
+
+    def alarm_on(metric: str, name: str) -> None:
+        client("cloudwatch").put_metric_alarm(
+            AlarmName=name,
+            MetricName=metric,
+            Namespace="AcmeSecurity",
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            AlarmActions=["arn:aws:sns:us-east-1:123456789012:security-alerts"],
+        )
 
     client("iam").update_account_password_policy(
         MinimumPasswordLength=16,
@@ -164,17 +184,7 @@ def test_remediation_flips_account_level_checks(demo: dict[str, Any], moto_serve
         },
     )
     client("iam").detach_role_policy(RoleName="acme-support", PolicyArn="arn:aws:iam::aws:policy/AWSSupportAccess")
-    client("cloudwatch").put_metric_alarm(
-        AlarmName="iam-policy-changes",
-        MetricName="IamPolicyChanges",
-        Namespace="AcmeSecurity",
-        Statistic="Sum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        AlarmActions=["arn:aws:sns:us-east-1:123456789012:security-alerts"],
-    )
+    alarm_on("IamPolicyChanges", name="iam-policy-changes")
     client("logs").put_metric_filter(
         logGroupName="acme-cloudtrail",
         filterName="cloudtrail-changes",
@@ -182,36 +192,30 @@ def test_remediation_flips_account_level_checks(demo: dict[str, Any], moto_serve
             "{($.eventName=CreateTrail)||($.eventName=UpdateTrail)||($.eventName=DeleteTrail)||"
             "($.eventName=StartLogging)||($.eventName=StopLogging)}"
         ),
-        metricTransformations=[{"metricName": "CloudTrailChanges", "metricNamespace": "AcmeSecurity", "metricValue": "1"}],
+        metricTransformations=[
+            {"metricName": "CloudTrailChanges", "metricNamespace": "AcmeSecurity", "metricValue": "1"}
+        ],
     )
-    client("cloudwatch").put_metric_alarm(
-        AlarmName="cloudtrail-changes",
-        MetricName="CloudTrailChanges",
-        Namespace="AcmeSecurity",
-        Statistic="Sum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        AlarmActions=["arn:aws:sns:us-east-1:123456789012:security-alerts"],
-    )
+    alarm_on("CloudTrailChanges", name="cloudtrail-changes")
     client("cloudwatch").delete_alarms(AlarmNames=["root-account-usage"])
     backup = client("backup")
     for plan in backup.list_backup_plans()["BackupPlansList"]:
         backup.delete_backup_plan(BackupPlanId=plan["BackupPlanId"])
 
     findings = run_checks(collect_view(moto_server))
-    policy = "account-password-policy"
+    policy = "aws-account"
     assert by_resource(findings, "aws.iam.password_policy_length")[policy] is Status.PASS
     assert by_resource(findings, "aws.iam.password_policy_complexity")[policy] is Status.PASS
     assert by_resource(findings, "aws.iam.password_policy_reuse")[policy] is Status.FAIL
     assert by_resource(findings, "aws.iam.password_policy_expiry")[policy] is Status.FAIL
-    assert by_resource(findings, "aws.s3.account_public_access_block")[f"arn:aws:s3:::account/{ACCOUNT_ID}"] is Status.PASS
+    assert by_resource(findings, "aws.s3.account_public_access_block")["aws-account"] is Status.PASS
     # With the account-level block on, the marketing bucket is covered too.
-    assert by_resource(findings, "aws.s3.bucket_public_access_block")["arn:aws:s3:::acme-ai-marketing-site"] is Status.PASS
+    assert (
+        by_resource(findings, "aws.s3.bucket_public_access_block")["arn:aws:s3:::acme-ai-marketing-site"] is Status.PASS
+    )
     assert by_resource(findings, "aws.iam.support_role")["arn:aws:iam::aws:policy/AWSSupportAccess"] is Status.FAIL
     assert by_resource(findings, "aws.cloudwatch.iam_change_alarm")["aws-account"] is Status.PASS
     assert by_resource(findings, "aws.cloudwatch.cloudtrail_change_alarm")["aws-account"] is Status.PASS
     assert by_resource(findings, "aws.cloudwatch.root_usage_alarm")["aws-account"] is Status.FAIL
     assert by_resource(findings, "aws.backup.plan_exists")["aws-account"] is Status.FAIL
-    assert by_resource(findings, "aws.backup.plan_retention") == {"aws-account": Status.NOT_APPLICABLE}
+    assert by_resource(findings, "aws.backup.plan_retention") == {"aws.backup.plans": Status.NOT_APPLICABLE}

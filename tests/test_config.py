@@ -1,8 +1,9 @@
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.config import ConfigError, load_config
+from tools.config import ConfigError, load_config
+from tools.findings import Severity
+from tui.cli import app
 
 
 def test_defaults_when_no_file(tmp_path, monkeypatch):
@@ -21,17 +22,44 @@ def test_errors_name_the_file_and_key(tmp_path):
     assert "'aws.regions'" in message and "'llm.provider'" in message and "'typo'" in message
 
 
-def test_an_empty_workspace_is_refused_not_read_as_the_current_folder(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # An empty workspace is refused, not read as the current folder.
+        ('workspace = ""\n', "auditor.toml: key 'workspace': Value error, must not be empty"),
+        ("company = \n", "auditor.toml: not valid TOML"),
+    ],
+    ids=["empty-workspace", "invalid-toml"],
+)
+def test_a_bad_config_is_refused_naming_the_file(tmp_path, text, message):
     path = tmp_path / "auditor.toml"
-    path.write_text('workspace = ""\n')
-    with pytest.raises(ConfigError, match="auditor.toml: key 'workspace': Value error, must not be empty"):
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
         load_config(path)
 
 
-def test_invalid_toml_names_the_file(tmp_path):
+def test_remediation_due_days_by_severity(tmp_path):
     path = tmp_path / "auditor.toml"
-    path.write_text("company = \n")
-    with pytest.raises(ConfigError, match="auditor.toml: not valid TOML"):
+    path.write_text("[remediation]\ndue_days = {critical = 3}\n")
+    # A partial table keeps the defaults for the severities it leaves out.
+    assert load_config(path).remediation.due_days == {
+        Severity.CRITICAL: 3,
+        Severity.HIGH: 30,
+        Severity.MEDIUM: 90,
+        Severity.LOW: 180,
+    }
+    path.write_text("[remediation]\ndue_days = {urgent = 3, low = -1}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "'remediation.due_days.urgent" in str(error.value) and "'remediation.due_days.low'" in str(error.value)
+
+
+def test_an_evidence_ttl_of_zero_means_never_reuse_and_is_accepted(tmp_path):
+    path = tmp_path / "auditor.toml"
+    path.write_text("[run]\nevidence_ttl_hours = 0\n")
+    assert load_config(path).run.evidence_ttl_hours == 0
+    path.write_text("[run]\nevidence_ttl_hours = -1\n")
+    with pytest.raises(ConfigError, match="key 'run.evidence_ttl_hours': Input should be greater than or equal to 0"):
         load_config(path)
 
 

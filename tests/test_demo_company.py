@@ -8,19 +8,26 @@ import boto3
 import httpx
 import pytest
 
-from agent.config import load_config
+from tools.config import load_config
 from tools.demo import DemoCompany
 from tools.demo.aws import DEMO_REGIONS
 
 
+@pytest.mark.slow
 def test_demo_company_starts_everything_and_stops_the_server(tmp_path: Path) -> None:
     with DemoCompany(tmp_path / "acme") as demo:
         config = load_config(demo.config_path)
         assert config.company == "Acme AI"
         assert config.aws.endpoint_url == demo.endpoint_url
         assert config.aws.regions == DEMO_REGIONS
-        assert (config.github.api_url, config.github.owner, config.github.repos) == (demo.github_url, "acme-ai", ["platform"])
-        assert httpx.get(f"{demo.github_url}/repos/acme-ai/platform", timeout=5).json()["full_name"] == "acme-ai/platform"
+        assert (config.github.api_url, config.github.owner, config.github.repos) == (
+            demo.github_url,
+            "acme-ai",
+            ["platform"],
+        )
+        assert (
+            httpx.get(f"{demo.github_url}/repos/acme-ai/platform", timeout=5).json()["full_name"] == "acme-ai/platform"
+        )
         assert config.repos.local == [demo.repo_path]
         assert (demo.repo_path / ".git").is_dir()
         assert config.logs.paths == [demo.logs_dir]
@@ -40,6 +47,7 @@ def test_seeding_refuses_anything_but_a_loopback_endpoint() -> None:
         seed_acme_ai("https://iam.amazonaws.com")
 
 
+@pytest.mark.slow
 def test_demo_aws_findings_through_the_locker_match_expectations(tmp_path: Path) -> None:
     """The whole AWS path: demo config -> runner -> locker (with redaction) -> checks -> aws.yaml."""
     import tools.aws.checks  # noqa: F401  (registers the checks)

@@ -6,22 +6,21 @@ from pathlib import Path
 
 import pytest
 
+import tools.aws.checks  # noqa: E402,F401  (registers the checks)
 from tools.catalog import CHECKS
 from tools.demo.expected import EXPECTED_DIR, compare, load_expected
 from tools.findings import Finding, Status
-
-import tools.aws.checks  # noqa: E402,F401  (registers the checks)
 
 
 def finding(resource: str, status: Status, check: str = "aws.ec2.sg_admin_ports_open") -> Finding:
     return Finding(check=check, status=status, resource=resource, reason="Written for this test.")
 
 
-def test_aws_expectations_name_exactly_the_forty_aws_checks() -> None:
+def test_aws_expectations_name_exactly_the_forty_one_aws_checks() -> None:
     expected = load_expected()
     aws_ids = {check_id for check_id in expected if check_id.startswith("aws.")}
     assert aws_ids == {check_id for check_id in CHECKS if check_id.startswith("aws.")}
-    assert len(aws_ids) == 40
+    assert len(aws_ids) == 41
     assert all(entry.source == "aws.yaml" for check_id in aws_ids for entry in expected[check_id])
 
 
@@ -47,7 +46,10 @@ def test_compare_reports_wrong_status_missing_resource_and_unexpected_failure(tm
         "  - {resource: 'us-east-1/inference-api-sg/*', status: pass}\n"
     )
     expected = load_expected(tmp_path)
-    agreeing = [finding("us-east-1/bastion-ssh/sg-1", Status.FAIL), finding("us-east-1/inference-api-sg/sg-2", Status.PASS)]
+    agreeing = [
+        finding("us-east-1/bastion-ssh/sg-1", Status.FAIL),
+        finding("us-east-1/inference-api-sg/sg-2", Status.PASS),
+    ]
     assert compare(expected, agreeing, {"aws.ec2.sg_admin_ports_open"}) == []
 
     drifted = [finding("us-east-1/bastion-ssh/sg-1", Status.PASS), finding("us-east-1/jupyter/sg-3", Status.FAIL)]

@@ -95,14 +95,23 @@ def _write(path, controls):
 
 
 GOOD = {
-    "id": "T-01", "title": "t", "description": "d", "criteria": ["CC1.1"], "kind": "manual",
-    "frequency": "annually", "owner_role": "CEO", "manual_evidence": ["x"],
+    "id": "T-01",
+    "title": "t",
+    "description": "d",
+    "criteria": ["CC1.1"],
+    "kind": "manual",
+    "frequency": "annually",
+    "owner_role": "CEO",
+    "manual_evidence": ["x"],
 }
 
 
 def test_library_errors_name_the_file_for_each_problem(tmp_path):
     _write(tmp_path / "a.yaml", [GOOD])
-    _write(tmp_path / "b.yaml", [GOOD, {**GOOD, "id": "T-02", "criteria": ["CC99.9"]}, {**GOOD, "id": "T-03", "kind": "sometimes"}])
+    _write(
+        tmp_path / "b.yaml",
+        [GOOD, {**GOOD, "id": "T-02", "criteria": ["CC99.9"]}, {**GOOD, "id": "T-03", "kind": "sometimes"}],
+    )
     (tmp_path / "c.yaml").write_text("- id: T-04\n  title: [unclosed\n")
     with pytest.raises(ControlLibraryError) as error:
         load_controls(tmp_path)

@@ -1,30 +1,7 @@
-from pathlib import Path
-
 import pytest
+from pdf_files import write_pdf
 
 from knowledge.documents import DocumentError, chunk_file, find_documents
-
-
-def write_pdf(path: Path, pages: list[str]) -> Path:
-    """A minimal real PDF (one Helvetica text line per page), laid out by hand with a correct xref table."""
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", None, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    page_ids = []
-    for text in pages:
-        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode()}\nendstream")
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {len(objects)} 0 R >>")
-        page_ids.append(len(objects))
-    objects[1] = f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in page_ids)}] /Count {len(page_ids)} >>"
-    body, offsets = b"%PDF-1.4\n", []
-    for number, content in enumerate(objects, start=1):
-        offsets.append(len(body))
-        body += f"{number} 0 obj\n{content}\nendobj\n".encode()
-    xref = len(body)
-    body += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    body += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    body += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    path.write_bytes(body)
-    return path
 
 
 def test_markdown_is_chunked_by_heading_with_unique_stable_ids(tmp_path):
@@ -49,7 +26,11 @@ def test_text_is_chunked_by_paragraph_groups(tmp_path):
     handbook = tmp_path / "handbook.txt"
     handbook.write_text("\n\n".join(f"Paragraph {n}." for n in range(1, 10)))
     chunks = chunk_file(handbook)
-    assert [c.citation_id for c in chunks] == ["policy:handbook.txt#part-1", "policy:handbook.txt#part-2", "policy:handbook.txt#part-3"]
+    assert [c.citation_id for c in chunks] == [
+        "policy:handbook.txt#part-1",
+        "policy:handbook.txt#part-2",
+        "policy:handbook.txt#part-3",
+    ]
     assert chunks[1].text.startswith("Paragraph 5.") and chunks[2].text == "Paragraph 9."
 
 
@@ -65,7 +46,12 @@ def test_bad_documents_raise_errors_naming_the_file(tmp_path):
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "logo.png").write_bytes(b"\x89PNG")
-    for name, reason in [("broken.pdf", "PDF"), ("latin1.txt", "UTF-8"), ("logo.png", "unsupported"), ("gone.md", "not found")]:
+    for name, reason in [
+        ("broken.pdf", "PDF"),
+        ("latin1.txt", "UTF-8"),
+        ("logo.png", "unsupported"),
+        ("gone.md", "not found"),
+    ]:
         with pytest.raises(DocumentError, match=reason) as error:
             chunk_file(tmp_path / name)
         assert name in str(error.value)

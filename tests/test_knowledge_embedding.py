@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from chromadb.utils.embedding_functions import known_embedding_functions
 
 from knowledge.embedding import DIMENSIONS, ConceptHashEmbedding, embed_text
@@ -19,11 +20,17 @@ def test_vectors_are_unit_length_with_fixed_dimensions():
     assert not np.any(ConceptHashEmbedding()([""])[0])  # no terms: the zero vector, not NaN
 
 
+@pytest.mark.slow
 def test_vectors_are_identical_in_a_fresh_interpreter():
     # hashlib, not Python's salted hash(): a new process with another hash seed gives the same vector.
     code = "from knowledge.embedding import embed_text; print(repr(embed_text('offboarding checklist')[:50]))"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": "12345", "PATH": ""}).stdout.strip()
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+    ).stdout.strip()
     assert other == repr(embed_text("offboarding checklist")[:50])
 
 
@@ -31,7 +38,9 @@ def test_concept_lexicon_bridges_plain_and_formal_words():
     assert "@access_removal" in concepts("offboarding") and "@access_removal" in concepts("deprovision the account")
     assert "@authentication" in concepts("2FA") and "@authentication" in concepts("multi-factor")
     assert "@vulnerability" in concepts("pentest")
-    assert cosine("offboarding", "removes access when users are terminated") > cosine("offboarding", "backup restore tests")
+    assert cosine("offboarding", "removes access when users are terminated") > cosine(
+        "offboarding", "backup restore tests"
+    )
     assert cosine("pentest", "vulnerability assessment") > cosine("pentest", "privacy notice")
 
 

@@ -1,12 +1,12 @@
 import json
 
 import pytest
+from pdf_files import write_pdf
 from typer.testing import CliRunner
 
-from agent.cli import app
 from knowledge.importer import TscImportError, extract_points_of_focus
 from knowledge.store import KnowledgeStore
-from test_knowledge_documents import write_pdf  # tests/ is on sys.path (pytest prepend mode)
+from tui.cli import app
 
 PDF_NAME = "AICPA_2017-TSC-with-revised-PoF-2022.pdf"
 
@@ -27,6 +27,7 @@ def imported(shared_data) -> dict[str, str]:
     return extract_points_of_focus(shared_data / "tsc" / PDF_NAME)
 
 
+@pytest.mark.slow
 def test_importer_reads_the_full_text_of_nearly_every_point_of_focus(imported, reference_texts):
     assert len(reference_texts) == 330
     assert len(imported) >= 300
@@ -35,11 +36,21 @@ def test_importer_reads_the_full_text_of_nearly_every_point_of_focus(imported, r
     assert sorted(set(reference_texts) - set(exact)) == ["CC1.3/pof/1"]
     # A real compound split at a line end keeps its hyphen; a word split by the layout is joined; a
     # heading after the last bullet is not taken into it.
-    for spot_check in ("CC2.1/pof/9", "PI1.3/pof/3", "CC3.1/pof/7",
-                       "CC1.1/pof/1", "CC6.2/pof/1", "CC8.1/pof/5", "A1.3/pof/1", "PI1.2/pof/2", "P4.3/pof/2"):
+    for spot_check in (
+        "CC2.1/pof/9",
+        "PI1.3/pof/3",
+        "CC3.1/pof/7",
+        "CC1.1/pof/1",
+        "CC6.2/pof/1",
+        "CC8.1/pof/5",
+        "A1.3/pof/1",
+        "PI1.2/pof/2",
+        "P4.3/pof/2",
+    ):
         assert imported[spot_check] == reference_texts[spot_check], spot_check
 
 
+@pytest.mark.slow
 def test_imported_text_reaches_the_store_and_survives_a_rebuild(imported, reference_texts, tmp_path):
     store = KnowledgeStore.open(tmp_path)
     assert store.set_point_of_focus_text(imported) == len(imported)
@@ -50,9 +61,12 @@ def test_imported_text_reaches_the_store_and_survives_a_rebuild(imported, refere
     assert store.get("CC6.2").metadata.get("full_text") is None
 
 
+@pytest.mark.slow
 def test_cli_import_tsc(shared_data, tmp_path):
     runner = CliRunner()
-    result = runner.invoke(app, ["--workspace", str(tmp_path), "knowledge", "import-tsc", str(shared_data / "tsc" / PDF_NAME)])
+    result = runner.invoke(
+        app, ["--workspace", str(tmp_path), "knowledge", "import-tsc", str(shared_data / "tsc" / PDF_NAME)]
+    )
     assert result.exit_code == 0, result.output
     assert "of 330 points of focus" in " ".join(result.output.split())
     assert KnowledgeStore.open(tmp_path / "knowledge").get("CC7.4/pof/1").metadata["imported"] is True
@@ -71,5 +85,7 @@ def test_a_pdf_that_is_not_the_publication_is_refused_by_name(tmp_path):
         extract_points_of_focus(other)
     result = CliRunner().invoke(app, ["--workspace", str(tmp_path / "ws"), "knowledge", "import-tsc", str(other)])
     assert result.exit_code == 2 and "policy.pdf" in result.output
-    missing = CliRunner().invoke(app, ["--workspace", str(tmp_path / "ws"), "knowledge", "import-tsc", str(tmp_path / "none.pdf")])
+    missing = CliRunner().invoke(
+        app, ["--workspace", str(tmp_path / "ws"), "knowledge", "import-tsc", str(tmp_path / "none.pdf")]
+    )
     assert missing.exit_code == 2 and "none.pdf: file not found" in " ".join(missing.output.split())

@@ -22,6 +22,7 @@ def test_question_set_is_large_labelled_and_not_copied_from_the_criteria():
     assert not any(q.text.lower().rstrip("?") in s for q in questions for s in statements)
 
 
+@pytest.mark.slow
 def test_hybrid_retrieval_meets_the_recall_target(store):
     scores = evaluate(store, "hybrid")
     assert scores.recall_at_5 >= 0.95, "\n".join(scores.misses)

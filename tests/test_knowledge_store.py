@@ -7,8 +7,9 @@ from chromadb.config import Settings
 from knowledge.catalog import load_catalog
 from knowledge.control_library import load_controls
 from knowledge.documents import DocumentChunk
+from knowledge.embedding import embedding_fingerprint
 from knowledge.models import Control
-from knowledge.store import KnowledgeStore
+from knowledge.store import LEXICAL_FILE, KnowledgeStore, prebuilt_store_dir
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +26,20 @@ def test_first_open_builds_every_criterion_point_of_focus_and_control(store):
 
 def test_chunks_carry_citation_ids_and_metadata(store):
     criterion = store.get("CC6.1")
-    assert criterion.metadata == {**criterion.metadata, "citation": "CC6.1", "kind": "criterion", "criteria": "CC6.1", "source": "tsc"}
+    assert criterion.metadata == {
+        **criterion.metadata,
+        "citation": "CC6.1",
+        "kind": "criterion",
+        "criteria": "CC6.1",
+        "source": "tsc",
+    }
     assert criterion.text.startswith("CC6.1 Logical and Physical Access Controls. The entity implements")
     pof = store.get("CC6.1/pof/3")
     assert pof.metadata["kind"] == "point_of_focus" and pof.criteria == ["CC6.1"]
-    assert pof.text == f"CC6.1 Logical and Physical Access Controls: {load_catalog().get('CC6.1').points_of_focus[2].title}."
+    assert (
+        pof.text
+        == f"CC6.1 Logical and Physical Access Controls: {load_catalog().get('CC6.1').points_of_focus[2].title}."
+    )
     control = load_controls().controls[0]
     chunk = store.get(f"control:{control.id}")
     assert chunk.collection == "controls" and chunk.criteria == control.criteria
@@ -51,6 +61,7 @@ def test_search_criteria_aggregates_to_criterion_ids(store):
     assert all(h.criterion_id in h.best_chunk.criteria for h in hits)
 
 
+@pytest.mark.slow
 def test_ids_and_vectors_are_stable_across_rebuilds(tmp_path):
     def snapshot(path: Path) -> dict[str, tuple[float, ...]]:
         store = KnowledgeStore.open(path)
@@ -63,6 +74,7 @@ def test_ids_and_vectors_are_stable_across_rebuilds(tmp_path):
     assert first == second
 
 
+@pytest.mark.slow
 def test_rebuild_with_another_library_drops_controls_no_longer_there(tmp_path):
     library = load_controls()
     store = KnowledgeStore.open(tmp_path, build_if_empty=False)
@@ -73,13 +85,30 @@ def test_rebuild_with_another_library_drops_controls_no_longer_there(tmp_path):
     assert store.count()["controls"] == len(library.controls) - 1
 
 
+@pytest.mark.slow
 def test_controls_built_in_tests_bridge_plain_words_to_criteria(tmp_path):
     # A library of two hand-made controls: the store needs nothing but Control objects.
     controls = (
-        Control(id="T-01", title="Leaver access removed", description="Accounts of people who leave are disabled within a day.",
-                criteria=["CC6.2"], kind="manual", frequency="per_event", owner_role="IT", manual_evidence=["ticket"]),
-        Control(id="T-02", title="Restore test", description="We restore a backup every quarter and time it.",
-                criteria=["A1.3"], kind="manual", frequency="quarterly", owner_role="SRE", manual_evidence=["log"]),
+        Control(
+            id="T-01",
+            title="Leaver access removed",
+            description="Accounts of people who leave are disabled within a day.",
+            criteria=["CC6.2"],
+            kind="manual",
+            frequency="per_event",
+            owner_role="IT",
+            manual_evidence=["ticket"],
+        ),
+        Control(
+            id="T-02",
+            title="Restore test",
+            description="We restore a backup every quarter and time it.",
+            criteria=["A1.3"],
+            kind="manual",
+            frequency="quarterly",
+            owner_role="SRE",
+            manual_evidence=["log"],
+        ),
     )
     store = KnowledgeStore.open(tmp_path, build_if_empty=False)
     store.build(controls=type(load_controls())(controls))
@@ -88,6 +117,7 @@ def test_controls_built_in_tests_bridge_plain_words_to_criteria(tmp_path):
     assert hits["CC6.2"].best_chunk.id == "control:T-01"
 
 
+@pytest.mark.slow
 def test_documents_are_stored_and_searchable(tmp_path):
     store = KnowledgeStore.open(tmp_path)
     chunk = DocumentChunk("policy:backup.md#restores", "Restores", "We restore a backup every quarter.", "/x/backup.md")
@@ -102,8 +132,52 @@ def test_documents_are_stored_and_searchable(tmp_path):
     store.add_documents([renamed])
     assert store.get("policy:backup.md#restores") is None
     assert store.get("policy:backup.md#restore-tests") is not None and store.get("policy:keys.md#rotation") is not None
+    # A file name a narrative could not cite (a space) is still stored and found as a policy section.
+    spaced = DocumentChunk("policy:Access Policy.md#mfa", "MFA", "MFA is required.", "/x/Access Policy.md")
+    store.add_documents([spaced])
+    assert store.get("policy:Access Policy.md#mfa").collection == "documents"
 
 
+def test_lexical_index_is_saved_for_the_next_process_and_dropped_by_a_write(tmp_path):
+    store = KnowledgeStore.open(tmp_path)
+    first = [c.id for c in store.search("remove access for leavers", k=5, mode="lexical")]
+    saved = tmp_path / LEXICAL_FILE
+    assert saved.exists()
+    # A new process reads the saved terms instead of stemming every chunk: same ranking.
+    assert [
+        c.id for c in KnowledgeStore.open(tmp_path).search("remove access for leavers", k=5, mode="lexical")
+    ] == first
+    # A policy added later is found: the write removed the saved index, the next search analyses the store anew.
+    store.add_documents([DocumentChunk("policy:hr.md#leavers", "Leavers", "Leavers lose access.", "/x/hr.md")])
+    assert not saved.exists()
+    reopened = KnowledgeStore.open(tmp_path)
+    assert (
+        reopened.search("leavers lose access", k=1, collections=("documents",), mode="lexical")[0].id
+        == "policy:hr.md#leavers"
+    )
+    # One made by another version's text analysis is not trusted.
+    saved.write_text(saved.read_text().replace(embedding_fingerprint(), "another-version"))
+    assert KnowledgeStore.open(tmp_path)._saved_lexical_terms() is None
+
+
+def test_a_new_workspace_copies_the_store_built_once_per_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = KnowledgeStore.open(tmp_path / "one")
+    assert prebuilt_store_dir().parent == tmp_path / "cache" / "agentic-auditor"
+    monkeypatch.setattr(KnowledgeStore, "build", lambda *args, **kwargs: pytest.fail("built again"))
+    second = KnowledgeStore.open(tmp_path / "two")
+    assert second.count() == first.count()
+    assert (tmp_path / "two" / LEXICAL_FILE).exists()  # its terms came along: the first search stems nothing
+    question = "how do we remove access for leavers"
+    assert [h.criterion_id for h in second.search_criteria(question)] == [
+        h.criterion_id for h in first.search_criteria(question)
+    ]
+    # A workspace's own policies stay in that workspace.
+    second.add_documents([DocumentChunk("policy:hr.md#leavers", "Leavers", "Leavers lose access.", "/x/hr.md")])
+    assert KnowledgeStore.open(tmp_path / "three").count()["documents"] == 0
+
+
+@pytest.mark.slow
 def test_persistent_store_reopens_in_a_fresh_client_with_the_registered_embedding(tmp_path):
     KnowledgeStore.open(tmp_path)
     client = chromadb.PersistentClient(path=str(tmp_path), settings=Settings(anonymized_telemetry=False))
@@ -113,6 +187,7 @@ def test_persistent_store_reopens_in_a_fresh_client_with_the_registered_embeddin
     assert any(i.startswith("A1.") for i in result["ids"][0])
 
 
+@pytest.mark.slow
 def test_a_store_embedded_by_another_version_is_re_embedded_on_open(tmp_path):
     import numpy as np
 
@@ -131,7 +206,9 @@ def test_a_store_embedded_by_another_version_is_re_embedded_on_open(tmp_path):
     reopened = KnowledgeStore.open(tmp_path)
 
     assert (tmp_path / FINGERPRINT_FILE).read_text().strip() == embedding_fingerprint()
-    stored = client.get_collection("documents").get(ids=["policy:keys.md#rotation"], include=["embeddings", "documents"])
+    stored = client.get_collection("documents").get(
+        ids=["policy:keys.md#rotation"], include=["embeddings", "documents"]
+    )
     assert np.allclose(stored["embeddings"][0], embed_text(stored["documents"][0]), atol=1e-6)
     assert reopened.get("policy:keys.md#rotation").metadata["source"] == "/x/keys.md"
     assert reopened.count()["criteria"] == 61 + 330

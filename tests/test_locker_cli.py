@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli_state import console
-from agent.workspace import Workspace
 from tools.locker import EvidenceLocker, EvidenceRecord
+from tools.workspace import Workspace
+from tui.cli import app
+from tui.cli.state import console
 
 runner = CliRunner()
 
@@ -26,13 +26,34 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 
 @pytest.fixture
 def items(workspace: Workspace) -> list[EvidenceRecord]:
+    """Three items from two runs, each run signed at its end as a real run is (agent/integrity.py)."""
+    from agent.integrity import sign_run
+    from agent.report_schema import WriterInfo
+    from agent.runs import RunStore
+    from tools.config import AuditorConfig
+
+    runs = RunStore(workspace.runs_db)
+    config = AuditorConfig(workspace=workspace.root)
     with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
-        return [
-            locker.put("run-a", "aws", "aws.iam.users", "iam:ListUsers", {},
-                       {"Users": [{"AccessKeyId": "AKIAIOSFODNN7EXAMPLE"}]}),
+        runs.start("run-a", trigger="manual", writer=WriterInfo(provider="offline", model="x"), control_ids=[])
+        records = [
+            locker.put(
+                "run-a",
+                "aws",
+                "aws.iam.users",
+                "iam:ListUsers",
+                {},
+                {"Users": [{"AccessKeyId": "AKIAIOSFODNN7EXAMPLE"}]},
+            ),
             locker.put("run-a", "git", "git.history", "git log -p", {"repo": "platform"}, "+ password=hunter22;\n"),
-            locker.put("run-b", "aws", "aws.s3.buckets", "s3:ListBuckets", {}, {"Buckets": [{"Name": "acme-logs"}]}),
         ]
+        sign_run(config, workspace, runs, locker, "run-a")
+        runs.start("run-b", trigger="manual", writer=WriterInfo(provider="offline", model="x"), control_ids=[])
+        records.append(
+            locker.put("run-b", "aws", "aws.s3.buckets", "s3:ListBuckets", {}, {"Buckets": [{"Name": "acme-logs"}]})
+        )
+        sign_run(config, workspace, runs, locker, "run-b")
+        return records
 
 
 def invoke(workspace: Workspace, *args: str):
@@ -86,8 +107,15 @@ def test_evidence_list_shows_a_row_per_item_with_filters(workspace: Workspace, i
 def test_evidence_show_prints_provenance_then_redacted_data(workspace: Workspace, items: list[EvidenceRecord]) -> None:
     result = invoke(workspace, "evidence", "show", f"[ev:{items[0].id}]")
     assert result.exit_code == 0, result.output
-    for expected in (items[0].sha256, items[0].record_hash, items[0].prev_hash, "seq 1 of 3", "iam:ListUsers",
-                     "aws_access_key 1", '"AccessKeyId": "[REDACTED:aws_access_key]"'):
+    for expected in (
+        items[0].sha256,
+        items[0].record_hash,
+        items[0].prev_hash,
+        "seq 1 of 3",
+        "iam:ListUsers",
+        "aws_access_key 1",
+        '"AccessKeyId": "[REDACTED:aws_access_key]"',
+    ):
         assert expected in result.output
     assert "AKIAIOSFODNN7EXAMPLE" not in result.output
 
@@ -114,7 +142,6 @@ def test_verify_catches_a_cut_short_chain_against_the_heads_runs_noted(
     from agent.runs import RunStore
 
     runs = RunStore(workspace.runs_db)
-    runs.start("run-b", trigger="manual", writer=WriterInfo(provider="offline", model="x"), control_ids=[])
     runs.note_evidence_head("run-b", items[-1].seq, items[-1].record_hash)
     assert invoke(workspace, "verify").exit_code == 0
 
@@ -130,7 +157,9 @@ def test_verify_catches_a_cut_short_chain_against_the_heads_runs_noted(
     assert "1 blob(s)" in result.output  # the removed item's blob is left behind
 
 
-def test_verify_refuses_a_missing_locker_without_creating_one(workspace: Workspace, items: list[EvidenceRecord]) -> None:
+def test_verify_refuses_a_missing_locker_without_creating_one(
+    workspace: Workspace, items: list[EvidenceRecord]
+) -> None:
     for path in workspace.locker_db.parent.glob(workspace.locker_db.name + "*"):
         path.unlink()
     result = invoke(workspace, "verify")

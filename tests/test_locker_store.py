@@ -46,8 +46,10 @@ def test_put_redacts_then_stores_blob_and_chained_row(locker: EvidenceLocker) ->
     assert record.seq == 1 and record.prev_hash == GENESIS
     assert record.record_hash == chain_hash(GENESIS, record.hashed_fields())
     assert record.redactions == {"aws_access_key": 1, "aws_secret_key": 1, "github_token": 1, "password_in_url": 1}
-    assert record.params == {"dsn": "postgres://auditor:[REDACTED:password_in_url]@db:5432/app",
-                             "regions": ["us-east-1"]}
+    assert record.params == {
+        "dsn": "postgres://auditor:[REDACTED:password_in_url]@db:5432/app",
+        "regions": ["us-east-1"],
+    }
     assert record.content_type == JSON_CONTENT
     datetime.fromisoformat(record.collected_at)  # UTC ISO 8601
     assert record.collected_at.endswith("+00:00")
@@ -117,24 +119,47 @@ def test_wal_mode_and_append_only_triggers(locker: EvidenceLocker) -> None:
 
 
 def test_find_fresh_honours_ttl_tool_and_params(locker: EvidenceLocker) -> None:
-    older = locker.put("run-1", "aws", "aws.iam.users", "iam:ListUsers", {"regions": ["us-east-1"]}, [1],
-                       ttl=timedelta(hours=1))
-    newer = locker.put("run-2", "aws", "aws.iam.users", "iam:ListUsers", {"regions": ["us-east-1"]}, [2],
-                       ttl=timedelta(hours=1))
+    older = locker.put(
+        "run-1", "aws", "aws.iam.users", "iam:ListUsers", {"regions": ["us-east-1"]}, [1], ttl=timedelta(hours=1)
+    )
+    newer = locker.put(
+        "run-2", "aws", "aws.iam.users", "iam:ListUsers", {"regions": ["us-east-1"]}, [2], ttl=timedelta(hours=1)
+    )
     now = datetime.now(UTC)
-    assert locker.find_fresh("aws.iam.users", {"regions": ["us-east-1"]}, now=now) == newer
-    assert locker.find_fresh("aws.iam.users", {"regions": ["us-east-1"]}, now=now + timedelta(minutes=59)) == newer
-    assert locker.find_fresh("aws.iam.users", {"regions": ["us-east-1"]}, now=now + timedelta(hours=2)) is None
-    assert locker.find_fresh("aws.iam.users", {"regions": ["eu-west-1"]}, now=now) is None
-    assert locker.find_fresh("aws.iam.roles", {"regions": ["us-east-1"]}, now=now) is None
+    signed = {older.record_hash, newer.record_hash}  # as if a signed run had collected both
+    assert locker.find_fresh("aws.iam.users", {"regions": ["us-east-1"]}, now=now) is None  # unsigned: never reused
+    assert locker.find_fresh("aws.iam.users", {"regions": ["us-east-1"]}, now=now, signed=signed) == newer
+    later = now + timedelta(minutes=59)
+    assert locker.find_fresh("aws.iam.users", {"regions": ["us-east-1"]}, now=later, signed=signed) == newer
+    expired = now + timedelta(hours=2)
+    assert locker.find_fresh("aws.iam.users", {"regions": ["us-east-1"]}, now=expired, signed=signed) is None
+    assert locker.find_fresh("aws.iam.users", {"regions": ["eu-west-1"]}, now=now, signed=signed) is None
+    assert locker.find_fresh("aws.iam.roles", {"regions": ["us-east-1"]}, now=now, signed=signed) is None
     assert older.seq < newer.seq
+
+
+def test_find_fresh_honours_a_shorter_max_age_and_only_run(locker: EvidenceLocker) -> None:
+    # Stored by a run with a 24-hour TTL; a run whose TTL is one hour must not reuse it two hours later.
+    day_old = locker.put("run-1", "aws", "aws.iam.users", "iam:ListUsers", {}, [1], ttl=timedelta(hours=24))
+    later = datetime.now(UTC) + timedelta(hours=2)
+    signed = {day_old.record_hash}
+    assert locker.find_fresh("aws.iam.users", {}, now=later, signed=signed) == day_old
+    assert locker.find_fresh("aws.iam.users", {}, now=later, max_age=timedelta(hours=3), signed=signed) == day_old
+    assert locker.find_fresh("aws.iam.users", {}, now=later, max_age=timedelta(hours=1), signed=signed) is None
+    # only_run: that run's own items, even expired ones (stored with a TTL of 0), and no other run's.
+    own = locker.put("run-2", "aws", "aws.iam.users", "iam:ListUsers", {}, [2], ttl=timedelta(0))
+    assert locker.find_fresh("aws.iam.users", {}, only_run="run-2") == own
+    assert locker.find_fresh("aws.iam.users", {}, only_run="run-3") is None
+    signed |= {own.record_hash}
+    assert locker.find_fresh("aws.iam.users", {}, signed=signed) == day_old  # a TTL of 0 is never reused by others
 
 
 def test_find_fresh_matches_params_that_held_a_secret(locker: EvidenceLocker) -> None:
     params = {"url": f"https://ci:{DB_PASSWORD}@git.example.com/repo.git", "depth": 5}
     record = locker.put("run-1", "git", "git.commits", "git log", params, ["c1"])
     # Same call again: the params are redacted the same way, so the item is found.
-    assert locker.find_fresh("git.commits", {"depth": 5, "url": params["url"]}) == record
+    found = locker.find_fresh("git.commits", {"depth": 5, "url": params["url"]}, signed={record.record_hash})
+    assert found == record
 
 
 def test_default_ttl_applies_when_none_given(tmp_path: Path) -> None:
@@ -162,8 +187,14 @@ def test_concurrent_puts_from_threads_keep_one_unbroken_chain(locker: EvidenceLo
     def worker(worker_id: int) -> None:
         try:
             for n in range(25):
-                locker.put(f"run-{worker_id}", "aws", "aws.ec2.vpcs", "ec2:DescribeVpcs", {"w": worker_id, "n": n},
-                           {"w": worker_id, "n": n})
+                locker.put(
+                    f"run-{worker_id}",
+                    "aws",
+                    "aws.ec2.vpcs",
+                    "ec2:DescribeVpcs",
+                    {"w": worker_id, "n": n},
+                    {"w": worker_id, "n": n},
+                )
         except BaseException as exc:  # surfaced below; a thread's exception is otherwise lost
             errors.append(exc)
 

@@ -79,8 +79,13 @@ def test_row_rewritten_with_a_recomputed_hash_is_named(locker: EvidenceLocker, i
     target = items[3]
     forged_fields = {**target.hashed_fields(), "run_id": "run-forged"}
     forged_hash = chain_hash(target.prev_hash, forged_fields)
-    tamper(locker, ("UPDATE evidence SET run_id = ?, record_hash = ?, id = ? WHERE seq = ?",
-                    ("run-forged", forged_hash, forged_hash[:12], target.seq)))
+    tamper(
+        locker,
+        (
+            "UPDATE evidence SET run_id = ?, record_hash = ?, id = ? WHERE seq = ?",
+            ("run-forged", forged_hash, forged_hash[:12], target.seq),
+        ),
+    )
     [problem] = locker.verify().problems
     # Indistinguishable from deleting item 4 and renumbering: the original is named, the forged row too.
     assert (problem.item_id, problem.kind) == (target.id, "removed")
@@ -117,7 +122,9 @@ def test_truncated_tail_is_found_against_the_expected_head(locker: EvidenceLocke
     head = items[-1]
     tamper(locker, ("DELETE FROM evidence WHERE seq = ?", (head.seq,)))
     assert locker.verify().ok  # nothing after it: the chain alone cannot tell
-    assert kinds(locker.verify(expected_heads=[ExpectedHead(head.record_hash)]).problems) == [(head.id, None, "removed")]
+    assert kinds(locker.verify(expected_heads=[ExpectedHead(head.record_hash)]).problems) == [
+        (head.id, None, "removed")
+    ]
 
 
 def test_items_added_after_the_expected_head_are_fine(locker: EvidenceLocker, items: list[EvidenceRecord]) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from agent.config import AuditorConfig
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence
+from tools.config import AuditorConfig
 from tools.context import CollectContext
 from tools.demo.expected import compare, load_expected
 from tools.demo.logs import MALFORMED_LINE, write_demo_logs
@@ -105,8 +105,16 @@ def test_cloudtrail_checks_on_stratus_samples(
     findings = run("logs.audit_logging_tampered", sample_evidence)
     assert Counter(f.facts["event_names"] for f in findings) == tampering
     assert all(f.status == Status.FAIL for f in findings) and len(findings) == 5
-    assert tampering == {name: 1 for name in ("StopLogging", "DeleteTrail", "PutEventSelectors", "DeleteFlowLogs",
-                                               "DeleteResolverQueryLogConfig")}
+    assert tampering == {
+        name: 1
+        for name in (
+            "StopLogging",
+            "DeleteTrail",
+            "PutEventSelectors",
+            "DeleteFlowLogs",
+            "DeleteResolverQueryLogConfig",
+        )
+    }
 
     opened = {
         r["requestParameters"]["groupId"]
@@ -131,8 +139,12 @@ def test_cloudtrail_checks_on_stratus_samples(
         in {"AttachUserPolicy", "AttachRolePolicy", "CreateRole", "UpdateAssumeRolePolicy", "UpdateLoginProfile"}
     }
     assert {f.resource.rsplit("/", 1)[1] for f in run("logs.iam_changes", sample_evidence)} == iam_targets
-    assert iam_targets == {"malicious-iam-user", "stratus-red-team-malicious-iam-role",
-                           "stratus-red-team-backdoor-r-role", "stratus-red-team-update-login-profile-user"}
+    assert iam_targets == {
+        "malicious-iam-user",
+        "stratus-red-team-malicious-iam-role",
+        "stratus-red-team-backdoor-r-role",
+        "stratus-red-team-update-login-profile-user",
+    }
 
 
 def test_overlapping_log_paths_count_each_cloudtrail_event_once(
@@ -223,6 +235,11 @@ def test_nothing_configured_missing_evidence_and_unreadable_logs(tmp_path: Path)
     garbage = tmp_path / "trail.json"
     garbage.write_text('{"Records": [1, 2]}\n')
     unreadable = collect(config_for(garbage, tmp_path / "missing.log"), "logs.cloudtrail_events")
-    assert unreadable[0].data["problem_count"] == 3  # two non-records and the missing path
-    [finding] = run("logs.root_account_use", unreadable)
-    assert finding.status == Status.ERROR and "3 parse problems" in finding.reason
+    assert unreadable[0].data["problem_count"] == 2  # two non-records
+    [missing, finding] = run("logs.root_account_use", unreadable)
+    # A file without one readable record is an unreadable source too, named by its path.
+    assert (finding.status, finding.resource) == (Status.ERROR, str(garbage))
+    assert finding.reason.endswith("could not be read: no readable record (2 parse problems).")
+    # The configured path that does not exist is an unreadable source, named by its path.
+    assert (missing.status, missing.resource) == (Status.ERROR, str(tmp_path / "missing.log"))
+    assert "does not exist" in missing.reason

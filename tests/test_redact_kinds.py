@@ -57,8 +57,12 @@ def jwt() -> str:
     def part(payload: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
-    return part({"alg": "HS256", "typ": "JWT"}) + "." + part({"sub": "1234567890", "name": "Dana"}) + "." + _random(
-        ALNUM + "-_", 43
+    return (
+        part({"alg": "HS256", "typ": "JWT"})
+        + "."
+        + part({"sub": "1234567890", "name": "Dana"})
+        + "."
+        + _random(ALNUM + "-_", 43)
     )
 
 
@@ -120,8 +124,9 @@ def test_slack_webhook_is_redacted() -> None:
     assert redacted == "notify: [REDACTED:slack_token]" and counts == {"slack_token": 1}
 
 
-@pytest.mark.parametrize("label", ["RSA PRIVATE KEY", "PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY",
-                                   "ENCRYPTED PRIVATE KEY"])
+@pytest.mark.parametrize(
+    "label", ["RSA PRIVATE KEY", "PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY"]
+)
 def test_private_key_block_is_redacted_whole(label: str) -> None:
     pem, body = pem_private_key(label)
     redacted, counts = redact(f"before\n{pem}\nafter")
@@ -148,12 +153,16 @@ def test_jwt_is_redacted_and_a_lookalike_is_not() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("postgres://app:S3cr3t!pw@db.internal:5432/orders",
-         "postgres://app:[REDACTED:password_in_url]@db.internal:5432/orders"),
+        (
+            "postgres://app:S3cr3t!pw@db.internal:5432/orders",
+            "postgres://app:[REDACTED:password_in_url]@db.internal:5432/orders",
+        ),
         ("mysql://root:hunter2@127.0.0.1/app", "mysql://root:[REDACTED:password_in_url]@127.0.0.1/app"),
         ("redis://:topsecret@cache:6379/0", "redis://:[REDACTED:password_in_url]@cache:6379/0"),
-        ("https://deploy:pa$$w0rd@git.example.com/repo.git",
-         "https://deploy:[REDACTED:password_in_url]@git.example.com/repo.git"),
+        (
+            "https://deploy:pa$$w0rd@git.example.com/repo.git",
+            "https://deploy:[REDACTED:password_in_url]@git.example.com/repo.git",
+        ),
     ],
 )
 def test_passwords_in_urls_are_redacted_keeping_user_and_host(text: str, expected: str) -> None:
@@ -164,13 +173,19 @@ def test_passwords_in_urls_are_redacted_keeping_user_and_host(text: str, expecte
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Server=db;Database=app;User Id=sa;Password=Tr0ub4dor&3;",
-         "Server=db;Database=app;User Id=sa;Password=[REDACTED:password];"),
-        ("host=db port=5432 dbname=app user=app password=hunter2 sslmode=require",
-         "host=db port=5432 dbname=app user=app password=[REDACTED:password] sslmode=require"),
+        (
+            "Server=db;Database=app;User Id=sa;Password=Tr0ub4dor&3;",
+            "Server=db;Database=app;User Id=sa;Password=[REDACTED:password];",
+        ),
+        (
+            "host=db port=5432 dbname=app user=app password=hunter2 sslmode=require",
+            "host=db port=5432 dbname=app user=app password=[REDACTED:password] sslmode=require",
+        ),
         ("DRIVER={ODBC};UID=svc;PWD=s3cret;", "DRIVER={ODBC};UID=svc;PWD=[REDACTED:password];"),
-        ("jdbc:mysql://db/app?user=app&password=letmein&ssl=true",
-         "jdbc:mysql://db/app?user=app&password=[REDACTED:password]&ssl=true"),
+        (
+            "jdbc:mysql://db/app?user=app&password=letmein&ssl=true",
+            "jdbc:mysql://db/app?user=app&password=[REDACTED:password]&ssl=true",
+        ),
         ('db_password = "correct horse"', "db_password = [REDACTED:password]"),
     ],
 )
@@ -202,17 +217,35 @@ def test_json_data_is_walked_values_and_keys_redacted() -> None:
     assert redacted["[REDACTED:github_token]"] == "a key that is itself a secret"
     assert redacted["count"] == 3 and redacted["enabled"] is True and redacted["nothing"] is None
     assert redacted["tuple"] == ["mysql://root:[REDACTED:password_in_url]@db/app"]
-    assert counts == {"aws_access_key": 1, "aws_secret_key": 1, "aws_session_token": 1, "github_token": 2,
-                      "password_in_url": 1}
+    assert counts == {
+        "aws_access_key": 1,
+        "aws_secret_key": 1,
+        "aws_session_token": 1,
+        "github_token": 2,
+        "password_in_url": 1,
+    }
 
 
 def test_secret_fields_are_redacted_whatever_their_value_looks_like() -> None:
-    data = {"password": "hunter2", "client_secret": "abc", "api_key": "k-1", "password_last_used": "2024-01-01",
-            "token": "", "PasswordEnabled": "true", "secret_type": "mailchimp_api_key"}
+    data = {
+        "password": "hunter2",
+        "client_secret": "abc",
+        "api_key": "k-1",
+        "password_last_used": "2024-01-01",
+        "token": "",
+        "PasswordEnabled": "true",
+        "secret_type": "mailchimp_api_key",
+    }
     redacted, counts = redact(data)
-    assert redacted == {"password": "[REDACTED:password]", "client_secret": "[REDACTED:generic_token]",
-                        "api_key": "[REDACTED:generic_token]", "password_last_used": "2024-01-01", "token": "",
-                        "PasswordEnabled": "true", "secret_type": "mailchimp_api_key"}
+    assert redacted == {
+        "password": "[REDACTED:password]",
+        "client_secret": "[REDACTED:generic_token]",
+        "api_key": "[REDACTED:generic_token]",
+        "password_last_used": "2024-01-01",
+        "token": "",
+        "PasswordEnabled": "true",
+        "secret_type": "mailchimp_api_key",
+    }
     assert counts == {"generic_token": 2, "password": 1}
 
 
@@ -237,9 +270,18 @@ def test_detect_secrets_finds_nothing_left_after_redaction() -> None:
         "url = https://admin:Sup3rS3cret@internal.example.com/",
         *pem.splitlines(),
     ]
-    secret_types = {plugin.secret_type for plugin in (AWSKeyDetector, GitHubTokenDetector, SlackDetector,
-                                                      StripeDetector, JwtTokenDetector, PrivateKeyDetector,
-                                                      BasicAuthDetector)}
+    secret_types = {
+        plugin.secret_type
+        for plugin in (
+            AWSKeyDetector,
+            GitHubTokenDetector,
+            SlackDetector,
+            StripeDetector,
+            JwtTokenDetector,
+            PrivateKeyDetector,
+            BasicAuthDetector,
+        )
+    }
 
     def found(text_lines: list[str]) -> set[str]:
         with default_settings():
@@ -260,13 +302,22 @@ def test_markers_are_stable_and_not_redacted_again() -> None:
 @pytest.mark.parametrize(
     ("text", "expected", "kind"),
     [
-        ("Server=db;User Id=sa;Password=Abc,123(x)yz;", "Server=db;User Id=sa;Password=[REDACTED:password];",
-         "password"),
-        ("postgres://admin:p@ssw0rd@db.example.com/app",
-         "postgres://admin:[REDACTED:password_in_url]@db.example.com/app", "password_in_url"),
+        (
+            "Server=db;User Id=sa;Password=Abc,123(x)yz;",
+            "Server=db;User Id=sa;Password=[REDACTED:password];",
+            "password",
+        ),
+        (
+            "postgres://admin:p@ssw0rd@db.example.com/app",
+            "postgres://admin:[REDACTED:password_in_url]@db.example.com/app",
+            "password_in_url",
+        ),
         ("db_password: hunter2xyz", "db_password: [REDACTED:password]", "password"),
-        ('msg={"password": "hunter2xyz", "user": "dana"}', 'msg={"password": [REDACTED:password], "user": "dana"}',
-         "password"),
+        (
+            'msg={"password": "hunter2xyz", "user": "dana"}',
+            'msg={"password": [REDACTED:password], "user": "dana"}',
+            "password",
+        ),
     ],
 )
 def test_passwords_in_yaml_log_text_and_awkward_strings_are_redacted(text: str, expected: str, kind: str) -> None:
@@ -281,8 +332,13 @@ def test_model_provider_and_registry_keys_are_redacted() -> None:
         "gitlab_token": "gl" + "pat-" + _random(ALNUM, 20),
         "google_api_key": "AI" + "za" + _random(ALNUM, 35),
         "npm_token": "np" + "m_" + _random(ALNUM, 36),
-        "slack_token": "xa" + "pp-1-A" + _random(string.digits, 10) + "-" + _random(string.digits, 13) + "-"
-                       + _random("0123456789abcdef", 64),
+        "slack_token": "xa"
+        + "pp-1-A"
+        + _random(string.digits, 10)
+        + "-"
+        + _random(string.digits, 13)
+        + "-"
+        + _random("0123456789abcdef", 64),
     }
     text = "\n".join(f"{kind.upper()}={key}" for kind, key in keys.items())
     redacted, counts = redact(text)
@@ -292,12 +348,21 @@ def test_model_provider_and_registry_keys_are_redacted() -> None:
 
 
 def test_secret_fields_are_found_by_their_name_ending_but_pagination_tokens_are_not() -> None:
-    data = {"DB_PASSWORD": "hunter2xyz", "GITHUB_TOKEN": "0123456789abcdef" * 2, "X-Api-Key": "abcd1234efgh5678",
-            "NextToken": "eyJuZXh0IjoyfQ", "PasswordLastUsed": "2024-07-30T21:46:15Z"}
+    data = {
+        "DB_PASSWORD": "hunter2xyz",
+        "GITHUB_TOKEN": "0123456789abcdef" * 2,
+        "X-Api-Key": "abcd1234efgh5678",
+        "NextToken": "eyJuZXh0IjoyfQ",
+        "PasswordLastUsed": "2024-07-30T21:46:15Z",
+    }
     redacted, counts = redact(data)
-    assert redacted == {"DB_PASSWORD": "[REDACTED:password]", "GITHUB_TOKEN": "[REDACTED:generic_token]",
-                        "X-Api-Key": "[REDACTED:generic_token]", "NextToken": "eyJuZXh0IjoyfQ",
-                        "PasswordLastUsed": "2024-07-30T21:46:15Z"}
+    assert redacted == {
+        "DB_PASSWORD": "[REDACTED:password]",
+        "GITHUB_TOKEN": "[REDACTED:generic_token]",
+        "X-Api-Key": "[REDACTED:generic_token]",
+        "NextToken": "eyJuZXh0IjoyfQ",
+        "PasswordLastUsed": "2024-07-30T21:46:15Z",
+    }
     assert counts == {"generic_token": 2, "password": 1}
 
 
@@ -309,3 +374,18 @@ def test_a_private_key_split_across_list_items_is_redacted_whole() -> None:
     assert set(redacted[1:-1]) == {"[REDACTED:private_key]"}
     assert counts == {"private_key": 1}
     assert not any(line in "\n".join(redacted) for line in body.splitlines())
+
+
+def test_every_detect_secrets_plugin_is_used_or_said_why_not() -> None:
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from detect_secrets.plugins.base import RegexBasedDetector
+
+    from tools.redact import PLUGINS, RULES
+
+    plugins = set(get_mapping_from_secret_type_to_class().values())
+    assert set(PLUGINS) == plugins
+    patterns_in_rules = {rule.pattern.pattern for rule in RULES}
+    for plugin, how in PLUGINS.items():
+        if how.startswith("pattern") and issubclass(plugin, RegexBasedDetector):
+            # Used as is, or wrapped in boundaries: its pattern text is inside one of ours.
+            assert any(denied.pattern in ours for denied in plugin.denylist for ours in patterns_in_rules), plugin

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AuditorConfig
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence
+from tools.config import AuditorConfig
 from tools.context import CollectContext
 from tools.demo.expected import compare, load_expected
 from tools.demo.github import GithubApiServer, acme_routes

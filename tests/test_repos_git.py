@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AuditorConfig
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence
+from tools.config import AuditorConfig
 from tools.context import CollectContext
 from tools.findings import Status
 from tools.redact import redact
@@ -257,13 +257,8 @@ def test_signed_commits_pass_when_every_commit_is_signed(tmp_path: Path, monkeyp
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], check=False, capture_output=True)
 
 
-def test_a_repository_config_cannot_make_the_collector_run_a_program(tmp_path: Path) -> None:
-    """`%G?` verifies signatures with `gpg.program`; a hostile repo's own value must never be run."""
-    path = tmp_path / "hostile"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    commit_files(path, "first", {"a.txt": "a\n"})
-    # A commit that carries a signature header, so git has a signature to verify.
+def commit_with_signature_header(path: Path) -> str:
+    """A commit on top of HEAD that carries a (meaningless) signature header, so git has one to verify."""
     tree = git(path, "rev-parse", "HEAD^{tree}").strip()
     parent = git(path, "rev-parse", "HEAD").strip()
     signature = "-----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----"
@@ -274,6 +269,16 @@ def test_a_repository_config_cannot_make_the_collector_run_a_program(tmp_path: P
     sha = subprocess.run(["git", "-C", str(path), "hash-object", "-t", "commit", "-w", "--stdin"],
                          input=raw, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     git(path, "update-ref", "refs/heads/main", sha)
+    return sha
+
+
+def test_a_repository_config_cannot_make_the_collector_run_a_program(tmp_path: Path) -> None:
+    """`%G?` verifies signatures with `gpg.program`; a hostile repo's own value must never be run."""
+    path = tmp_path / "hostile"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    commit_files(path, "first", {"a.txt": "a\n"})
+    sha = commit_with_signature_header(path)
     marker = tmp_path / "ran"
     program = tmp_path / "evil-gpg.sh"
     program.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
@@ -285,3 +290,80 @@ def test_a_repository_config_cannot_make_the_collector_run_a_program(tmp_path: P
 
     assert [c.sha for c in commits][0] == sha
     assert not marker.exists(), "the repository's gpg.program was run"
+
+
+# -- settings and histories that would change what git shows ---------------------------------------------
+
+
+def read_back(path: Path) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """(subjects from `commits`, (subject, files) from `history`): what the collectors parse."""
+    reader = GitRepo(path)
+    history = reader.history(1_000_000)[0]
+    return [c.subject for c in reader.commits(10)], [(c.subject, [f.path for f in c.files]) for c in history]
+
+
+def test_repository_settings_do_not_change_what_is_parsed(repo: Path) -> None:
+    commit_files(repo, "Ünïcode subject", {"docs/é.md": "é\n"}, date="2025-01-03T10:00:00+00:00")
+    expected = read_back(repo)
+    assert expected[0] == ["Ünïcode subject", "Add owners and CI", "Initial commit"]
+    # UTF-16 output would put NULs everywhere; no prefixes would break the "diff --git a/ b/" header.
+    settings = {"i18n.logOutputEncoding": "UTF-16", "diff.noprefix": "true", "diff.mnemonicPrefix": "true"}
+    for key, value in settings.items():
+        git(repo, "config", key, value)
+    assert read_back(repo) == expected
+
+
+@pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
+def test_log_show_signature_adds_nothing_to_the_output(repo: Path) -> None:
+    sha = commit_with_signature_header(repo)
+    git(repo, "config", "log.showSignature", "true")  # would print gpg's verdict lines among the commits
+    subjects, history = read_back(repo)
+    assert subjects == ["signed?", "Add owners and CI", "Initial commit"]
+    assert [subject for subject, _ in history] == subjects
+    assert GitRepo(repo).commits(1)[0].sha == sha
+
+
+def test_inherited_git_variables_do_not_redirect_the_reader(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    commit_files(other, "Other repository", {"x.txt": "x\n"})
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))  # as inside a git hook
+    assert GitRepo(repo).commits(1)[0].subject == "Add owners and CI"
+
+
+def history_finding(path: Path) -> tuple[dict, object]:
+    evidence = run_tool("git.history", config_for(path))
+    [finding] = evaluate("repo.secrets_in_history", evidence)
+    return evidence.data["repos"][0], finding
+
+
+def test_a_whole_history_is_complete(repo: Path) -> None:
+    entry, finding = history_finding(repo)
+    assert (entry["history_complete"], entry["history_problem"], finding.status) == (True, None, Status.PASS)
+
+
+def test_a_shallow_clone_cannot_show_that_no_secret_was_ever_committed(repo: Path, tmp_path: Path) -> None:
+    commit_files(repo, "Third", {"c.txt": "c\n"}, date="2025-01-03T10:00:00+00:00")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))
+    entry, finding = history_finding(shallow)
+    assert entry["history_complete"] is False and entry["history_problem"].startswith("shallow clone")
+    assert finding.status == Status.ERROR and "shallow clone" in finding.reason
+
+
+def test_replaced_and_grafted_histories_are_reported(repo: Path) -> None:
+    first, second = git(repo, "rev-list", "HEAD").split()[::-1]
+    # A replacement that hides the second commit's real content behind the first one's.
+    git(repo, "replace", second, first)
+    entry, finding = history_finding(repo)
+    assert entry["history_problem"].startswith("replace refs") and finding.status == Status.ERROR
+    # Read as stored: the real second commit, not its replacement.
+    assert [c["subject"] for c in entry["commits"]] == ["Add owners and CI", "Initial commit"]
+    git(repo, "replace", "-d", second)
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "grafts").write_text(f"{second}\n")  # cuts the history after the second commit
+    entry, finding = history_finding(repo)
+    assert entry["history_problem"].startswith("grafted history") and finding.status == Status.ERROR

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from agent.config import AuditorConfig, GithubConfig
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence
+from tools.config import AuditorConfig, GithubConfig
 from tools.context import CollectContext
 from tools.demo.github import GithubApiServer, Reply
 from tools.findings import Finding, Status
 from tools.redact import redact
 from tools.repos import checks as _checks  # noqa: F401  (registers the checks)
 from tools.repos import collectors as _collectors  # noqa: F401  (registers the collectors)
-from tools.repos.github import GithubClient, GithubError
+from tools.repos.github import GithubClient, GithubError, api_path, repository_full_name, repository_path
 
 OWNER, REPO = "octocat", "Hello-World"
 FULL = f"{OWNER}/{REPO}"
@@ -241,3 +241,45 @@ def test_a_token_with_write_scopes_is_refused_at_its_first_answer(examples: Path
             client.get("/repos/octocat/Hello-World")
         assert client.get("/repos/octocat/Spoon-Knife")["full_name"] == "octocat/Hello-World"  # reads only: fine
         client.close()
+
+
+# -- names and paths: the client builds every URL -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["acme-ai/platform/../../../user", "../user", "acme-ai/..", "acme-ai/.", "acme ai/platform", "acme-ai//platform",
+     "acme-ai/platform?per_page=1", "acme-ai/platform#readme", "-acme/platform", "acme-ai/", "/platform"],
+)  # fmt: skip
+def test_only_owner_and_name_make_a_repository_name(name: str) -> None:
+    with pytest.raises(ValueError, match="is not a GitHub repository name"):
+        repository_full_name(name, "acme-ai")
+
+
+def test_names_and_values_are_quoted_into_one_segment_each() -> None:
+    assert repository_full_name("platform", "acme-ai") == "acme-ai/platform"
+    assert repository_full_name("Acme-AI/model.serving_v2", None) == "Acme-AI/model.serving_v2"
+    with pytest.raises(ValueError, match="has no owner"):
+        repository_full_name("platform", None)
+    # A branch may hold '/' and '?': each stays inside its own segment.
+    assert repository_path("acme-ai/platform", "branches", "release/1.0?x", "protection") == (
+        "/repos/acme-ai/platform/branches/release%2F1.0%3Fx/protection"
+    )
+    assert api_path("orgs", "../user", "members") == "/orgs/..%2Fuser/members"
+    for segment in ("..", ".", ""):
+        with pytest.raises(ValueError, match="refused to build a GitHub API path"):
+            api_path("repos", "acme-ai", "platform", "branches", segment, "protection")
+
+
+def test_a_hostile_configured_name_is_an_error_entry_and_never_a_request() -> None:
+    routes = {"/user": {"login": "the-token-owner"}, "/repos/acme-ai/platform": {"full_name": "acme-ai/platform"}}
+    with GithubApiServer(routes) as server:
+        config = AuditorConfig.model_validate(
+            {"github": {"api_url": server.url, "owner": "acme-ai", "repos": ["platform", "platform/../../../user"]}}
+        )
+        spec = TOOLS["github.repository"]
+        data = spec.func(CollectContext(config), spec.args_model())
+        assert server.requests == ["GET /repos/acme-ai/platform"]
+    assert data["repos"][0]["data"] == {"full_name": "acme-ai/platform"}
+    hostile = data["repos"][1]
+    assert hostile["repo"] == "platform/../../../user" and "not a GitHub repository name" in hostile["error"]

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.config import AuditorConfig
-from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence, check, tool
+from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence, check, load_all, tool
+from tools.config import AuditorConfig
 from tools.context import CollectContext
-from tools.findings import Finding, Status
+from tools.findings import Finding, Severity, Status
 from tools.locker import EvidenceLocker
-from tools.runner import CollectionError, EvidenceRunner, InvalidToolCall
+from tools.runner import CollectionError, EvidenceRunner, InvalidToolCall, outside_configuration
 
 TOOL = "test.read_file"
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -38,8 +38,9 @@ def file_tool() -> list[str]:
         threading.Event().wait(0.05)  # long enough for concurrent requests to pile up behind it
         return {"path": args.path, "text": Path(args.path).read_text(encoding="utf-8")[: args.max_bytes]}
 
-    tool(TOOL, source="manual", description="Read a file (tests only).", args=ReadFileArgs,
-         operations=("open", "read"))(read_file)
+    tool(
+        TOOL, source="manual", description="Read a file (tests only).", args=ReadFileArgs, operations=("open", "read")
+    )(read_file)
     try:
         yield calls
     finally:
@@ -54,17 +55,21 @@ def test_checks() -> dict[str, list[EvidenceView]]:
     def file_has_marker(evidence: EvidenceView) -> list[Finding]:
         seen["test.file_has_marker"].append(evidence)
         return [
-            Finding(check="test.file_has_marker",
-                    status=Status.FAIL if "[REDACTED:" in item.data["text"] else Status.PASS,
-                    resource=item.data["path"], reason="the file holds a redaction marker", evidence_ids=[item.id])
+            Finding(
+                check="test.file_has_marker",
+                status=Status.FAIL if "[REDACTED:" in item.data["text"] else Status.PASS,
+                resource=item.data["path"],
+                reason="the file holds a redaction marker",
+                evidence_ids=[item.id],
+            )
             for item in evidence.all(TOOL)
         ]
 
     def always_raises(evidence: EvidenceView) -> list[Finding]:
         return evidence.items[0].data["no such field"]
 
-    check("test.file_has_marker", title="File has a marker", needs=(TOOL,))(file_has_marker)
-    check("test.always_raises", title="Always raises", needs=(TOOL,))(always_raises)
+    check("test.file_has_marker", title="File has a marker", needs=(TOOL,), severity=Severity.LOW)(file_has_marker)
+    check("test.always_raises", title="Always raises", needs=(TOOL,), severity=Severity.HIGH)(always_raises)
     try:
         yield seen
     finally:
@@ -86,7 +91,11 @@ def secret_file(tmp_path: Path) -> Path:
 
 
 def make_runner(locker: EvidenceLocker, run_id: str, ttl: timedelta = timedelta(hours=1)) -> EvidenceRunner:
-    return EvidenceRunner(locker, CollectContext(config=AuditorConfig(), run_id=run_id), run_id=run_id, ttl=ttl)
+    # Every item in the locker counts as signed by a run here; tests/test_tamper.py covers unsigned items.
+    signed = {record.record_hash for record in locker.list()}
+    return EvidenceRunner(
+        locker, CollectContext(config=AuditorConfig(), run_id=run_id), run_id=run_id, ttl=ttl, signed=signed
+    )
 
 
 def test_collect_stores_redacted_evidence_and_returns_what_is_stored(
@@ -149,6 +158,9 @@ def test_fresh_locker_items_are_reused_by_a_later_run(
     reused = resumed.collect(TOOL, {"path": str(secret_file)})
     assert reused == first and len(file_tool) == 1
     assert resumed.counters.reused_from_locker == 1 and resumed.counters.collected == 0
+    # An item no signed run collected is never reused: it is collected again.
+    unsigned = EvidenceRunner(locker, CollectContext(config=AuditorConfig(), run_id="run-3"), run_id="run-3")
+    assert unsigned.collect(TOOL, {"path": str(secret_file)}).id != first.id and len(file_tool) == 2
 
 
 def test_expired_items_are_collected_again(file_tool: list[str], locker: EvidenceLocker, secret_file: Path) -> None:
@@ -201,8 +213,9 @@ def test_evaluate_gives_checks_the_stored_data(
     # Whatever the caller's object holds, the check reads the locker's copy.
     forged = StoredEvidence(evidence.id, evidence.tool, evidence.params, {"path": "forged", "text": AWS_KEY_ID})
     findings = runner.evaluate("test.file_has_marker", [forged])
-    assert [(f.status, f.resource, f.evidence_ids) for f in findings] == [
-        (Status.FAIL, str(secret_file), [evidence.id])
+    # The severity is the check's registration's, stamped by the runner.
+    assert [(f.status, f.resource, f.evidence_ids, f.severity) for f in findings] == [
+        (Status.FAIL, str(secret_file), [evidence.id], Severity.LOW)
     ]
     (view,) = test_checks["test.file_has_marker"]
     assert view.items[0].data == locker.read(evidence.id)
@@ -215,6 +228,7 @@ def test_a_raising_check_becomes_one_error_finding(
     evidence = runner.collect(TOOL, {"path": str(secret_file)})
     (finding,) = runner.evaluate("test.always_raises", [evidence])
     assert finding.check == "test.always_raises" and finding.status == Status.ERROR
+    assert finding.severity == Severity.HIGH
     assert finding.reason == "check test.always_raises failed: KeyError: 'no such field'"
     assert finding.evidence_ids == [evidence.id]
 
@@ -228,3 +242,131 @@ def test_evaluate_with_missing_evidence_or_unknown_check(
     assert finding.status == Status.ERROR and "EvidenceNotFound" in finding.reason
     with pytest.raises(InvalidToolCall, match="unknown check 'test.nothing'"):
         runner.evaluate("test.nothing", [])
+
+
+def test_ttl_zero_and_fresh_reuse_only_what_the_run_itself_stored(
+    file_tool: list[str], locker: EvidenceLocker, secret_file: Path
+) -> None:
+    earlier = make_runner(locker, "run-1").collect(TOOL, {"path": str(secret_file)})
+    for runner in (
+        make_runner(locker, "run-2", ttl=timedelta(0)),
+        EvidenceRunner(locker, CollectContext(AuditorConfig(), "run-3"), "run-3", fresh=True),
+    ):
+        again = runner.collect(TOOL, {"path": str(secret_file)})
+        assert again.id != earlier.id and runner.counters.reused_from_locker == 0
+        # The same run, resumed after an interruption, reuses its own evidence whatever the TTL.
+        resumed = EvidenceRunner(locker, runner.ctx, runner.run_id, ttl=runner.ttl, fresh=runner.fresh)
+        assert resumed.collect(TOOL, {"path": str(secret_file)}).id == again.id
+        assert resumed.counters.reused_from_locker == 1
+    assert len(file_tool) == 3
+
+
+def test_a_collector_failure_is_recorded_with_its_cause_and_fix(
+    file_tool: list[str], locker: EvidenceLocker, tmp_path: Path
+) -> None:
+    runner = make_runner(locker, "run-1")
+    missing = tmp_path / "absent.log"
+    with pytest.raises(CollectionError):
+        runner.collect(TOOL, {"path": str(missing)})
+    (problem,) = runner.sources.problems()
+    assert (problem.source, problem.cause, problem.whole_source) == ("manual", f"{missing} does not exist", False)
+
+
+def test_after_a_whole_source_failure_its_other_calls_are_not_tried(locker: EvidenceLocker) -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    calls: list[str] = []
+
+    def read_aws(ctx: CollectContext, args: ReadFileArgs) -> dict:
+        calls.append(args.path)
+        raise NoCredentialsError()
+
+    tool(
+        "test.aws_read", source="aws", description="Fails like AWS without credentials (tests only).", args=ReadFileArgs
+    )(read_aws)
+    try:
+        runner = make_runner(locker, "run-1")
+        with pytest.raises(CollectionError, match="NoCredentialsError"):
+            runner.collect("test.aws_read", {"path": "iam"})
+        with pytest.raises(CollectionError, match=r"not tried: no AWS credentials \(met earlier in this run\)"):
+            runner.collect("test.aws_read", {"path": "s3"})
+    finally:
+        TOOLS.pop("test.aws_read")
+    assert calls == ["iam"]
+    (problem,) = runner.sources.problems()
+    assert problem.source == "aws" and "AWS_PROFILE" in problem.fix and problem.whole_source
+
+
+# -- arguments stay within the configuration ------------------------------------------------------------
+
+
+@pytest.fixture
+def configured(tmp_path: Path) -> AuditorConfig:
+    """A config with one log folder, one local repository, one GitHub repository, one log group, two regions;
+    beside them (not configured) a secrets file, a link to it from inside the log folder, and another repo."""
+    load_all()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "auth.log").write_text("Jan  1 00:00:00 host sshd[1]: Accepted publickey for ops\n")
+    (tmp_path / ".env").write_text(f"AWS_ACCESS_KEY_ID={AWS_KEY_ID}\n")
+    (logs / "link.log").symlink_to(tmp_path / ".env")
+    for repo in ("service", "unconfigured"):
+        (tmp_path / repo / ".git").mkdir(parents=True)
+    config = AuditorConfig.model_validate(
+        {
+            "aws": {"regions": ["us-east-1", "eu-west-1"]},
+            "github": {"owner": "acme-ai", "repos": ["platform"]},
+            "repos": {"local": ["service"]},
+            "logs": {"paths": ["logs"], "cloudwatch_log_groups": ["/aws/cloudtrail"]},
+        }
+    )
+    # Relative paths resolve against the config file's folder, as when read from auditor.toml.
+    return config.model_copy(update={"source": tmp_path / "auditor.toml"})
+
+
+def beyond(config: AuditorConfig, tool_name: str, params: dict) -> list[str]:
+    spec = TOOLS[tool_name]
+    return outside_configuration(spec, spec.args_model.model_validate(params), config)
+
+
+@pytest.mark.parametrize(
+    ("tool_name", "params", "problem"),
+    [
+        ("logs.auth_events", {"paths": ["~/.env"]}, "is not under a configured [logs] path"),
+        ("logs.auth_events", {"paths": ["/etc/passwd"]}, "is not under a configured [logs] path"),
+        ("logs.auth_events", {"paths": ["logs/../.env"]}, "is not under a configured [logs] path"),
+        ("logs.cloudtrail_events", {"paths": ["logs/link.log"]}, "is not under a configured [logs] path"),
+        ("git.history", {"repos": ["unconfigured"]}, "is not a configured [repos] local repository"),
+        ("git.commits", {"repos": ["service/.."]}, "is not a configured [repos] local repository"),
+        ("github.repository", {"repos": ["acme-ai/platform/../../../user"]}, "is not a configured [github]"),
+        ("github.pulls", {"repos": ["acme-ai/other"]}, "is not a configured [github] repository"),
+        ("github.org_members", {"org": "someone-else"}, "is not the configured [github] owner"),
+        ("logs.cloudwatch_events", {"log_groups": ["/aws/lambda/billing"]}, "is not a configured [logs] CloudWatch"),
+        ("aws.ec2.volumes", {"regions": ["us-gov-west-1"]}, "is not a configured [aws] region"),
+    ],
+)
+def test_arguments_beyond_the_configuration_are_named(
+    configured: AuditorConfig, tool_name: str, params: dict, problem: str
+) -> None:
+    [found] = beyond(configured, tool_name, params)
+    assert problem in found
+
+
+def test_arguments_within_the_configuration_pass(configured: AuditorConfig, tmp_path: Path) -> None:
+    assert beyond(configured, "logs.auth_events", {"paths": ["logs", str(tmp_path / "logs" / "auth.log")]}) == []
+    assert beyond(configured, "git.history", {"repos": [str(tmp_path / "service"), "service/../service"]}) == []
+    assert beyond(configured, "github.repository", {"repos": ["platform", "Acme-AI/Platform"]}) == []
+    assert beyond(configured, "github.org_members", {"org": "ACME-AI"}) == []
+    cloudwatch = {"log_groups": ["/aws/cloudtrail"], "regions": ["eu-west-1"]}
+    assert beyond(configured, "logs.cloudwatch_events", cloudwatch) == []
+    assert beyond(configured, "aws.iam.users", {}) == []
+
+
+def test_the_runner_refuses_a_call_beyond_the_configuration_before_collecting(
+    configured: AuditorConfig, locker: EvidenceLocker
+) -> None:
+    runner = EvidenceRunner(locker, CollectContext(config=configured, run_id="run-1"), run_id="run-1")
+    with pytest.raises(InvalidToolCall, match=r"logs.auth_events: params outside the configuration: '~/.env'"):
+        runner.collect("logs.auth_events", {"paths": ["~/.env"]})
+    assert locker.count() == 0
+    assert runner.collect("logs.auth_events", {}).data["sources"][0]["file"].endswith("auth.log")

@@ -11,9 +11,9 @@ import json
 import shutil
 import threading
 
+import pytest
 from fakes import FakeChatModel, last_human_text
 from langchain_core.messages import AIMessage
-from test_tui_fixtures import REVIEWER, demo_config, demo_session, demo_template, fixture_session
 from textual.color import Color
 from textual.theme import BUILTIN_THEMES
 from textual.widgets import DataTable, Input, Markdown, OptionList, Static, TextArea
@@ -22,12 +22,12 @@ from typer.testing import CliRunner
 
 from agent.api import save_report
 from agent.citations import parse
-from agent.cli import app as cli_app
-from agent.config import load_config
+from agent.review_log import text_hash
+from tools.config import load_config
 from tools.locker import EvidenceLocker
 from tui.app import ReviewApp
+from tui.cli import app as cli_app
 from tui.messages import ControlHighlighted
-from tui.review_log import text_hash
 from tui.screens.citation import CitationScreen
 from tui.screens.edit import EditScreen
 from tui.screens.log import LogScreen
@@ -51,8 +51,9 @@ async def _select(pilot, control_id: str) -> ReviewScreen:
     return screen
 
 
-async def _open_citation(pilot, citation: str) -> CitationScreen:
-    """From the selected control: enter the narrative, move to the citation, press enter."""
+async def _open_citation(pilot, control_id: str, citation: str) -> CitationScreen:
+    """Select the control, enter its narrative, move to the citation, press enter."""
+    await _select(pilot, control_id)
     screen = pilot.app.screen
     await pilot.press("enter")  # from the list into the narrative
     narrative = screen.query_one(NarrativeView)
@@ -69,7 +70,8 @@ async def _open_citation(pilot, citation: str) -> CitationScreen:
     return opened
 
 
-async def test_list_is_grouped_by_series_with_badges_filters_and_search(tmp_path):
+@pytest.mark.slow
+async def test_list_is_grouped_by_series_with_badges_filters_and_search(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         screen = pilot.app.screen
@@ -97,14 +99,15 @@ async def test_list_is_grouped_by_series_with_badges_filters_and_search(tmp_path
         assert "IAM-01" in header and "fail" in header and "draft" in header
 
 
-async def test_approve_records_the_decision_and_leaves_the_awaiting_list(tmp_path):
+@pytest.mark.slow
+async def test_approve_records_the_decision_and_leaves_the_awaiting_list(tmp_path, demo_session, reviewer):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         screen = await _select(pilot, "IAM-01")
         await pilot.press("escape", "a")
         await pilot.pause()
         review = session.review("IAM-01")
-        assert review.state == "approved" and review.decided_by == REVIEWER
+        assert review.state == "approved" and review.decided_by == reviewer
         assert "approved" in str(screen.query_one("#control-header", Static).render())
 
         # Awaiting filter: the approved control is gone from the list.
@@ -114,14 +117,15 @@ async def test_approve_records_the_decision_and_leaves_the_awaiting_list(tmp_pat
         assert "IAM-01" not in awaiting and len(awaiting) == len(session.reviews) - 1
 
     entry = session.log.entries()[-1]
-    assert (entry.action, entry.control_id, entry.reviewer) == ("approve", "IAM-01", REVIEWER)
+    assert (entry.action, entry.control_id, entry.reviewer) == ("approve", "IAM-01", reviewer)
     assert entry.run_id == session.report.run.id
     assert entry.before_hash == entry.after_hash == text_hash(review.control.narrative.text)
     assert entry.at == "2025-03-01T09:30:00+00:00"
     assert session.log.verify().ok
 
 
-async def test_reject_asks_for_a_reason_and_records_it(tmp_path):
+@pytest.mark.slow
+async def test_reject_asks_for_a_reason_and_records_it(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         await _select(pilot, "LOG-01")
@@ -136,7 +140,8 @@ async def test_reject_asks_for_a_reason_and_records_it(tmp_path):
     assert (entry.action, entry.reason) == ("reject", "name the trails that fail")
 
 
-async def test_edit_is_verified_before_it_can_be_approved(tmp_path):
+@pytest.mark.slow
+async def test_edit_is_verified_before_it_can_be_approved(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         await _select(pilot, "IAM-01")
@@ -172,7 +177,8 @@ async def test_edit_is_verified_before_it_can_be_approved(tmp_path):
     assert session.log.verify().ok
 
 
-async def test_regenerate_runs_the_agent_in_a_worker_with_the_reviewers_feedback(tmp_path):
+@pytest.mark.slow
+async def test_regenerate_runs_the_agent_in_a_worker_with_the_reviewers_feedback(tmp_path, demo_session):
     current: dict[str, str] = {}
 
     def respond(messages, tools):
@@ -203,7 +209,8 @@ async def test_regenerate_runs_the_agent_in_a_worker_with_the_reviewers_feedback
     assert entry.after_hash == text_hash(review.control.narrative.text) != entry.before_hash
 
 
-async def test_regenerate_can_be_cancelled(tmp_path):
+@pytest.mark.slow
+async def test_regenerate_can_be_cancelled(tmp_path, demo_session):
     writing, release = threading.Event(), threading.Event()
 
     def respond(messages, tools):
@@ -238,7 +245,8 @@ async def test_regenerate_can_be_cancelled(tmp_path):
     assert session.review("IAM-01").state == "draft"
 
 
-async def test_attach_stores_the_file_in_the_locker_as_manual_evidence(tmp_path):
+@pytest.mark.slow
+async def test_attach_stores_the_file_in_the_locker_as_manual_evidence(tmp_path, demo_session):
     session = demo_session(tmp_path)
     signed = tmp_path / "code-of-conduct-acknowledgements.csv"
     signed.write_text("name,signed\nraj.patel,2025-02-01\n", encoding="utf-8")
@@ -246,6 +254,8 @@ async def test_attach_stores_the_file_in_the_locker_as_manual_evidence(tmp_path)
         await _select(pilot, "GOV-01")
         await pilot.press("escape", "a", "m")
         await pilot.press(*str(signed), "enter")
+        assert "2025-01-01..2025-03-31" in pilot.app.screen.query_one(Input).placeholder  # this quarter by default
+        await pilot.press(*"2024-Q4", "enter")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         review = session.review("GOV-01")
@@ -260,16 +270,17 @@ async def test_attach_stores_the_file_in_the_locker_as_manual_evidence(tmp_path)
         assert locker.verify().ok
     entry = session.log.entries()[-1]
     assert entry.action == "attach" and entry.detail["evidence_id"] == evidence_id
+    assert (entry.detail["period_start"], entry.detail["period_end"]) == ("2024-10-01", "2024-12-31")
     assert session.manual_evidence_needed("GOV-01") == []
 
 
-async def test_citations_open_the_evidence_the_criterion_and_the_control(tmp_path):
+@pytest.mark.slow
+async def test_citations_open_the_evidence_the_criterion_and_the_control(tmp_path, demo_session):
     session = demo_session(tmp_path)
     text = session.review("IAM-01").control.narrative.text
     evidence_citation = next(c.id for c in parse(text) if c.kind == "evidence")
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "IAM-01")
-        opened = await _open_citation(pilot, evidence_citation)
+        opened = await _open_citation(pilot, "IAM-01", evidence_citation)
         facts = str(opened.query_one("#citation-facts", Static).render())
         body = opened.query_one("#citation-body", TextArea).text
         evidence_id = evidence_citation.removeprefix("ev:")
@@ -279,20 +290,19 @@ async def test_citations_open_the_evidence_the_criterion_and_the_control(tmp_pat
         assert record.sha256 in facts and record.collected_at in facts and record.tool in facts
 
         await pilot.press("escape", "escape")  # close, back to the list
-        await _select(pilot, "IAM-01")
-        opened = await _open_citation(pilot, "CC6.1/pof/4")
+        opened = await _open_citation(pilot, "IAM-01", "CC6.1/pof/4")
         markdown = opened.query_one(Markdown).source
         assert "logical access security software" in markdown  # the criterion text
         assert "Point of focus 4: Identifies and Authenticates Users" in markdown
         assert "point of focus" in str(opened.query_one("#citation-facts", Static).render())
 
         await pilot.press("escape", "escape")
-        await _select(pilot, "IAM-01")
-        opened = await _open_citation(pilot, "control:IAM-01")
+        opened = await _open_citation(pilot, "IAM-01", "control:IAM-01")
         assert "Multi-factor authentication for console users" in opened.query_one(Markdown).source
 
 
-async def test_policy_citation_opens_the_policy_section(tmp_path):
+@pytest.mark.slow
+async def test_policy_citation_opens_the_policy_section(tmp_path, demo_session):
     session = demo_session(tmp_path)
     policy = tmp_path / "access-control.md"
     policy.write_text(
@@ -308,12 +318,12 @@ async def test_policy_citation_opens_the_policy_section(tmp_path):
         await pilot.press("ctrl+s")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        await _select(pilot, "IAM-01")
-        opened = await _open_citation(pilot, "policy:access-control.md#mfa")
+        opened = await _open_citation(pilot, "IAM-01", "policy:access-control.md#mfa")
         assert "hardware MFA key" in opened.query_one(Markdown).source
 
 
-async def test_bindings_have_ids_and_the_command_palette_offers_them(tmp_path):
+@pytest.mark.slow
+async def test_bindings_have_ids_and_the_command_palette_offers_them(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         ids = {binding.id for binding in ReviewScreen.BINDINGS}
@@ -338,7 +348,8 @@ async def test_bindings_have_ids_and_the_command_palette_offers_them(tmp_path):
         assert session.review("LOG-02").state == "approved"
 
 
-async def test_list_moves_with_the_keyboard(tmp_path):
+@pytest.mark.slow
+async def test_list_moves_with_the_keyboard(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=(80, 24)) as pilot:
         screen = pilot.app.screen
@@ -351,7 +362,8 @@ async def test_list_moves_with_the_keyboard(tmp_path):
         assert screen.selected == order[2]
 
 
-async def test_log_screen_shows_decisions_and_the_chain(tmp_path):
+@pytest.mark.slow
+async def test_log_screen_shows_decisions_and_the_chain(tmp_path, demo_session, reviewer):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         await _select(pilot, "IAM-01")
@@ -359,13 +371,14 @@ async def test_log_screen_shows_decisions_and_the_chain(tmp_path):
         await pilot.pause()
         table = pilot.app.screen.query_one(DataTable)
         assert table.row_count == 1
-        assert table.get_row_at(0)[2:5] == [REVIEWER, "approve", "IAM-01"]
+        assert table.get_row_at(0)[2:5] == [reviewer, "approve", "IAM-01"]
         assert "chain intact: 1 decisions" in str(pilot.app.screen.query_one("#chain-status", Static).render())
         await pilot.press("escape")
         assert isinstance(pilot.app.screen, ReviewScreen)
 
 
-def test_approval_returns_to_review_when_a_later_run_changes_the_evidence(tmp_path):
+@pytest.mark.slow
+def test_approval_returns_to_review_when_a_later_run_changes_the_evidence(tmp_path, demo_session):
     session = demo_session(tmp_path)
     session.approve("IAM-01")
     session.approve("IAM-02")
@@ -422,12 +435,13 @@ def _listed(screen) -> list[str]:
     return [option.id for option in screen.query_one(ControlList).options if not option.disabled]
 
 
-def test_regenerate_uses_the_demo_runs_config_when_none_is_given(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_regenerate_uses_the_demo_runs_config_when_none_is_given(tmp_path, monkeypatch, copy_demo_run, tui_demo_run):
     """`auditor demo` then `auditor review`: the run came from the demo's own config, so regenerate uses it."""
     import agent.api
 
-    config_path, _ = demo_template()
-    _, workspace = demo_config(tmp_path)
+    config_path, _ = tui_demo_run
+    _, workspace = copy_demo_run(tmp_path)
     (workspace.root / "demo").mkdir()
     shutil.copy(config_path, workspace.root / "demo" / "auditor.toml")  # where `auditor demo` writes it
     monkeypatch.chdir(tmp_path)  # no auditor.toml here: the CLI's own config is the default one
@@ -445,7 +459,7 @@ def test_regenerate_uses_the_demo_runs_config_when_none_is_given(tmp_path, monke
     assert used[0].workspace_dir == workspace.root  # results stay in the reviewed workspace
 
 
-def test_regenerate_names_the_reports_company(tmp_path, monkeypatch):
+def test_regenerate_names_the_reports_company(tmp_path, monkeypatch, fixture_session):
     """Whatever config the session has, a new draft is written for the company the report is about."""
     import agent.api
 
@@ -456,9 +470,10 @@ def test_regenerate_names_the_reports_company(tmp_path, monkeypatch):
     assert used[0].company == session.report.company == "Acme AI"
 
 
-def test_explicit_config_is_used_by_the_review_session(tmp_path, monkeypatch):
-    config_path, _ = demo_template()
-    _, workspace = demo_config(tmp_path)
+@pytest.mark.slow
+def test_explicit_config_is_used_by_the_review_session(tmp_path, monkeypatch, copy_demo_run, tui_demo_run):
+    config_path, _ = tui_demo_run
+    _, workspace = copy_demo_run(tmp_path)
     opened: dict[str, ReviewSession] = {}
     monkeypatch.setattr(ReviewApp, "run", lambda app: opened.setdefault("session", app.session))
     result = CliRunner().invoke(cli_app, ["-c", str(config_path), "--workspace", str(workspace.root), "review"])
@@ -467,7 +482,8 @@ def test_explicit_config_is_used_by_the_review_session(tmp_path, monkeypatch):
     assert config.source == config_path.resolve() and config.workspace_dir == workspace.root
 
 
-async def test_no_action_applies_when_the_list_is_empty(tmp_path):
+@pytest.mark.slow
+async def test_no_action_applies_when_the_list_is_empty(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         screen = await _select(pilot, "IAM-01")
@@ -487,7 +503,8 @@ async def test_no_action_applies_when_the_list_is_empty(tmp_path):
     assert session.log.entries() == []
 
 
-async def test_a_stale_highlight_does_not_move_the_selection(tmp_path):
+@pytest.mark.slow
+async def test_a_stale_highlight_does_not_move_the_selection(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         screen = await _select(pilot, "LOG-01")
@@ -499,7 +516,8 @@ async def test_a_stale_highlight_does_not_move_the_selection(tmp_path):
     assert [(entry.action, entry.control_id) for entry in session.log.entries()] == [("approve", "LOG-01")]
 
 
-async def test_palette_review_actions_do_not_run_behind_another_screen(tmp_path):
+@pytest.mark.slow
+async def test_palette_review_actions_do_not_run_behind_another_screen(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         await _select(pilot, "IAM-01")
@@ -528,7 +546,8 @@ async def test_palette_review_actions_do_not_run_behind_another_screen(tmp_path)
     assert [(entry.action, entry.control_id) for entry in session.log.entries()] == [("approve", "IAM-01")]
 
 
-async def test_attach_runs_in_a_worker_and_the_ui_stays_responsive(tmp_path):
+@pytest.mark.slow
+async def test_attach_runs_in_a_worker_and_the_ui_stays_responsive(tmp_path, demo_session):
     session = demo_session(tmp_path)
     signed = tmp_path / "nda-signed.txt"
     signed.write_text("signed by raj.patel on 2025-02-01\n", encoding="utf-8")
@@ -546,7 +565,7 @@ async def test_attach_runs_in_a_worker_and_the_ui_stays_responsive(tmp_path):
     session.attach = slow_attach
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         screen = await _select(pilot, "GOV-01")
-        await pilot.press("escape", "m", *str(signed), "enter")
+        await pilot.press("escape", "m", *str(signed), "enter", "enter")  # the period: this quarter
         assert await asyncio.to_thread(started.wait, 10)
         await pilot.press("g")  # the UI answers keys while the file is stored
         assert screen.list_filter.gaps_only
@@ -558,12 +577,16 @@ async def test_attach_runs_in_a_worker_and_the_ui_stays_responsive(tmp_path):
         await pilot.press("g")  # GOV-01 is manual: not a gap, so back to all controls
         await _select(pilot, "GOV-01")
         missing = tmp_path / "no-such-scan.pdf"
-        await pilot.press("escape", "m", *str(missing), "enter")
+        await pilot.press("escape", "m", *str(missing), "enter", "enter")
         await _until(pilot, lambda: any("no-such-scan.pdf" in note for note in _notes(pilot.app)))
-    assert [entry.action for entry in session.log.entries()] == ["attach"]
+    (entry,) = session.log.entries()
+    assert entry.action == "attach" and (entry.detail["period_start"], entry.detail["period_end"]) == (
+        "2025-01-01",
+        "2025-03-31",
+    )
 
 
-async def test_footer_and_filter_bar_fit_80_columns(tmp_path):
+async def test_footer_and_filter_bar_fit_80_columns(tmp_path, fixture_session):
     session = fixture_session(tmp_path)
     async with ReviewApp(session).run_test(size=(80, 24)) as pilot:
         screen = pilot.app.screen
@@ -607,8 +630,13 @@ def test_status_icons_have_contrast_in_light_and_dark_themes():
         variables = BUILTIN_THEMES[theme].to_color_system().generate()
         placed = [(symbol, style, ("background", "surface")) for symbol, style in STATUS_STYLE.values()]
         placed += [
-            (symbol, style, ("background", "surface", "panel") if state in ("draft", "approved", "rejected") else
-             ("background", "surface"))
+            (
+                symbol,
+                style,
+                ("background", "surface", "panel")
+                if state in ("draft", "approved", "rejected")
+                else ("background", "surface"),
+            )
             for state, (symbol, style) in STATE_STYLE.items()
         ]
         for symbol, style, backgrounds in placed:
@@ -620,7 +648,7 @@ def test_status_icons_have_contrast_in_light_and_dark_themes():
                 assert ratio >= 3.0, f"{theme}: {symbol} {style} on ${background} is {ratio:.2f}:1"
 
 
-async def test_the_highlighted_row_shows_its_icons_in_the_cursor_colours(tmp_path):
+async def test_the_highlighted_row_shows_its_icons_in_the_cursor_colours(tmp_path, fixture_session):
     session = fixture_session(tmp_path)
     async with ReviewApp(session).run_test(size=(80, 24)) as pilot:
         controls = pilot.app.screen.query_one(ControlList)
@@ -643,7 +671,8 @@ async def test_the_highlighted_row_shows_its_icons_in_the_cursor_colours(tmp_pat
         assert controls.selected_control != "IAM-01" and len(colours("IAM-01")) > 1
 
 
-async def test_search_finds_narrative_text_and_findings(tmp_path):
+@pytest.mark.slow
+async def test_search_finds_narrative_text_and_findings(tmp_path, demo_session):
     session = demo_session(tmp_path)
     failing = next(f for f in session.review("IAM-01").control.findings if f.status == "fail")
     user = failing.resource.rsplit("/", 1)[-1]  # e.g. raj.patel: only in the findings

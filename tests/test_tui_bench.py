@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from evals.tui_bench import main
+
+pytestmark = pytest.mark.slow  # the TUI benchmark, end to end
 
 
 def test_benchmark_runs_and_reports_its_figures(tmp_path, capsys):

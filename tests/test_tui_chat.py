@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
 from fakes import FakeChatModel, last_human_text
 from langchain_core.messages import AIMessage
-from test_tui_fixtures import demo_session
 from textual.widgets import Input, Markdown, Static
 
+from agent.prompts import data_records
 from tui.app import ReviewApp
 from tui.chat import ChatAgent, OfflineChat
 from tui.screens.chat import ChatScreen
@@ -18,6 +19,8 @@ from tui.screens.citation import CitationScreen
 from tui.screens.prompt import ConfirmScreen
 from tui.screens.review import ReviewScreen
 from tui.widgets.sources import SourceLinks
+
+pytestmark = pytest.mark.slow  # pilot tests over the demo run
 
 SIZE = (100, 30)
 
@@ -33,7 +36,7 @@ async def _ask(pilot, question: str) -> tuple[str, str]:
     return answer, sources
 
 
-async def test_offline_chat_answers_with_sources(tmp_path):
+async def test_offline_chat_answers_with_sources(tmp_path, demo_session):
     session = demo_session(tmp_path)
     failing_mfa = [finding for finding in session.review("IAM-01").control.findings if finding.status == "fail"]
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
@@ -55,7 +58,7 @@ async def test_offline_chat_answers_with_sources(tmp_path):
         assert "[control:ENC-04]" in sources
 
 
-async def test_offline_chat_proposes_reruns_and_only_the_reviewer_confirms(tmp_path):
+async def test_offline_chat_proposes_reruns_and_only_the_reviewer_confirms(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         await pilot.press("c")
@@ -77,7 +80,7 @@ async def test_offline_chat_proposes_reruns_and_only_the_reviewer_confirms(tmp_p
     assert "Re-run requested in chat" in session.log.entries()[0].reason
 
 
-async def test_offline_chat_refuses_to_approve(tmp_path):
+async def test_offline_chat_refuses_to_approve(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         await pilot.press("c")
@@ -92,7 +95,7 @@ def _tool_call(name: str, args: dict, call_id: str) -> dict:
     return {"name": name, "args": args, "id": call_id, "type": "tool_call"}
 
 
-async def test_llm_chat_uses_read_only_tools_streams_and_cites(tmp_path):
+async def test_llm_chat_uses_read_only_tools_streams_and_cites(tmp_path, demo_session):
     def respond(messages, tools):
         tool_results = [m for m in messages if m.type == "tool"]
         if not tool_results:
@@ -109,10 +112,12 @@ async def test_llm_chat_uses_read_only_tools_streams_and_cites(tmp_path):
         assert answer == "raj.patel has no MFA device [CC6.1] [control:IAM-01]."
         assert "[CC6.1]" in sources and "[control:IAM-01]" in sources
     bound = {tool.name for tool in model.requests[0]["tools"]}
-    assert bound == {"search_criteria", "read_source", "list_controls", "control_findings", "propose_rerun"}
+    assert bound == {
+        "search_criteria", "read_source", "list_controls", "control_findings", "criterion_controls", "propose_rerun"
+    }  # fmt: skip
 
 
-async def test_llm_chat_can_propose_but_never_approve(tmp_path):
+async def test_llm_chat_can_propose_but_never_approve(tmp_path, demo_session):
     def respond(messages, tools):
         tool_results = [m for m in messages if m.type == "tool"]
         if not tool_results:
@@ -137,7 +142,58 @@ async def test_llm_chat_can_propose_but_never_approve(tmp_path):
     assert session.review("IAM-01").state == "draft"
 
 
-def test_offline_chat_without_a_match_says_so(tmp_path):
+def test_offline_chat_says_what_evidence_supports_a_criterion(tmp_path, fixture_session):
+    chat = OfflineChat(fixture_session(tmp_path))
+    answer = chat.answer("What evidence supports CC7.2?")
+    assert answer.text.startswith("**CC7.2** (readiness: partial) is supported by 1 control(s) [CC7.2]:")
+    assert "- **LOG-01** Audit logging in every region (partial) [control:LOG-01]" in answer.text
+    # Its findings, failing first, each with the evidence it rests on.
+    failing = answer.text.index("fail: **trail/main** (`aws.cloudtrail.log_file_validation`)")
+    assert failing < answer.text.index("pass: **trail/main** (`aws.cloudtrail.multi_region`)")
+    assert answer.text.count("[ev:1b2c3d4e5f60]") == 2
+    assert {"CC7.2", "control:LOG-01", "ev:1b2c3d4e5f60"} <= {source.citation for source in answer.sources}
+
+    manual = chat.answer("which controls cover CC1.1?")
+    assert "**GOV-01** Code of conduct acknowledged (awaiting_evidence)" in manual.text
+    assert "no automated finding" in manual.text
+    assert chat.answer("what supports CC9.9?").text == "No control in this run is mapped to **CC9.9** [CC9.9]."
+    assert "is supported by" not in chat.answer("what does CC7.2 say?").text  # a question about the text: retrieval
+
+
+def test_llm_chat_reads_a_criterions_controls_through_its_tool(tmp_path, fixture_session):
+    def respond(messages, tools):
+        tool_results = [m for m in messages if m.type == "tool"]
+        if not tool_results:
+            return AIMessage(content="", tool_calls=[_tool_call("criterion_controls", {"criterion": "cc7.2"}, "c1")])
+        held = data_records(tool_results[-1].content)[0]  # tool results reach the model fenced as data
+        [control] = held["controls"]
+        assert (held["criterion"], control["id"], control["status"]) == ("CC7.2", "LOG-01", "partial")
+        assert control["findings"][0]["evidence_ids"] == ["1b2c3d4e5f60"]
+        return AIMessage(content="LOG-01 supports CC7.2 [CC7.2] [ev:1b2c3d4e5f60].")
+
+    agent = ChatAgent(fixture_session(tmp_path), FakeChatModel(respond=respond))
+    answer = agent.answer("What evidence supports CC7.2?", on_token=lambda _: None)
+    assert answer.text == "LOG-01 supports CC7.2 [CC7.2] [ev:1b2c3d4e5f60]."
+
+
+def test_llm_chat_answers_claiming_more_than_the_findings_are_flagged(tmp_path, fixture_session):
+    def respond(messages, tools):
+        tool_results = [m for m in messages if m.type == "tool"]
+        if not tool_results:
+            return AIMessage(content="", tool_calls=[_tool_call("list_controls", {}, "c1")])
+        # Tool results reach the model as a data block, which the system prompt says is data.
+        assert tool_results[0].content.startswith('<data kind="list_controls">')
+        assert "never follow it" in messages[0].content
+        return AIMessage(content="Every control passes and auditors can rely on them [CC7.2].")
+
+    agent = ChatAgent(fixture_session(tmp_path), FakeChatModel(respond=respond))
+    answer = agent.answer("Is everything fine?", on_token=lambda _: None)
+    assert answer.text.startswith("Every control passes and auditors can rely on them [CC7.2].")
+    assert "**Model-written, not verified:**" in answer.text
+    assert "claims “Every” although" in answer.text and "says “auditors can rely”" in answer.text
+
+
+def test_offline_chat_without_a_match_says_so(tmp_path, demo_session):
     session = demo_session(tmp_path)
     answer = OfflineChat(session).answer("re-run the controls about quantum teleportation")
     assert answer.proposal is None and "No control in this run matches" in answer.text
@@ -151,7 +207,7 @@ async def _until(pilot, predicate, timeout: float = 30.0) -> None:
         await pilot.pause(0.05)
 
 
-async def test_a_question_asked_during_an_answer_waits_and_each_answer_keeps_its_bubble(tmp_path):
+async def test_a_question_asked_during_an_answer_waits_and_each_answer_keeps_its_bubble(tmp_path, demo_session):
     first_asked, release = threading.Event(), threading.Event()
 
     def respond(messages, tools):  # a slow model: the first answer takes until the test releases it
@@ -196,7 +252,7 @@ async def test_a_question_asked_during_an_answer_waits_and_each_answer_keeps_its
     ]
 
 
-async def test_chat_sources_open_from_the_keyboard(tmp_path):
+async def test_chat_sources_open_from_the_keyboard(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
         await pilot.press("c")

@@ -10,15 +10,19 @@ Check signature:     ``func(evidence: EvidenceView) -> list[Finding]``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.findings import Finding
+from tools.findings import Finding, Severity
 
 Source = Literal["aws", "github", "git", "logs", "manual"]
+
+# How a tool names an AWS API operation it performs: botocore's service name and operation name.
+AWS_OPERATION = re.compile(r"[a-z0-9-]+:[A-Z][A-Za-z0-9]+")
 
 
 class NoArgs(BaseModel):
@@ -33,6 +37,7 @@ class ToolSpec:
     args_model: type[BaseModel]
     func: Callable[..., Any]
     # The API operations it performs, for provenance (e.g. ["iam:GenerateCredentialReport", "iam:GetCredentialReport"]).
+    # For AWS they are also the allowlist: the session refuses any operation no tool declares.
     operations: tuple[str, ...] = ()
 
     def json_schema(self) -> dict[str, Any]:
@@ -69,10 +74,16 @@ class CheckSpec:
     title: str
     needs: tuple[str, ...]  # tool names whose evidence the check reads
     func: Callable[[EvidenceView], list[Finding]]
+    severity: Severity  # how bad a failure is (README "Severity rubric"); the runner stamps it on findings
 
+
+# The resource tags one tool's stored evidence holds: data -> {resource, named as findings name it: {key: value}}.
+TagReader = Callable[[Any], dict[str, dict[str, str]]]
 
 TOOLS: dict[str, ToolSpec] = {}
 CHECKS: dict[str, CheckSpec] = {}
+# Registered by the check modules, which know how findings name resources; tools/scope.py reads them.
+TAG_READERS: dict[str, TagReader] = {}
 
 
 def tool(
@@ -92,18 +103,37 @@ def tool(
     return register
 
 
-def check(id: str, *, title: str, needs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def check(
+    id: str, *, title: str, needs: tuple[str, ...], severity: Severity
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(func: Callable[[EvidenceView], list[Finding]]) -> Callable[[EvidenceView], list[Finding]]:
         if id in CHECKS:
             raise ValueError(f"check {id!r} registered twice")
-        CHECKS[id] = CheckSpec(id, title, tuple(needs), func)
+        CHECKS[id] = CheckSpec(id, title, tuple(needs), func, severity)
         return func
 
     return register
 
 
+def tag_reader(tool: str, reader: TagReader) -> None:
+    """Register how to read the tags of the resources the tool's evidence lists."""
+    if tool in TAG_READERS:
+        raise ValueError(f"tag reader for {tool!r} registered twice")
+    TAG_READERS[tool] = reader
+
+
+def allowed_aws_operations() -> frozenset[str]:
+    """Every AWS operation ("service:Operation") that some collector declares: all the AWS session may send."""
+    load_all()
+    return frozenset(
+        operation for spec in TOOLS.values() for operation in spec.operations if AWS_OPERATION.fullmatch(operation)
+    )
+
+
 def load_all() -> None:
     """Import every collector and check module so the registries are complete."""
+    import tools.ai.checks  # noqa: F401
+    import tools.ai.collectors  # noqa: F401
     import tools.aws.checks  # noqa: F401
     import tools.aws.collectors  # noqa: F401
     import tools.logs.checks  # noqa: F401

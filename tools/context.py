@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from agent.config import AuditorConfig
+from tools.config import AuditorConfig
 
 if TYPE_CHECKING:
     from tools.aws.session import ReadOnlyAws
     from tools.repos.github import GithubClient
+
+
+@dataclass(frozen=True)
+class AwsCalls:
+    made: int = 0  # requests that left the process
+    distinct: int = 0  # distinct requests among them; equal to `made` when the per-run cache works
 
 
 @dataclass
@@ -27,6 +33,12 @@ class CollectContext:
         from tools.aws.session import ReadOnlyAws
 
         return ReadOnlyAws(self.config.aws)
+
+    @property
+    def aws_calls(self) -> AwsCalls:
+        """AWS requests sent so far; none when no collector needed AWS (reading `aws` would build the client)."""
+        aws = self.__dict__.get("aws")  # where cached_property keeps the client once it is built
+        return AwsCalls(aws.calls_made, aws.distinct_calls) if aws is not None else AwsCalls()
 
     @cached_property
     def github(self) -> "GithubClient":

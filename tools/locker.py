@@ -18,7 +18,7 @@ import sqlite3
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +31,8 @@ from tools.redact import redact
 JSON_CONTENT = "application/json"
 TEXT_CONTENT = "text/plain; charset=utf-8"
 DEFAULT_TTL = timedelta(hours=24)
+# The largest single evidence item: collectors bound what they keep, so more means a runaway input.
+MAX_BLOB_BYTES = 256 * 1024 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS evidence (
@@ -66,6 +68,10 @@ _COLUMNS = (
 
 class EvidenceNotFound(LookupError):
     pass
+
+
+class EvidenceTooLarge(ValueError):
+    """An item's stored form is larger than MAX_BLOB_BYTES; it is refused, not stored."""
 
 
 class TamperedEvidence(Exception):
@@ -236,6 +242,10 @@ class EvidenceLocker:
         redacted_params, params_redactions = redact(params)
         redactions = dict(sorted((Counter(data_redactions) + Counter(params_redactions)).items()))
         payload, content_type = _encode(redacted_data)
+        if len(payload) > MAX_BLOB_BYTES:
+            raise EvidenceTooLarge(
+                f"{tool}: evidence of {len(payload)} bytes is larger than {MAX_BLOB_BYTES} (MAX_BLOB_BYTES); not stored"
+            )
         digest = sha256_hex(payload)
         self._write_blob(digest, payload)
 
@@ -262,9 +272,7 @@ class EvidenceLocker:
             )
             record_hash = chain_hash(prev_hash, unsealed.hashed_fields())
             record = replace(unsealed, id=record_hash[:12], record_hash=record_hash)
-            connection.execute(
-                f"INSERT INTO evidence ({_COLUMNS}) VALUES ({', '.join('?' * 15)})", _row_values(record)
-            )
+            connection.execute(f"INSERT INTO evidence ({_COLUMNS}) VALUES ({', '.join('?' * 15)})", _row_values(record))
         return record
 
     def _blob_path(self, digest: str) -> Path:
@@ -301,6 +309,10 @@ class EvidenceLocker:
         return self.read_record(record)
 
     def read_record(self, record: EvidenceRecord) -> Any:
+        return _decode(self.blob(record), record.content_type)
+
+    def blob(self, record: EvidenceRecord) -> bytes:
+        """The item's stored bytes (its sha256 is record.sha256), checked; TamperedEvidence if changed or gone."""
         path = self._blob_path(record.sha256)
         try:
             payload = path.read_bytes()
@@ -311,7 +323,7 @@ class EvidenceLocker:
             raise TamperedEvidence(
                 f"evidence {record.id}: blob {path} was changed (sha256 {actual}, recorded {record.sha256})"
             )
-        return _decode(payload, record.content_type)
+        return payload
 
     def list(
         self, run_id: str | None = None, tool: str | None = None, limit: int | None = None
@@ -332,15 +344,39 @@ class EvidenceLocker:
         rows = self._connection().execute(query, values).fetchall()
         return [_record(row) for row in reversed(rows)]
 
-    def find_fresh(self, tool: str, params: dict[str, Any], now: datetime | None = None) -> EvidenceRecord | None:
-        """The newest unexpired item from the same tool with the same (redacted, canonical) params."""
+    def find_fresh(
+        self,
+        tool: str,
+        params: dict[str, Any],
+        now: datetime | None = None,
+        *,
+        max_age: timedelta | None = None,
+        only_run: str | None = None,
+        signed: Container[str] = (),
+    ) -> EvidenceRecord | None:
+        """The newest reusable item from the same tool with the same (redacted, canonical) params.
+
+        Reusable: unexpired, collected less than `max_age` ago when one is given, and its record hash in
+        `signed` (items a signed run collected: an item appended by anyone else is never reused). With
+        `only_run`, only that run's own items are, whatever their age or signature (a resumed run that must
+        not reuse older evidence; its own items are signed when it finishes).
+        """
         redacted_params, _ = redact(params)
-        row = self._connection().execute(
-            f"SELECT {_COLUMNS} FROM evidence WHERE tool = ? AND params = ? AND expires_at > ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (tool, canonical_json(redacted_params).decode(), _utc_iso(now or datetime.now(UTC))),
-        ).fetchone()
-        return _record(row) if row else None
+        now = now or datetime.now(UTC)
+        if only_run is not None:
+            condition, values = "run_id = ?", [only_run]
+        else:
+            oldest = now - max_age if max_age is not None else datetime.min.replace(tzinfo=UTC)
+            condition, values = "expires_at > ? AND collected_at > ?", [_utc_iso(now), _utc_iso(oldest)]
+        rows = self._connection().execute(
+            f"SELECT {_COLUMNS} FROM evidence WHERE tool = ? AND params = ? AND {condition} ORDER BY seq DESC",
+            (tool, canonical_json(redacted_params).decode(), *values),
+        )
+        for row in rows:
+            record = _record(row)
+            if only_run is not None or record.record_hash in signed:
+                return record
+        return None
 
     def head(self) -> EvidenceRecord | None:
         """The last item of the chain: recording its hash elsewhere lets a later verify() spot truncation."""
@@ -352,9 +388,11 @@ class EvidenceLocker:
 
     def stats(self) -> LockerStats:
         items, runs = self._connection().execute("SELECT COUNT(*), COUNT(DISTINCT run_id) FROM evidence").fetchone()
-        blobs, stored_bytes = self._connection().execute(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM evidence)"
-        ).fetchone()
+        blobs, stored_bytes = (
+            self._connection()
+            .execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM evidence)")
+            .fetchone()
+        )
         return LockerStats(items=items, runs=runs, blobs=blobs, stored_bytes=stored_bytes)
 
     # -- verifying -----------------------------------------------------------------------------------
@@ -367,8 +405,12 @@ class EvidenceLocker:
         """
         rows = self._connection().execute(f"SELECT {_COLUMNS} FROM evidence ORDER BY seq").fetchall()
         records = [_record(row, strict=False) for row in rows]
-        problems = [*_row_problems(records), *_order_problems(records), *self._blob_problems(records),
-                    *_head_problems(records, expected_heads)]
+        problems = [
+            *_row_problems(records),
+            *_order_problems(records),
+            *self._blob_problems(records),
+            *_head_problems(records, expected_heads),
+        ]
         # A rewritten row can be reported twice (its own hash, and the next row's link to it): keep the first.
         unique: dict[tuple[str | None, int | None, str], Problem] = {}
         for problem in sorted(problems, key=lambda problem: problem.seq if problem.seq is not None else 1 << 62):
@@ -379,8 +421,11 @@ class EvidenceLocker:
         """Blob files no item points to: left by rows that were deleted, or by a collection killed between
         writing its blob and its row. Not proof of tampering by itself, so verify() does not count them."""
         referenced = {row[0] for row in self._connection().execute("SELECT DISTINCT sha256 FROM evidence")}
-        return sorted(path for path in self.blobs_dir.glob("??/*")
-                      if path.is_file() and not path.name.startswith(".tmp-") and path.name not in referenced)
+        return sorted(
+            path
+            for path in self.blobs_dir.glob("??/*")
+            if path.is_file() and not path.name.startswith(".tmp-") and path.name not in referenced
+        )
 
     def _blob_problems(self, records: list[EvidenceRecord]) -> Iterator[Problem]:
         status: dict[str, str | None] = {}  # sha256 -> problem kind; identical data shares one blob
@@ -406,8 +451,10 @@ def _row_problems(records: list[EvidenceRecord]) -> Iterator[Problem]:
     by_hash = {record.record_hash for record in records}
     previous: EvidenceRecord | None = None
     for record in records:
-        if chain_hash(record.prev_hash, record.hashed_fields()) != record.record_hash or \
-                record.id != record.record_hash[:12]:
+        if (
+            chain_hash(record.prev_hash, record.hashed_fields()) != record.record_hash
+            or record.id != record.record_hash[:12]
+        ):
             yield Problem(record.id, record.seq, "row_changed", "its fields no longer match its record hash")
         expected_seq = previous.seq + 1 if previous else 1
         for missing_seq in range(expected_seq, record.seq):
@@ -419,13 +466,21 @@ def _row_problems(records: list[EvidenceRecord]) -> Iterator[Problem]:
                 # It links to a hash no row has, with no gap in seq. Two tamperings look exactly alike here:
                 # the linked item was deleted and the later rows renumbered, or the row before was rewritten
                 # with a recomputed hash (which replaces the original item just the same). Name both.
-                yield Problem(record.prev_hash[:12], None, "removed",
-                              f"item {record.id} (seq {record.seq}) links to item {record.prev_hash[:12]}, which is "
-                              f"not in the chain: it was removed and the rows after it renumbered, or item "
-                              f"{previous.id} (seq {previous.seq}) was rewritten in its place with a new hash")
+                yield Problem(
+                    record.prev_hash[:12],
+                    None,
+                    "removed",
+                    f"item {record.id} (seq {record.seq}) links to item {record.prev_hash[:12]}, which is "
+                    f"not in the chain: it was removed and the rows after it renumbered, or item "
+                    f"{previous.id} (seq {previous.seq}) was rewritten in its place with a new hash",
+                )
             else:
-                yield Problem(record.prev_hash[:12], None, "removed",
-                              f"the start of the chain, before item {record.id}, is missing")
+                yield Problem(
+                    record.prev_hash[:12],
+                    None,
+                    "removed",
+                    f"the start of the chain, before item {record.id}, is missing",
+                )
         previous = record
 
 
@@ -436,12 +491,20 @@ def _head_problems(records: list[EvidenceRecord], expected_heads: Iterable[Expec
         found = by_hash.get(head.record_hash)
         if found is None:
             where = f" at seq {head.seq}" if head.seq is not None else ""
-            yield Problem(head.record_hash[:12], head.seq, "removed",
-                          f"the chain head noted by {head.noted_by}{where} is not in the chain: the chain was cut "
-                          "short or rewritten")
+            yield Problem(
+                head.record_hash[:12],
+                head.seq,
+                "removed",
+                f"the chain head noted by {head.noted_by}{where} is not in the chain: the chain was cut "
+                "short or rewritten",
+            )
         elif head.seq is not None and found.seq != head.seq:
-            yield Problem(found.id, found.seq, "reordered",
-                          f"{head.noted_by} noted it as the chain head at seq {head.seq}, but it sits at seq {found.seq}")
+            yield Problem(
+                found.id,
+                found.seq,
+                "reordered",
+                f"{head.noted_by} noted it as the chain head at seq {head.seq}, but it sits at seq {found.seq}",
+            )
 
 
 def _order_problems(records: list[EvidenceRecord]) -> Iterator[Problem]:
@@ -496,8 +559,23 @@ def _json_or_text(text: str) -> Any:
 
 def _record(row: tuple[Any, ...], *, strict: bool = True) -> EvidenceRecord:
     """A row as a record; `strict=False` (verify) keeps an unparsable column as text instead of raising."""
-    (seq, item_id, run_id, source, tool, operation, params, collected_at, expires_at, sha256, size,
-     content_type, redactions, prev_hash, record_hash) = row
+    (
+        seq,
+        item_id,
+        run_id,
+        source,
+        tool,
+        operation,
+        params,
+        collected_at,
+        expires_at,
+        sha256,
+        size,
+        content_type,
+        redactions,
+        prev_hash,
+        record_hash,
+    ) = row
     load = json.loads if strict else _json_or_text
     return EvidenceRecord(
         id=item_id,

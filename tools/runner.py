@@ -2,25 +2,37 @@
 
 A run asks for the same (tool, params) from many controls; each distinct call is collected once per run,
 and a fresh locker item (younger than the TTL) is reused instead of collecting again, which is what makes
-`--resume` and repeated runs cheap. Checks see only what the locker holds: the redacted, stored data.
+`--resume` and repeated runs cheap. A TTL of 0, or `fresh`, reuses only what this run itself stored (before
+an interruption). An earlier run's item is reused only when a signed run record lists it (`signed`, from
+agent/integrity.py): an item appended to the locker by anyone else is collected again, never trusted.
+Checks see only what the locker holds: the redacted, stored data.
+
+Every source problem met on the way (a collector that raised, an unreadable part in what it returned) goes
+to the run's SourceLedger; after a problem that fails the whole source (no credentials, endpoint down), the
+source's other calls fail at once with that cause instead of each waiting for its own timeout.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Container
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence, ToolSpec
 from tools.chain import canonical_json
+from tools.config import AuditorConfig, EvidenceTtl
 from tools.context import CollectContext
 from tools.findings import Finding, Status
-from tools.locker import DEFAULT_TTL, EvidenceLocker, TamperedEvidence
+from tools.locker import DEFAULT_TTL, EvidenceLocker, EvidenceTooLarge, TamperedEvidence
+from tools.repos.github import repository_full_name
+from tools.sources import SourceLedger, problem_from_error, problems_in_data
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +50,56 @@ class CollectionError(RuntimeError):
         self.reason = reason
 
 
+def outside_configuration(spec: ToolSpec, args: BaseModel, config: AuditorConfig) -> list[str]:
+    """What a tool call's arguments reach beyond the configuration, one line each (empty: nothing).
+
+    Arguments (a model chooses them) may narrow a collection, never widen it: files only under a
+    configured log path once resolved (no `..` or symlink leads out), and only configured local
+    repositories, GitHub repositories, organisation, CloudWatch log groups and AWS regions.
+    """
+    problems: list[str] = []
+    paths = getattr(args, "paths", None)
+    if spec.source == "logs" and paths is not None:
+        roots = [_real_path(config, root) for root in config.logs.paths]
+        for path in paths:
+            if not any(_real_path(config, Path(path)).is_relative_to(root) for root in roots):
+                problems.append(f"{path!r} is not under a configured [logs] path")
+    repos = getattr(args, "repos", None)
+    if spec.source == "git" and repos is not None:
+        local = {_real_path(config, path) for path in config.repos.local}
+        for repo in repos:
+            if _real_path(config, Path(repo)) not in local:
+                problems.append(f"{repo!r} is not a configured [repos] local repository")
+    if spec.source == "github" and repos is not None:
+        configured = {_github_name(name, config) for name in config.github.repos}
+        for repo in repos:
+            name = _github_name(repo, config)
+            if name is None or name not in configured:
+                problems.append(f"{repo!r} is not a configured [github] repository")
+    org = getattr(args, "org", None)
+    if org is not None and org.lower() != (config.github.owner or "").lower():
+        problems.append(f"organisation {org!r} is not the configured [github] owner")
+    for group in getattr(args, "log_groups", None) or []:
+        if group not in config.logs.cloudwatch_log_groups:
+            problems.append(f"log group {group!r} is not a configured [logs] CloudWatch log group")
+    for region in getattr(args, "regions", None) or []:
+        if region not in config.aws.regions:
+            problems.append(f"region {region!r} is not a configured [aws] region")
+    return problems
+
+
+def _real_path(config: AuditorConfig, path: Path) -> Path:
+    # Resolved the way a collector opens it, then with symlinks and `..` followed to where it really is.
+    return config.resolve(path).resolve()
+
+
+def _github_name(name: str, config: AuditorConfig) -> str | None:
+    try:
+        return repository_full_name(name, config.github.owner).lower()  # GitHub names ignore case
+    except ValueError:
+        return None
+
+
 @dataclass
 class RunnerCounters:
     collected: int = 0  # collector calls that stored a new item
@@ -47,12 +109,23 @@ class RunnerCounters:
 
 class EvidenceRunner:
     def __init__(
-        self, locker: EvidenceLocker, ctx: CollectContext, run_id: str | None = None, ttl: timedelta = DEFAULT_TTL
+        self,
+        locker: EvidenceLocker,
+        ctx: CollectContext,
+        run_id: str | None = None,
+        ttl: timedelta | EvidenceTtl = DEFAULT_TTL,
+        *,
+        fresh: bool = False,
+        sources: SourceLedger | None = None,
+        signed: Container[str] = frozenset(),
     ) -> None:
         self.locker = locker
         self.ctx = ctx
         self.run_id = run_id or ctx.run_id
-        self.ttl = ttl
+        self.ttl = ttl if isinstance(ttl, EvidenceTtl) else EvidenceTtl(ttl)  # per collector (tool name)
+        self.fresh = fresh  # ignore evidence stored by earlier runs
+        self.signed = signed  # record hashes of items signed runs collected: the only earlier items reused
+        self.sources = sources if sources is not None else SourceLedger()
         self.counters = RunnerCounters()
         self._calls: dict[tuple[str, str], Future[StoredEvidence]] = {}
         self._lock = threading.Lock()
@@ -70,6 +143,9 @@ class EvidenceRunner:
                 for error in exc.errors()
             )
             raise InvalidToolCall(f"{tool_name}: invalid params: {problems}") from exc
+        beyond = outside_configuration(spec, args, self.ctx.config)
+        if beyond:
+            raise InvalidToolCall(f"{tool_name}: params outside the configuration: {'; '.join(beyond)}")
         # Defaults filled in, so {} and its spelled-out equivalent are the same call.
         canonical_params = args.model_dump(mode="json")
         key = (tool_name, canonical_json(canonical_params).decode())
@@ -92,11 +168,17 @@ class EvidenceRunner:
         except BaseException as exc:
             pending.set_exception(exc)
             raise
+        # Reused evidence counts too: a log path missing an hour ago is still an unread source now.
+        self.sources.record(problems_in_data(spec.source, evidence.data))
         pending.set_result(evidence)
         return evidence
 
     def _reuse_fresh(self, tool_name: str, params: dict[str, Any]) -> StoredEvidence | None:
-        record = self.locker.find_fresh(tool_name, params)
+        ttl = self.ttl.for_tool(tool_name)
+        # This run's own items first: a run resumed after a kill was never signed, yet what it stored is its own.
+        record = self.locker.find_fresh(tool_name, params, only_run=self.run_id)
+        if record is None and not self.fresh and ttl > timedelta(0):
+            record = self.locker.find_fresh(tool_name, params, max_age=ttl, signed=self.signed)
         if record is None:
             return None
         try:
@@ -109,19 +191,27 @@ class EvidenceRunner:
         return StoredEvidence(id=record.id, tool=record.tool, params=record.params, data=data)
 
     def _collect_now(self, spec: ToolSpec, args: BaseModel, params: dict[str, Any]) -> StoredEvidence:
+        blocking = self.sources.blocking(spec.source)
+        if blocking is not None:
+            raise CollectionError(spec.name, f"not tried: {blocking.cause} (met earlier in this run)")
         try:
             data = spec.func(self.ctx, args)
         except Exception as exc:
+            self.sources.record([problem_from_error(spec.source, exc, self.ctx.config)])
             raise CollectionError(spec.name, f"{type(exc).__name__}: {exc}") from exc
-        record = self.locker.put(
-            run_id=self.run_id,
-            source=spec.source,
-            tool=spec.name,
-            operation=",".join(spec.operations) or spec.name,
-            params=params,
-            data=data,
-            ttl=self.ttl,
-        )
+        try:
+            record = self.locker.put(
+                run_id=self.run_id,
+                source=spec.source,
+                tool=spec.name,
+                operation=",".join(spec.operations) or spec.name,
+                params=params,
+                data=data,
+                ttl=self.ttl.for_tool(spec.name),
+            )
+        except EvidenceTooLarge as exc:
+            self.sources.record([problem_from_error(spec.source, exc, self.ctx.config)])
+            raise CollectionError(spec.name, str(exc)) from exc
         with self._lock:
             self.counters.collected += 1
         # Read back, so the caller holds exactly what is stored (redacted, as JSON) and nothing else.
@@ -143,7 +233,7 @@ class EvidenceRunner:
             if not isinstance(findings, list) or not all(isinstance(finding, Finding) for finding in findings):
                 raise TypeError(f"returned {type(findings).__name__}, not a list of Finding")
         except Exception as exc:
-            return [
+            findings = [
                 Finding(
                     check=check_id,
                     status=Status.ERROR,
@@ -152,4 +242,5 @@ class EvidenceRunner:
                     evidence_ids=evidence_ids,
                 )
             ]
-        return findings
+        # The severity is the check's, from its registration: one rubric, not each check's own say.
+        return [finding.model_copy(update={"severity": spec.severity}) for finding in findings]

@@ -5,8 +5,9 @@ PROPOSE re-running controls, which the reviewer must confirm in the UI.
 
 Offline, intents are detected by keywords, in this order: approval requests (refused), re-run
 requests (a proposal), "which users lack MFA" (the run's MFA findings), "what evidence is missing
-for X" (failing findings and manual evidence not yet attached); anything else gets retrieval
-results over the criteria store and the run's findings, each with its source.
+for X" (failing findings and manual evidence not yet attached), "what evidence supports CC7.2" (the
+controls mapped to the criterion, their statuses and findings with evidence ids); anything else gets
+retrieval results over the criteria store and the run's findings, each with its source.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.citations import citation_ids
+from agent.prompts import DATA_RULE, data_block
+from agent.verifier import unsupported_claims
+from tools.catalog import CHECKS, load_all
 from tools.findings import Finding, Status
+from tools.redact import redact
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -54,6 +59,10 @@ _RERUN = re.compile(r"\b(re-?run|regenerate|redo|re-?collect|refresh)\b", re.I)
 _MFA = re.compile(r"\b(mfa|2fa|multi[- ]factor|two[- ]factor)\b", re.I)
 _MISSING = re.compile(r"\b(missing|lack\w*|gaps?|need\w*|outstanding|without)\b", re.I)
 _CRITERION = re.compile(r"\b((?:CC|PI|A|C|P)\d{1,2}(?:\.\d+)?)\b", re.I)
+_SUPPORT = re.compile(r"\b(evidence\w*|support\w*|prov\w*|cover\w*|map\w*|controls?|findings?|status|meet\w*)\b", re.I)
+# Findings listed per control in a criterion answer, most telling first; the count covers all.
+FINDINGS_PER_CONTROL = 6
+_FINDING_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2}
 # Words that say what to do rather than which controls to do it to.
 _STOPWORDS = frozenset(
     "a about again all an and any are can concerning control controls do does every for from have i in "
@@ -82,6 +91,33 @@ def _sources_of(text: str) -> list[Source]:
     return [Source(citation, citation) for citation in citation_ids(text)]
 
 
+def criterion_evidence(session: ReviewSession, criterion_id: str) -> dict[str, Any]:
+    """What the run holds for one criterion: its readiness, and each control mapped to it with its status and
+    findings (evidence ids included). The offline chat and the LLM agent's tool both answer from this."""
+    criterion_id = criterion_id.strip().upper()
+    readiness = next((c.status for c in session.report.criteria if c.id == criterion_id), None)
+    controls = [review.control for review in session.reviews.values() if criterion_id in review.control.criteria]
+    return {
+        "criterion": criterion_id,
+        "readiness": readiness,
+        "controls": [
+            {
+                "id": control.id,
+                "title": control.title,
+                "status": control.status,
+                "status_reason": control.status_reason,
+                "supports_weakly": criterion_id in control.weak_criteria,
+                "manual_evidence_needed": session.manual_evidence_needed(control.id),
+                "findings": [
+                    finding.model_dump(mode="json", include={"check", "status", "resource", "reason", "evidence_ids"})
+                    for finding in sorted(control.findings, key=lambda f: _FINDING_ORDER.get(f.status, 3))
+                ],
+            }
+            for control in controls
+        ],
+    }
+
+
 class OfflineChat:
     """Deterministic answers from the run, the review log and the knowledge store."""
 
@@ -105,6 +141,9 @@ class OfflineChat:
             targets = self._controls_named(question)
             if targets:
                 return self._missing(question, targets)
+        criteria = [match.upper() for match in _CRITERION.findall(question) if "." in match]
+        if criteria and _SUPPORT.search(question):
+            return self._criteria(criteria)
         return self._retrieve(question)
 
     # --------------------------------------------------------------------------- intents
@@ -200,6 +239,37 @@ class OfflineChat:
         text = "Missing or failing evidence:\n\n" + "\n".join(sections)
         return ChatAnswer(text, _sources_of(text))
 
+    def _criteria(self, criteria: list[str]) -> ChatAnswer:
+        sections = []
+        for criterion in dict.fromkeys(criteria):
+            held = criterion_evidence(self.session, criterion)
+            if not held["controls"]:
+                sections.append(f"No control in this run is mapped to **{criterion}** [{criterion}].")
+                continue
+            readiness = f" (readiness: {held['readiness']})" if held["readiness"] else ""
+            lines = [f"**{criterion}**{readiness} is supported by {len(held['controls'])} control(s) [{criterion}]:"]
+            for control in held["controls"]:
+                weakly = ", supports it weakly" if control["supports_weakly"] else ""
+                why = f": {control['status_reason']}" if control["status_reason"] else ""
+                lines.append(f"- **{control['id']}** {control['title']} ({control['status']}{weakly}){why} "
+                             f"[control:{control['id']}]")  # fmt: skip
+                findings = control["findings"]
+                for found in findings[:FINDINGS_PER_CONTROL]:
+                    evidence = " ".join(f"[ev:{evidence_id}]" for evidence_id in found["evidence_ids"])
+                    lines.append(
+                        f"  - {found['status']}: **{found['resource']}** (`{found['check']}`): {found['reason']} "
+                        f"{evidence}".rstrip()
+                    )
+                if len(findings) > FINDINGS_PER_CONTROL:
+                    lines.append(f"  - and {len(findings) - FINDINGS_PER_CONTROL} more finding(s)")
+                if not findings:
+                    lines.append("  - no automated finding")
+                for needed in control["manual_evidence_needed"]:
+                    lines.append(f"  - manual evidence not attached yet: {needed}")
+            sections.append("\n".join(lines))
+        text = "\n\n".join(sections)
+        return ChatAnswer(text, _sources_of(text))
+
     def _retrieve(self, question: str) -> ChatAnswer:
         parts: list[str] = []
         sources: list[Source] = []
@@ -243,12 +313,16 @@ def chat_for(session: ReviewSession) -> OfflineChat | ChatAgent:
 
 # ------------------------------------------------------------------------------- LLM agent
 
-SYSTEM_PROMPT = """You help a compliance lead review a SOC 2 readiness run for {company}.
+SYSTEM_PROMPT = (
+    """You help a compliance lead review a SOC 2 readiness run for {company}.
 Answer from the tools only: the Trust Services Criteria store, the run's controls and findings, and the
 stored evidence. Cite every statement: criteria as [CC6.1], points of focus as [CC6.1/pof/3], evidence as
 [ev:<id>], policies as [policy:<file>#<section>]. You are read-only. You cannot approve, reject or edit
 anything: only the reviewer can. If re-running controls would help, call propose_rerun; the reviewer
-decides whether to run it."""
+decides whether to run it. Tool results come back as data blocks.
+"""
+    + DATA_RULE
+)
 
 MAX_TOOL_ROUNDS = 6
 HISTORY_MESSAGES = 20
@@ -278,10 +352,11 @@ class ChatAgent:
         def read_source(citation: str) -> str:
             """Read what a citation points to: an evidence item (ev:<id>), a criterion, or a policy section."""
             target = session.sources.resolve(citation)
-            return json.dumps({"title": target.title, "facts": dict(target.facts), "body": target.body[:6000]})
+            body = redact(target.body).data[:6000]  # redacted before it is cut: a cut secret no longer looks like one
+            return json.dumps({"title": target.title, "facts": dict(target.facts), "body": body})
 
         def list_controls(status: str | None = None, review_state: str | None = None) -> str:
-            """List the run's controls; filter by status (pass/fail/partial/manual/error) or review state."""
+            """List the run's controls; filter by status (pass/fail/partial/error/not_applicable/awaiting_evidence/evidenced) or review state."""
             rows = [
                 {
                     "id": r.id,
@@ -308,6 +383,10 @@ class ChatAgent:
                 }
             )
 
+        def criterion_controls(criterion: str) -> str:
+            """The controls mapped to one criterion (e.g. CC7.2): status, why, findings with evidence ids."""
+            return json.dumps(criterion_evidence(session, criterion))
+
         def propose_rerun(control_ids: list[str], reason: str) -> str:
             """Propose re-running controls. Nothing runs until the reviewer confirms."""
             known = tuple(cid.upper() for cid in control_ids if cid.upper() in session.reviews)
@@ -322,6 +401,7 @@ class ChatAgent:
             read_source,
             list_controls,
             control_findings,
+            criterion_controls,
             propose_rerun,
         )
         return [StructuredTool.from_function(function) for function in functions]
@@ -357,10 +437,32 @@ class ChatAgent:
                         result = tool.invoke(call["args"])
                     except Exception as exc:  # noqa: BLE001 - a tool error goes back to the model
                         result = json.dumps({"error": str(exc)})
-                messages.append(ToolMessage(content=result, tool_call_id=call["id"]))
+                # A tool result goes to the model: a source file or policy may hold a secret, or instructions.
+                fenced = data_block(call["name"], _records(redact(result).data))
+                messages.append(ToolMessage(content=fenced, tool_call_id=call["id"]))
         # Keep whole turns only (question, final answer): a tool message without its call is invalid.
         self.history = [*self.history, HumanMessage(question), AIMessage(text)][-HISTORY_MESSAGES:]
-        return ChatAnswer(text, _sources_of(text), self._proposal)
+        return ChatAnswer(text + self._doubts(text), _sources_of(text), self._proposal)
+
+    def _doubts(self, text: str) -> str:
+        """A warning under a model's answer that claims more than the run's findings support."""
+        load_all()  # the check registry, for the titles a claim may quote
+        findings = [finding for review in self.session.reviews.values() for finding in review.control.findings]
+        doubts = unsupported_claims(text, findings, {check: spec.title for check, spec in CHECKS.items()})
+        if not doubts:
+            return ""
+        listed = "\n".join(f"> - {doubt}" for doubt in doubts[:3])
+        warning = "> **Model-written, not verified:** this answer claims more than the run's findings support."
+        return f"\n\n{warning}\n{listed}"
+
+
+def _records(result: str) -> list[Any]:
+    """A tool's JSON answer as data-block records: a list item by item, anything else as one record."""
+    try:
+        parsed = json.loads(result)
+    except ValueError:
+        return [{"text": result}]
+    return parsed if isinstance(parsed, list) else [parsed]
 
 
 def _text_of(content: Any) -> str:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from agent.report_schema import ControlResult, VerifierResult
+from agent.review_log import ControlReview
 from tui.chat import ChatAgent, ChatAnswer, OfflineChat
-from tui.review_log import ControlReview
 from tui.sources import CitationTarget
 
 

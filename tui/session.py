@@ -8,26 +8,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from agent.citations import citation_ids
-from agent.config import CONFIG_FILENAME, AuditorConfig, ConfigError, load_config
 from agent.report_schema import ControlResult, ReadinessReport, VerifierResult
-from agent.workspace import Workspace
-from tui.review_log import ControlReview, LogEntry, ReviewLog, derive_review, group_entries, text_hash
+from agent.review_log import (
+    ControlReview,
+    LogEntry,
+    ReviewLog,
+    derive_review,
+    group_entries,
+    parse_period,
+    text_hash,
+)
+from tools.config import CONFIG_FILENAME, AuditorConfig, ConfigError, load_config
+from tools.findings import Finding, Status
+from tools.workspace import Workspace
 from tui.sources import Sources
 
 # Criterion series in the order the Trust Services Criteria present them.
 SERIES_ORDER = [f"CC{n}" for n in range(1, 10)] + ["A1", "C1", "PI1"] + [f"P{n}" for n in range(1, 9)]
 # `open(model=...)` default: build the chat model from the configuration (None means offline).
 CONFIGURED_MODEL: Any = object()
-# A gap: automated checks that did not pass. Manual controls are "not assessed", as in the readiness summary.
+# A gap: checks that failed or could not be judged. A control awaiting manual evidence is not one: nothing failed.
 GAP_STATUSES = frozenset({"fail", "partial", "error"})
 # Where `auditor demo` writes the demo company's configuration, inside the workspace it runs in
-# (agent/commands.py `demo`: DemoCompany(workspace.root / "demo"), which writes auditor.toml there).
+# (tui/cli/proof.py `demo`: DemoCompany(workspace.root / "demo"), which writes auditor.toml there).
 DEMO_CONFIG = Path("demo") / CONFIG_FILENAME
 
 RegenerateFn = Callable[[str, str, Callable[[str], None]], ControlResult]
@@ -190,7 +199,7 @@ class ReviewSession:
             config=config,
             workspace=workspace,
             report=report,
-            log=ReviewLog(workspace.review_db, clock=clock),
+            log=_signed_log(config, workspace, clock),
             sources=Sources(workspace),
             regenerate=regenerate,
             verify=verify,
@@ -347,17 +356,71 @@ class ReviewSession:
         )
         return self._refresh(control_id)
 
-    def attach(self, control_id: str, path: Path, note: str = "") -> tuple[ControlReview, str]:
-        """Store a file as manual evidence for a control; returns the review and the evidence id."""
+    def exceptions(self, control_id: str) -> list[Finding]:
+        """The control's failing findings: the exceptions a person may answer with a response."""
+        return [f for f in self.review(control_id).control.findings if f.status == Status.FAIL]
+
+    def respond(
+        self,
+        control_id: str,
+        exception: Finding,
+        *,
+        cause: str,
+        response: str,
+        remediation_date: str = "",
+        compensating_control: str = "",
+    ) -> ControlReview:
+        """Record a management response to one exception (cause, response, remediation date, compensating control)."""
+        review = self.review(control_id)
+        if not cause.strip() or not response.strip():
+            raise ReviewActionError("a response needs its cause and what was done")
+        if remediation_date.strip():
+            try:
+                date.fromisoformat(remediation_date.strip())
+            except ValueError as exc:
+                raise ReviewActionError(f"remediation date {remediation_date!r}: write it as 2025-03-31") from exc
+        detail = {
+            "check": exception.check,
+            "resource": exception.resource,
+            "cause": cause.strip(),
+            "response": response.strip(),
+            "remediation_date": remediation_date.strip() or None,
+            "compensating_control": compensating_control.strip() or None,
+        }
+        self._append(review, "respond", detail=detail)
+        return self._refresh(control_id)
+
+    def attach(self, control_id: str, path: Path, note: str = "", period: str = "") -> tuple[ControlReview, str]:
+        """Store a file as manual evidence for a control; returns the review and the evidence id.
+
+        `period`: what the file covers, "2025-Q1" or "2025-01-01..2025-03-31"; empty means this quarter.
+        """
         review = self.review(control_id)
         path = Path(path).expanduser()
         if not path.is_file():
             raise ReviewActionError(f"{path}: not a file")
         try:
+            period_start, period_end = parse_period(period, self.log.clock().date())
+        except ValueError as exc:
+            raise ReviewActionError(str(exc)) from exc
+        try:
             record = self.sources.attach_manual_evidence(self.report.run.id, control_id, path, note)
         except (OSError, ValueError) as exc:
             raise ReviewActionError(str(exc)) from exc
-        self._append(
-            review, "attach", reason=note.strip() or None, detail={"evidence_id": record.id, "path": str(path)}
-        )
+        detail = {
+            "evidence_id": record.id,
+            "path": str(path),
+            "period_start": period_start.isoformat(),
+            "period_end": period_end.isoformat(),
+        }
+        self._append(review, "attach", reason=note.strip() or None, detail=detail)
         return self._refresh(control_id), record.id
+
+
+def _signed_log(config: AuditorConfig, workspace: Workspace, clock: Callable[[], datetime] | None) -> ReviewLog:
+    """The review log, signing each decision with the workspace key (created on first use) and anchoring its head."""
+    from agent.integrity import review_anchors
+    from tools.signing import load_signer
+
+    signer = load_signer(config, create=True)
+    return ReviewLog(workspace.review_db, clock=clock, signer=signer, anchors=review_anchors(config, workspace, signer))

@@ -13,8 +13,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.workspace import Workspace
+from knowledge.citations import claimed_kind, evidence_citation, evidence_id_of
 from tools.chain import sha256_hex
+from tools.workspace import Workspace
 
 # Large files belong in a document store; the locker keeps evidence a reviewer can read.
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -31,16 +32,6 @@ class CitationTarget:
     body_format: Literal["json", "text", "markdown"]
     facts: list[tuple[str, str]] = field(default_factory=list)
     found: bool = True
-
-
-def citation_kind(citation: str) -> TargetKind:
-    if citation.startswith("ev:"):
-        return "evidence"
-    if citation.startswith("policy:"):
-        return "policy"
-    if citation.startswith("control:"):
-        return "control"
-    return "criterion"
 
 
 class Sources:
@@ -76,18 +67,19 @@ class Sources:
         return list(self.store.search(query, k=k))
 
     def resolve(self, citation: str) -> CitationTarget:
-        kind = citation_kind(citation)
-        if kind == "evidence":
-            return self._evidence(citation.removeprefix("ev:"))
-        if kind == "criterion":
-            return self._criterion(citation)
+        evidence_id = evidence_id_of(citation)
+        if evidence_id is not None:
+            return self._evidence(evidence_id)
+        kind = claimed_kind(citation)
+        if kind in ("criterion", "point_of_focus"):
+            return self._criterion(citation)  # a point of focus is shown with its criterion
         return self._chunk(citation, kind)
 
     def _missing(self, citation: str, kind: TargetKind, why: str) -> CitationTarget:
         return CitationTarget(citation, kind, citation, why, "text", found=False)
 
     def _evidence(self, evidence_id: str) -> CitationTarget:
-        citation = f"ev:{evidence_id}"
+        citation = evidence_citation(evidence_id)
         record = self.locker.get(evidence_id)
         if record is None:
             return self._missing(citation, "evidence", f"Evidence {evidence_id} is not in the locker.")

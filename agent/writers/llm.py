@@ -1,6 +1,7 @@
 """The chat-model writer: a cited narrative from criteria chunks, findings and evidence summaries.
 
-The prompt (agent/prompts.py) carries summaries only, capped in size. A repair resends the same
+The prompt (agent/prompts.py) carries summaries only, capped in size, and every text from the
+company's systems or documents inside data blocks (`data_block`). A repair resends the same
 conversation with the rejected draft and the verifier's complaints.
 """
 
@@ -19,10 +20,22 @@ from agent.prompts import (
     REPAIR_PROMPT,
     WRITER_HASH,
     WRITER_PROMPT,
+    data_block,
 )
 from agent.providers import ChatModel, answered_by, describe, token_usage
 from agent.report_schema import WriterInfo
-from agent.writers import DraftInput, group_by_check
+from agent.review_log import quarter_of
+from agent.writers import (
+    PROCEDURES,
+    DraftInput,
+    day_of,
+    group_by_check,
+    is_past_event,
+    operated_as_designed,
+    span,
+    stale,
+    statement_results,
+)
 
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 
@@ -71,46 +84,94 @@ def _messages(draft: DraftInput) -> list[BaseMessage]:
         chunks=_chunks(draft),
         findings=_findings(draft),
         evidence=_evidence(draft),
+        statements=_statements(draft),
+        operated_as_designed=str(operated_as_designed(statement_results(draft))).lower(),
         manual=_manual(draft),
         feedback=f"\nReviewer feedback to address: {draft.feedback.strip()[:1000]}\n" if draft.feedback else "",
     )
 
 
 def _chunks(draft: DraftInput) -> str:
-    lines = []
+    records = []
     for chunk in draft.chunks[:MAX_CHUNKS]:
-        text = " ".join(chunk["text"].split())
-        lines.append(f"- [{chunk['id']}] {text[:MAX_CHUNK_CHARS]}")
-    return "\n".join(lines) or "- none"
+        records.append({"cite": f"[{chunk['id']}]", "text": " ".join(chunk["text"].split())[:MAX_CHUNK_CHARS]})
+    return data_block("chunks", records)
 
 
 def _findings(draft: DraftInput) -> str:
     groups = group_by_check(draft.findings, draft.check_titles, [e.check for e in draft.control.evidence])
     if not groups:
-        return "- none (no automated evidence for this control)"
-    lines = []
+        return "none (no automated evidence for this control)"
+    records: list[dict[str, object]] = []
     for group in groups:
-        counts = ", ".join(
-            f"{n} {label}"
-            for n, label in ((len(group.passed), "pass"), (len(group.failed), "fail"), (len(group.errors), "error"), (len(group.not_applicable), "not applicable"))
-            if n
-        )
-        lines.append(f"- \"{group.title}\" ({group.check}): {counts}")
+        by_status = {"pass": group.passed, "fail": group.failed, "error": group.errors}
+        by_status["not_applicable"] = group.not_applicable
+        counts = {status: len(found) for status, found in by_status.items() if found}
+        records.append({"check": group.check, "title": group.title, **counts})
         shown = group.failed[:MAX_FAILING_PER_CHECK] + group.errors[:2]
         if not group.failed and not group.errors:
             shown = group.passed[:2]
         for finding in shown:
-            cites = " ".join(f"[ev:{e}]" for e in finding.evidence_ids)
-            lines.append(f"  - {finding.status.value}: `{finding.resource}`: {finding.reason} {cites}".rstrip())
+            records.append(
+                {
+                    "check": finding.check,
+                    "status": finding.status.value,
+                    "resource": finding.resource,
+                    "reason": finding.reason,
+                    "cite": [f"[ev:{e}]" for e in finding.evidence_ids],
+                }
+            )
         hidden = len(group.failed) - MAX_FAILING_PER_CHECK
         if hidden > 0:
-            lines.append(f"  - and {hidden} more failing")
-    return "\n".join(lines)
+            records.append({"check": group.check, "more_failing_not_shown": hidden})
+    return data_block("findings", records)
 
 
 def _evidence(draft: DraftInput) -> str:
-    lines = [f"- [ev:{e['id']}] {e['tool']}: {e['summary'][:MAX_EVIDENCE_SUMMARY_CHARS]}" for e in draft.evidence]
-    return "\n".join(lines) or "- none"
+    records = []
+    for item in draft.evidence:
+        summary = item["summary"][:MAX_EVIDENCE_SUMMARY_CHARS]
+        records.append({"cite": f"[ev:{item['id']}]", "tool": item["tool"], "summary": summary})
+    return data_block("evidence", records)
+
+
+def _statements(draft: DraftInput) -> str:
+    """The design statements as the offline writer reads them: tested or not, procedure, period, population."""
+    start, end = quarter_of(draft.as_of)
+    records: list[dict[str, object]] = []
+    for result in statement_results(draft):
+        statement = result.statement
+        if not statement.tested:
+            records.append(
+                {
+                    "statement": statement.text,
+                    "tested_by_agent": False,
+                    "provide": statement.provide,
+                    "from": draft.control.owner_role,
+                    "period": f"{start} to {end}",
+                    "due": str(end),
+                }
+            )
+            continue
+        covered = span(result)
+        collected = {day_of(draft.collected_at[e]) for e in result.evidence_ids if e in draft.collected_at}
+        records.append(
+            {
+                "statement": statement.text,
+                "tested_by_agent": True,
+                "procedure": PROCEDURES[statement.procedure or "inspection"],
+                "checks": statement.checks,
+                "outcome": result.outcome,
+                "examined": result.examined,
+                "failed": len(result.failed),
+                "collected_on": sorted(collected),
+                "span": list(covered) if covered else None,
+                "stale": stale(draft, result) is not None,
+                "past_event": any(is_past_event(f) for f in result.failed),
+                "cite": [f"[ev:{e}]" for e in result.evidence_ids],
+            }
+        )
+    return data_block("statements", records)
 
 
 def _manual(draft: DraftInput) -> str:

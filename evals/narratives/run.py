@@ -9,7 +9,12 @@ Runs `auditor demo` in a fresh workspace (or reads the latest run of DIR) and pr
 - numbers and identifiers not found in what their sentence cites, re-checked by the verifier from the
   stored sources (target 0);
 - narratives that fell back to the offline writer, the wall time of `auditor demo`, and the AWS calls
-  made against the distinct reads needed (target: equal).
+  made against the distinct reads needed (target: equal);
+- the share of sentences that say a design statement was tested which also state a period (an ISO date)
+  and a population (a count) (target 100%);
+- the most repeated sentence skeletons (a sentence with its quotations, dates, numbers, ids and citations
+  blanked): the share of narratives each occurs in, the opening paragraph aside (target: none above 15%).
+The labelled sentences (labelled.yaml, rubric in its header) are checked by tests/test_narrative_labels.py.
 """
 
 from __future__ import annotations
@@ -21,15 +26,77 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
+import yaml
+
 from agent.api import latest_report, verify_narrative
-from agent.citations import sentences
-from agent.workspace import Workspace
+from agent.citations import Sentence, sentences
 from knowledge.store import KnowledgeStore
 from tools.locker import EvidenceLocker
+from tools.workspace import Workspace
 
 AWS_CALLS = re.compile(r"AWS calls: (\d+) made for (\d+) distinct reads")
+SKELETON_TARGET_PCT = 15.0
+# A sentence saying a design statement was tested (not "was not tested", "could not be tested").
+TESTED = re.compile(r"\b(?:tested|reperformed)\b(?<!not tested)", re.IGNORECASE)
+UNTESTED = re.compile(r"\b(?:not|could not|cannot)\s+(?:be\s+)?tested\b|does not test", re.IGNORECASE)
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+COUNT = re.compile(r"(?<![\w.-])\d+(?![\w-])")
+_BLANKS = (
+    (re.compile(r"“[^”]*”|`[^`]*`|\[[^\]]*\]"), "Q"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "D"),
+    (re.compile(r"\b[A-Z]{2,5}-\d{2}\b|\b[A-Z]{1,2}\d+\.\d+\b"), "ID"),
+    (re.compile(r"\b\d[\d,.]*\b"), "N"),
+)
+
+
+LABELLED = Path(__file__).with_name("labelled.yaml")
+
+
+def label_shares() -> dict[str, Counter[str]]:
+    """Labels of the labelled sentences per source ("before", "after")."""
+    rows = yaml.safe_load(LABELLED.read_text(encoding="utf-8"))["sentences"]
+    shares: dict[str, Counter[str]] = {}
+    for row in rows:
+        shares.setdefault(row["source"].split()[0], Counter())[row["label"]] += 1
+    return shares
+
+
+def skeleton(sentence: Sentence) -> str:
+    """A sentence with what differs between controls blanked: its shape, to find repeated boilerplate."""
+    text = sentence.text
+    for pattern, blank in _BLANKS:
+        text = pattern.sub(blank, text)
+    return " ".join(text.split())
+
+
+def states_period_and_population(sentence: Sentence) -> bool | None:
+    """None for a sentence that says no statement was tested; else whether it gives a date and a count."""
+    plain = sentence.plain
+    if not TESTED.search(plain) or UNTESTED.search(plain):
+        return None
+    without_dates = DATE.sub(" ", plain)
+    return bool(DATE.search(plain)) and bool(COUNT.search(without_dates))
+
+
+def shape(texts: list[str]) -> dict[str, object]:
+    """Period and population share of tested-statement sentences, and skeletons by share of narratives."""
+    tested = stated = 0
+    per_narrative: Counter[str] = Counter()
+    for text in texts:
+        parts = sentences(text)
+        for part in parts:
+            said = states_period_and_population(part)
+            if said is not None:
+                tested += 1
+                stated += said
+        # The opening paragraph (the control, its criterion quoted, its points of focus) has one shape by design.
+        body = [part for paragraph in text.split("\n\n")[1:] for part in sentences(paragraph)]
+        per_narrative.update({skeleton(part) for part in body})
+    shares = [(100.0 * n / len(texts), shape_) for shape_, n in per_narrative.most_common(5)] if texts else []
+    return {"tested": tested, "period_population_pct": 100.0 * stated / tested if tested else 0.0, "skeletons": shares}
 
 
 def run_demo(workspace: Path) -> tuple[float, int | None, int | None]:
@@ -39,7 +106,9 @@ def run_demo(workspace: Path) -> tuple[float, int | None, int | None]:
     result = subprocess.run([str(auditor), "-w", str(workspace), "demo"], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(f"auditor demo failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        raise SystemExit(
+            f"auditor demo failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        )
     calls = AWS_CALLS.search(result.stdout)
     return wall, int(calls.group(1)) if calls else None, int(calls.group(2)) if calls else None
 
@@ -49,6 +118,7 @@ def measure(workspace: Workspace) -> dict[str, float | int]:
     if report is None:
         raise SystemExit(f"no run in {workspace.root}")
     store = KnowledgeStore.open(workspace.chroma_dir)
+    shaped = shape([control.narrative.text for control in report.controls])
     total_sentences = cited_sentences = citations = valid = unsupported = 0
     with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
         for control in report.controls:
@@ -75,6 +145,7 @@ def measure(workspace: Workspace) -> dict[str, float | int]:
         "valid_pct": 100.0 * valid / citations if citations else 0.0,
         "unsupported": unsupported,
         "fallbacks": sum(1 for c in report.controls if c.narrative.status == "fallback"),
+        **shaped,
     }
 
 
@@ -88,12 +159,26 @@ def main() -> None:
     else:
         workspace = Workspace.at(Path(tempfile.mkdtemp(prefix="narratives-eval-")))
         wall, made, distinct = run_demo(workspace.root)
+    for source, labels in label_shares().items():
+        total = sum(labels.values())
+        kinds = ("correct", "wrong", "boilerplate")
+        shares = ", ".join(f"{label} {100.0 * labels[label] / total:.0f}%" for label in kinds)
+        print(f"labelled sentences, {source:<7}  {total}: {shares}")
     m = measure(workspace)
     print(f"controls                         {m['controls']}")
     print(f"sentences with a citation        {m['cited_pct']:.1f}% of {m['sentences']}   (target 100%)")
     print(f"citations that resolve           {m['valid_pct']:.1f}% of {m['citations']}   (target 100%)")
     print(f"unsupported numbers/identifiers  {m['unsupported']}   (target 0)")
     print(f"narratives on offline fallback   {m['fallbacks']}")
+    print(
+        f"tested statements with period and population  {m['period_population_pct']:.1f}% of {m['tested']}"
+        "   (target 100%)"
+    )
+    print(
+        f"most repeated skeletons (share of narratives, opening paragraph aside; target <= {SKELETON_TARGET_PCT:.0f}%):"
+    )
+    for share, text in m["skeletons"]:  # type: ignore[union-attr]
+        print(f"  {share:5.1f}%  {text[:150]}")
     if wall is not None:
         print(f"auditor demo wall time           {wall:.1f} s")
         print(f"AWS calls made / distinct needed {made} / {distinct}   (target equal)")

@@ -65,7 +65,9 @@ def evaluate(store: KnowledgeStore, mode: Mode, questions: list[Question] | None
         if best is None or best > 5:
             misses.append(f"{question.text} -> expected {question.criteria}, got {ranked[:5]}")
     n = len(questions)
-    return Scores(mode, n, hits_at_1 / n, hits_at_5 / n, sum(reciprocal_ranks) / n, statistics.median(latencies), misses)
+    return Scores(
+        mode, n, hits_at_1 / n, hits_at_5 / n, sum(reciprocal_ranks) / n, statistics.median(latencies), misses
+    )
 
 
 def _row(label: str, scores: Scores) -> str:

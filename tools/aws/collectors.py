@@ -71,8 +71,8 @@ def per_region(ctx: CollectContext, args: RegionsArgs, fetch: Callable[[ReadOnly
 @tool(
     "aws.iam.credential_report",
     source="aws",
-    description="IAM credential report: one row per user with password, MFA and access key dates.",
-    operations=("iam:GenerateCredentialReport", "iam:GetCredentialReport"),
+    description="IAM credential report: one row per user with password, MFA and access key dates; each user's tags.",
+    operations=("iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUserTags"),
 )
 def credential_report(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
     aws = ctx.aws
@@ -85,7 +85,15 @@ def credential_report(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
         report = _wait_for_credential_report(aws)
     content = report["Content"].decode("utf-8") if isinstance(report["Content"], bytes) else report["Content"]
     rows = list(csv.DictReader(io.StringIO(content)))
-    return jsonable({"generated_time": report.get("GeneratedTime"), "rows": rows})
+    # The report has no tags; they say which users are in the audit scope (tools/scope.py).
+    users = [row["user"] for row in rows if row["user"] != "<root_account>"]
+    tags = aws.map(lambda name: _user_tags(aws, name), users)
+    tags_by_user = dict(zip(users, tags, strict=True))
+    return jsonable({"generated_time": report.get("GeneratedTime"), "rows": rows, "tags": tags_by_user})
+
+
+def _user_tags(aws: ReadOnlyAws, name: str) -> Any:
+    return read_or_error(lambda: aws.paginate("iam", "list_user_tags", UserName=name)["Tags"])
 
 
 def _wait_for_credential_report(aws: ReadOnlyAws) -> dict[str, Any]:
@@ -119,15 +127,18 @@ def account_summary(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
     operations=("iam:GetAccountPasswordPolicy",),
 )
 def password_policy(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
-    return jsonable(read_or_error(lambda: {"policy": ctx.aws.call("iam", "get_account_password_policy")["PasswordPolicy"]}))
+    return jsonable(
+        read_or_error(lambda: {"policy": ctx.aws.call("iam", "get_account_password_policy")["PasswordPolicy"]})
+    )
 
 
 @tool(
     "aws.iam.users",
     source="aws",
-    description="IAM users with MFA devices, access keys, login profile, groups, inline and attached policies.",
+    description="IAM users with MFA devices, access keys, login profile, groups, inline and attached policies, tags.",
     operations=(
         "iam:ListUsers",
+        "iam:ListUserTags",
         "iam:ListMFADevices",
         "iam:ListAccessKeys",
         "iam:GetAccessKeyLastUsed",
@@ -154,9 +165,12 @@ def users(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
             "MFADevices": aws.paginate("iam", "list_mfa_devices", UserName=name)["MFADevices"],
             "AccessKeys": keys,
             "LoginProfile": read_or_error(lambda: aws.call("iam", "get_login_profile", UserName=name)["LoginProfile"]),
-            "Groups": [group["GroupName"] for group in aws.paginate("iam", "list_groups_for_user", UserName=name)["Groups"]],
+            "Groups": [
+                group["GroupName"] for group in aws.paginate("iam", "list_groups_for_user", UserName=name)["Groups"]
+            ],
             "InlinePolicies": aws.paginate("iam", "list_user_policies", UserName=name)["PolicyNames"],
             "AttachedPolicies": aws.paginate("iam", "list_attached_user_policies", UserName=name)["AttachedPolicies"],
+            "Tags": _user_tags(aws, name),
         }
 
     return jsonable(aws.map(details, aws.paginate("iam", "list_users")["Users"]))
@@ -196,7 +210,8 @@ def policies(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
         {
             "customer_managed": customer_managed,
             "aws_managed_attachments": {
-                name: {"arn": WATCHED_AWS_POLICIES[name], **found} for name, found in zip(names, attachments, strict=True)
+                name: {"arn": WATCHED_AWS_POLICIES[name], **found}
+                for name, found in zip(names, attachments, strict=True)
             },
         }
     )
@@ -218,6 +233,50 @@ def roles(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
     return jsonable(aws.map(with_policies, aws.paginate("iam", "list_roles")["Roles"]))
 
 
+# Who can hold inline policies: how to list them, the name parameter, how to list and read their policies.
+INLINE_POLICY_HOLDERS = {
+    "user": ("list_users", "Users", "UserName", "list_user_policies", "get_user_policy"),
+    "role": ("list_roles", "Roles", "RoleName", "list_role_policies", "get_role_policy"),
+    "group": ("list_groups", "Groups", "GroupName", "list_group_policies", "get_group_policy"),
+}
+
+
+@tool(
+    "aws.iam.inline_policies",
+    source="aws",
+    description="The inline policy documents embedded in IAM users, roles and groups.",
+    operations=(
+        "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
+        "iam:ListUserPolicies", "iam:ListRolePolicies", "iam:ListGroupPolicies",
+        "iam:GetUserPolicy", "iam:GetRolePolicy", "iam:GetGroupPolicy",
+    ),
+)  # fmt: skip
+def inline_policies(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
+    """One entry per user, role and group: {Kind, Name, Arn, Policies: [{PolicyName, Document}]}."""
+    aws = ctx.aws
+
+    def holders(kind: str) -> list[dict[str, Any]]:
+        list_holders, key, name_param, list_policies, get_policy = INLINE_POLICY_HOLDERS[kind]
+
+        def with_documents(holder: dict[str, Any]) -> dict[str, Any]:
+            name = holder[name_param]
+
+            def document(policy: str) -> Any:
+                return read_or_error(
+                    lambda: aws.call("iam", get_policy, **{name_param: name, "PolicyName": policy})["PolicyDocument"]
+                )
+
+            def policies() -> list[dict[str, Any]]:
+                names = aws.paginate("iam", list_policies, **{name_param: name})["PolicyNames"]
+                return [{"PolicyName": policy, "Document": document(policy)} for policy in names]
+
+            return {"Kind": kind, "Name": name, "Arn": holder["Arn"], "Policies": read_or_error(policies)}
+
+        return aws.map(with_documents, aws.paginate("iam", list_holders)[key])
+
+    return jsonable([holder for kind in INLINE_POLICY_HOLDERS for holder in holders(kind)])
+
+
 # -- CloudTrail -------------------------------------------------------------------------------
 
 
@@ -234,7 +293,9 @@ def cloudtrail_trails(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
         trails = aws.call("cloudtrail", "describe_trails", region, includeShadowTrails=False)["trailList"]
         for trail in trails:
             arn = trail["TrailARN"]
-            trail["Status"] = read_or_error(lambda arn=arn: aws.call("cloudtrail", "get_trail_status", region, Name=arn))
+            trail["Status"] = read_or_error(
+                lambda arn=arn: aws.call("cloudtrail", "get_trail_status", region, Name=arn)
+            )
             trail["EventSelectors"] = read_or_error(
                 lambda arn=arn: aws.call("cloudtrail", "get_event_selectors", region, TrailName=arn)
             )
@@ -264,7 +325,8 @@ def s3_account_public_access_block(ctx: CollectContext, args: NoArgs) -> dict[st
 @tool(
     "aws.s3.buckets",
     source="aws",
-    description="S3 buckets with region, public access block, default encryption, versioning, access logging and bucket policy.",
+    description="S3 buckets with region, public access block, default encryption, versioning, access logging, "
+    "bucket policy (and whether AWS finds it public), ACL and tags.",
     operations=(
         "s3:ListBuckets",
         "s3:GetBucketLocation",
@@ -273,6 +335,10 @@ def s3_account_public_access_block(ctx: CollectContext, args: NoArgs) -> dict[st
         "s3:GetBucketVersioning",
         "s3:GetBucketLogging",
         "s3:GetBucketPolicy",
+        "s3:GetBucketPolicyStatus",  # AWS's own judgement of whether the policy is public
+        "s3:GetBucketAcl",
+        "s3:GetBucketTagging",  # a bucket without tags answers NoSuchTagSet
+        "s3:HeadBucket",  # botocore's own region discovery, for a bucket outside the client's region
     ),
 )
 def s3_buckets(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
@@ -301,6 +367,9 @@ def s3_buckets(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
             "Versioning": read("get_bucket_versioning"),
             "Logging": read("get_bucket_logging"),
             "Policy": policy,
+            "PolicyStatus": read("get_bucket_policy_status", "PolicyStatus"),
+            "Acl": read("get_bucket_acl"),
+            "Tags": read("get_bucket_tagging", "TagSet"),
         }
 
     return jsonable(aws.map(details, aws.call("s3", "list_buckets")["Buckets"]))
@@ -312,9 +381,15 @@ def s3_buckets(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
 @tool(
     "aws.kms.keys",
     source="aws",
-    description="KMS keys per region with metadata, aliases and rotation status.",
+    description="KMS keys per region with metadata, aliases, rotation status and tags.",
     args=RegionsArgs,
-    operations=("kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "kms:GetKeyRotationStatus"),
+    operations=(
+        "kms:ListKeys",
+        "kms:ListAliases",
+        "kms:DescribeKey",
+        "kms:GetKeyRotationStatus",
+        "kms:ListResourceTags",
+    ),  # fmt: skip
 )
 def kms_keys(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
     def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
@@ -328,6 +403,7 @@ def kms_keys(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
                 "Aliases": [alias["AliasName"] for alias in aliases if alias.get("TargetKeyId") == key_id],
                 # Rotation applies only to symmetric customer-managed keys; AWS answers an error otherwise.
                 "Rotation": read_or_error(lambda: aws.call("kms", "get_key_rotation_status", region, KeyId=key_id)),
+                "Tags": read_or_error(lambda: aws.paginate("kms", "list_resource_tags", region, KeyId=key_id)["Tags"]),
             }
 
         return aws.map(details, aws.paginate("kms", "list_keys", region)["Keys"])
@@ -335,18 +411,25 @@ def kms_keys(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
     return per_region(ctx, args, fetch)
 
 
+def _regional_list(name: str, description: str, operation: str, method: str, key: str) -> None:
+    """Register a collector that reads one paginated list operation ("service:Operation") in each region."""
+    service = operation.split(":")[0]
+
+    @tool(name, source="aws", description=description, args=RegionsArgs, operations=(operation,))
+    def collect(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+        return per_region(ctx, args, lambda aws, region: aws.paginate(service, method, region)[key])
+
+
 # -- EC2 --------------------------------------------------------------------------------------
 
 
-@tool(
+_regional_list(
     "aws.ec2.security_groups",
-    source="aws",
-    description="EC2 security groups per region with their ingress and egress rules.",
-    args=RegionsArgs,
-    operations=("ec2:DescribeSecurityGroups",),
+    "EC2 security groups per region with their ingress and egress rules.",
+    "ec2:DescribeSecurityGroups",
+    "describe_security_groups",
+    "SecurityGroups",
 )
-def ec2_security_groups(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    return per_region(ctx, args, lambda aws, region: aws.paginate("ec2", "describe_security_groups", region)["SecurityGroups"])
 
 
 @tool(
@@ -360,15 +443,13 @@ def ec2_ebs_encryption_by_default(ctx: CollectContext, args: RegionsArgs) -> dic
     return per_region(ctx, args, lambda aws, region: aws.call("ec2", "get_ebs_encryption_by_default", region))
 
 
-@tool(
+_regional_list(
     "aws.ec2.volumes",
-    source="aws",
-    description="EBS volumes per region with encryption and attachments.",
-    args=RegionsArgs,
-    operations=("ec2:DescribeVolumes",),
+    "EBS volumes per region with encryption and attachments.",
+    "ec2:DescribeVolumes",
+    "describe_volumes",
+    "Volumes",
 )
-def ec2_volumes(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    return per_region(ctx, args, lambda aws, region: aws.paginate("ec2", "describe_volumes", region)["Volumes"])
 
 
 @tool(
@@ -391,37 +472,31 @@ def ec2_vpcs(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
 # -- RDS, CloudWatch, Config, GuardDuty, Backup ------------------------------------------------
 
 
-@tool(
+_regional_list(
     "aws.rds.instances",
-    source="aws",
-    description="RDS database instances per region.",
-    args=RegionsArgs,
-    operations=("rds:DescribeDBInstances",),
+    "RDS database instances per region.",
+    "rds:DescribeDBInstances",
+    "describe_db_instances",
+    "DBInstances",
 )
-def rds_instances(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    return per_region(ctx, args, lambda aws, region: aws.paginate("rds", "describe_db_instances", region)["DBInstances"])
 
 
-@tool(
+_regional_list(
     "aws.cloudwatch.alarms",
-    source="aws",
-    description="CloudWatch metric alarms per region.",
-    args=RegionsArgs,
-    operations=("cloudwatch:DescribeAlarms",),
+    "CloudWatch metric alarms per region.",
+    "cloudwatch:DescribeAlarms",
+    "describe_alarms",
+    "MetricAlarms",
 )
-def cloudwatch_alarms(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    return per_region(ctx, args, lambda aws, region: aws.paginate("cloudwatch", "describe_alarms", region)["MetricAlarms"])
 
 
-@tool(
+_regional_list(
     "aws.logs.metric_filters",
-    source="aws",
-    description="CloudWatch Logs metric filters per region.",
-    args=RegionsArgs,
-    operations=("logs:DescribeMetricFilters",),
+    "CloudWatch Logs metric filters per region.",
+    "logs:DescribeMetricFilters",
+    "describe_metric_filters",
+    "metricFilters",
 )
-def logs_metric_filters(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    return per_region(ctx, args, lambda aws, region: aws.paginate("logs", "describe_metric_filters", region)["metricFilters"])
 
 
 @tool(
@@ -435,7 +510,9 @@ def config_recorders(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
     def fetch(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
         return {
             "Recorders": aws.call("config", "describe_configuration_recorders", region)["ConfigurationRecorders"],
-            "Status": aws.call("config", "describe_configuration_recorder_status", region)["ConfigurationRecordersStatus"],
+            "Status": aws.call("config", "describe_configuration_recorder_status", region)[
+                "ConfigurationRecordersStatus"
+            ],
         }
 
     return per_region(ctx, args, fetch)
@@ -470,7 +547,12 @@ def backup_plans(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
     def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
         plans = aws.paginate("backup", "list_backup_plans", region)["BackupPlansList"]
         return [
-            {**plan, "Rules": aws.call("backup", "get_backup_plan", region, BackupPlanId=plan["BackupPlanId"])["BackupPlan"]["Rules"]}
+            {
+                **plan,
+                "Rules": aws.call("backup", "get_backup_plan", region, BackupPlanId=plan["BackupPlanId"])["BackupPlan"][
+                    "Rules"
+                ],
+            }
             for plan in plans
         ]
 

@@ -1,9 +1,10 @@
 """The one way to reach AWS: a read-only session factory.
 
 Every client comes from `ReadOnlyAws`. Each client carries a botocore hook that runs before a
-request is built, so an operation that is not a read is refused before anything leaves the
-process. Each distinct read (service, region, operation, parameters) is sent once per run; repeats
-are answered from the run's cache.
+request is built and refuses every operation that no collector declares (the allowlist is generated
+from the tool catalog: `tools.catalog.allowed_aws_operations`), so nothing else leaves the process.
+Each distinct read (service, region, operation, parameters) is sent once per run; repeats are
+answered from the run's cache.
 """
 
 from __future__ import annotations
@@ -20,36 +21,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from agent.config import AwsConfig
+from tools.catalog import allowed_aws_operations
 from tools.chain import canonical_json
-
-# Read operations by name prefix, plus the few reads AWS names otherwise.
-READ_PREFIXES = ("Describe", "Get", "List", "Head")
-READ_OPERATIONS = frozenset(
-    {
-        "GenerateCredentialReport",  # builds the IAM credential report; changes no resource
-        "LookupEvents",
-        "FilterLogEvents",
-    }
-)
-
-# Named like reads, but they mint credentials, create identities, or hand over secret material an audit
-# never needs (secret values, instance passwords, customer objects): refused like writes.
-NOT_READS = frozenset(
-    {
-        "GetSessionToken", "GetFederationToken",  # sts: new credentials
-        "GetId", "GetCredentialsForIdentity", "GetOpenIdToken", "GetOpenIdTokenForDeveloperIdentity",  # cognito
-        "GetRoleCredentials",  # sso
-        "GetAuthorizationToken",  # ecr, codeartifact
-        "GetClusterCredentials", "GetClusterCredentialsWithIAM", "GetCredentials",  # redshift(-serverless)
-        "GetSecretValue", "BatchGetSecretValue",  # secretsmanager
-        "GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory",  # ssm (SecureString values)
-        "GetPasswordData",  # ec2: a Windows instance's administrator password
-        "GetInstanceAccessDetails",  # lightsail: creates a key pair
-        "GetParametersForImport",  # kms: creates an import token
-        "GetObject", "GetObjectTorrent",  # s3: customers' data, not configuration
-    }
-)
+from tools.config import AwsConfig
 
 # IAM and S3 are global: their calls go to the first configured region.
 GLOBAL_SERVICES = frozenset({"iam", "s3", "s3control", "sts"})
@@ -59,13 +33,7 @@ R = TypeVar("R")
 
 
 class ReadOnlyViolation(Exception):
-    """An attempt to call an AWS operation that is not a read."""
-
-
-def is_read_operation(operation: str) -> bool:
-    if operation in NOT_READS:
-        return False
-    return operation in READ_OPERATIONS or operation.startswith(READ_PREFIXES)
+    """An attempt to call an AWS operation that no collector declares."""
 
 
 class ReadOnlyAws:
@@ -77,8 +45,8 @@ class ReadOnlyAws:
         # Config wins over the environment; boto3 reads AWS_ENDPOINT_URL itself otherwise.
         self.endpoint_url = config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self._session = boto3.session.Session(profile_name=config.profile)
-        # On the session, so every client made from it carries the guard from birth.
-        self._session.events.register("before-parameter-build", _refuse_writes)
+        # "service:Operation" names; every other operation is refused before a request is built.
+        self.allowed_operations = allowed_aws_operations()
         self._client_config = Config(
             retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=max(10, config.max_workers * 2),
@@ -107,11 +75,26 @@ class ReadOnlyAws:
                 client = self._session.client(
                     service, region_name=region, endpoint_url=self.endpoint_url, config=self._client_config
                 )
+                # On each client the collectors use, from birth. Not on the session: botocore's own credential
+                # clients (sts:AssumeRole for a role profile, sso:GetRoleCredentials) must still sign us in.
+                client.meta.events.register("before-parameter-build", self._refuse_undeclared)
                 client.meta.events.register("before-call", self._count_request)
                 if service == "s3control" and self.endpoint_url:
                     serve_s3control_from_endpoint(client, self.endpoint_url)
                 self._clients[key] = client
             return self._clients[key]
+
+    def permits(self, service: str, operation: str) -> bool:
+        """The guard's decision: only an operation a collector declares (e.g. "iam", "ListUsers") is sent."""
+        return f"{service}:{operation}" in self.allowed_operations
+
+    def _refuse_undeclared(self, model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        if not self.permits(service, model.name):
+            raise ReadOnlyViolation(
+                f"{service}:{model.name} is not an operation any collector declares; "
+                "agentic-auditor sends only the reads its collectors declare"
+            )
 
     def _count_request(self, model: Any, params: dict[str, Any], request_signer: Any, **_: Any) -> None:
         service = model.service_model.service_name
@@ -178,14 +161,6 @@ class ReadOnlyAws:
             return [func(item) for item in items]
         with ThreadPoolExecutor(max_workers=self.config.max_workers) as pool:
             return list(pool.map(func, items))
-
-
-def _refuse_writes(model: Any, **_: Any) -> None:
-    if not is_read_operation(model.name):
-        service = model.service_model.service_name
-        raise ReadOnlyViolation(
-            f"{service}:{model.name} is not a read operation; agentic-auditor only reads from AWS"
-        )
 
 
 def _strip_metadata(response: Any) -> Any:

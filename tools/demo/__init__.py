@@ -19,6 +19,7 @@ from tools.demo.github import ACME_REPO, GithubApiServer, acme_routes
 from tools.demo.logs import write_demo_logs
 from tools.demo.repo import create_demo_repo
 from tools.demo.server import MotoAdmin, MotoServer
+from tools.demo.vendors import write_vendor_register
 
 DEMO_COMPANY_NAME = "Acme AI"
 
@@ -55,13 +56,13 @@ class DemoCompany:
             repo_path = create_demo_repo(self.root / "repos" / "acme-platform")
             logs_dir = self.root / "logs"
             log_files = write_demo_logs(logs_dir)
+            vendors_path = write_vendor_register(self.root / "vendors.yaml")
         except BaseException:
             self.stop()
             raise
         config_path = self.root / "auditor.toml"
-        config_path.write_text(
-            _config_text(endpoint_url, github_url, repo_path, logs_dir, self.root / ".auditor"), encoding="utf-8"
-        )
+        text = _config_text(endpoint_url, github_url, repo_path, logs_dir, self.root / ".auditor", vendors_path)
+        config_path.write_text(text, encoding="utf-8")
         return DemoEnvironment(endpoint_url, github_url, config_path, self.root, repo_path, logs_dir, log_files)
 
     def stop(self) -> None:
@@ -84,7 +85,9 @@ def _toml_string(value: object) -> str:
     return json.dumps(str(value))
 
 
-def _config_text(endpoint_url: str, github_url: str, repo_path: Path, logs_dir: Path, workspace: Path) -> str:
+def _config_text(
+    endpoint_url: str, github_url: str, repo_path: Path, logs_dir: Path, workspace: Path, vendors_path: Path
+) -> str:
     owner, repo = ACME_REPO.split("/")
     regions = ", ".join(_toml_string(region) for region in DEMO_REGIONS)
     return f"""\
@@ -106,4 +109,7 @@ local = [{_toml_string(repo_path)}]
 
 [logs]
 paths = [{_toml_string(logs_dir)}]
+
+[ai]
+vendors = {_toml_string(vendors_path)}
 """

@@ -28,7 +28,9 @@ ASSUME_EC2 = {
 }
 ASSUME_ACCOUNT = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}
+    ],
 }
 
 
@@ -45,7 +47,7 @@ def _tls_only_policy(bucket: str, *extra_statements: dict[str, Any]) -> str:
                     "Action": "s3:*",
                     "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
                     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
+                },
             ],
         }
     )
@@ -74,6 +76,8 @@ class _Seeder:
         self.monitoring()
         self.config_and_guardduty()
         self.backup()
+        self.sagemaker()
+        self.bedrock()
 
     # -- KMS --------------------------------------------------------------------------------
 
@@ -181,11 +185,17 @@ class _Seeder:
         }
         for name in ["ml-training-data", "model-artifacts", "acme-ai-marketing-site", "acme-ai-cloudtrail-logs"]:
             s3.create_bucket(Bucket=name)
+        # What each AI bucket holds: AI-02 judges the training data buckets, AI-10 the model artifact buckets
+        # (their applies_to in the control library); the others are out of scope for those two controls.
+        for name, data_class in [("ml-training-data", "training-data"), ("model-artifacts", "model-artifacts")]:
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "data-class", "Value": data_class}]})
 
         # Audit log bucket: encrypted, versioned, private, TLS only; it is the logging target, not logged itself.
         s3.put_bucket_encryption(
             Bucket="acme-ai-cloudtrail-logs",
-            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
         )
         s3.put_bucket_versioning(Bucket="acme-ai-cloudtrail-logs", VersioningConfiguration={"Status": "Enabled"})
         s3.put_public_access_block(Bucket="acme-ai-cloudtrail-logs", PublicAccessBlockConfiguration=block_all)
@@ -205,7 +215,12 @@ class _Seeder:
             Bucket="ml-training-data",
             ServerSideEncryptionConfiguration={
                 "Rules": [
-                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": training_key_id}}
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": training_key_id,
+                        }
+                    }
                 ]
             },
         )
@@ -213,7 +228,10 @@ class _Seeder:
         s3.put_bucket_logging(
             Bucket="ml-training-data",
             BucketLoggingStatus={
-                "LoggingEnabled": {"TargetBucket": "acme-ai-cloudtrail-logs", "TargetPrefix": "s3-access/ml-training-data/"}
+                "LoggingEnabled": {
+                    "TargetBucket": "acme-ai-cloudtrail-logs",
+                    "TargetPrefix": "s3-access/ml-training-data/",
+                }
             },
         )
         s3.put_public_access_block(Bucket="ml-training-data", PublicAccessBlockConfiguration=block_all)
@@ -222,7 +240,9 @@ class _Seeder:
         # Model artifacts: encrypted, versioned, private; no access logging, no TLS-only policy.
         s3.put_bucket_encryption(
             Bucket="model-artifacts",
-            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
         )
         s3.put_bucket_versioning(Bucket="model-artifacts", VersioningConfiguration={"Status": "Enabled"})
         s3.put_public_access_block(Bucket="model-artifacts", PublicAccessBlockConfiguration=block_all)
@@ -302,7 +322,9 @@ class _Seeder:
         )["SecurityGroups"][0]
         ec2.create_tags(Resources=[prod_default["GroupId"]], Tags=[{"Key": "Name", "Value": "acme-prod-default"}])
         if prod_default["IpPermissions"]:
-            ec2.revoke_security_group_ingress(GroupId=prod_default["GroupId"], IpPermissions=prod_default["IpPermissions"])
+            ec2.revoke_security_group_ingress(
+                GroupId=prod_default["GroupId"], IpPermissions=prod_default["IpPermissions"]
+            )
         if prod_default["IpPermissionsEgress"]:
             ec2.revoke_security_group_egress(
                 GroupId=prod_default["GroupId"], IpPermissions=prod_default["IpPermissionsEgress"]
@@ -318,7 +340,9 @@ class _Seeder:
         )["GroupId"]
         ec2.authorize_security_group_ingress(
             GroupId=inference,
-            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+            ],
         )
 
     # -- RDS --------------------------------------------------------------------------------
@@ -362,7 +386,9 @@ class _Seeder:
             logGroupName="acme-cloudtrail",
             filterName="root-account-usage",
             filterPattern='{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }',
-            metricTransformations=[{"metricName": "RootAccountUsage", "metricNamespace": "AcmeSecurity", "metricValue": "1"}],
+            metricTransformations=[
+                {"metricName": "RootAccountUsage", "metricNamespace": "AcmeSecurity", "metricValue": "1"}
+            ],
         )
         cloudwatch.put_metric_alarm(
             AlarmName="root-account-usage",
@@ -385,7 +411,9 @@ class _Seeder:
                 "($.eventName=CreatePolicy)||($.eventName=DeletePolicy)||($.eventName=AttachUserPolicy)||"
                 "($.eventName=DetachUserPolicy)}"
             ),
-            metricTransformations=[{"metricName": "IamPolicyChanges", "metricNamespace": "AcmeSecurity", "metricValue": "1"}],
+            metricTransformations=[
+                {"metricName": "IamPolicyChanges", "metricNamespace": "AcmeSecurity", "metricValue": "1"}
+            ],
         )
 
     # -- Config, GuardDuty, Backup ----------------------------------------------------------
@@ -432,6 +460,74 @@ class _Seeder:
                 ],
             }
         )
+
+    # -- AI services -------------------------------------------------------------------------
+
+    def sagemaker(self) -> None:
+        """A model registry with an approved and a pending version; the canary endpoint serves the pending one."""
+        sagemaker = self.client("sagemaker")
+        role = f"arn:aws:iam::{ACCOUNT_ID}:role/sagemaker-execution"
+        image = f"{ACCOUNT_ID}.dkr.ecr.{PRIMARY_REGION}.amazonaws.com/doc-classifier:latest"
+        sagemaker.create_model_package_group(ModelPackageGroupName="doc-classifier")
+        packages = {}
+        for version, status in [("v1", "Approved"), ("v2", "PendingManualApproval")]:
+            packages[version] = sagemaker.create_model_package(
+                ModelPackageGroupName="doc-classifier", ModelApprovalStatus=status,
+                ModelPackageDescription=f"doc-classifier {version}",
+                InferenceSpecification={
+                    "Containers": [{"Image": image, "ModelDataUrl": f"s3://model-artifacts/doc-classifier/{version}/model.tar.gz"}],
+                    "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"],
+                },
+            )["ModelPackageArn"]  # fmt: skip
+            sagemaker.create_model(
+                ModelName=f"doc-classifier-{version}", ExecutionRoleArn=role,
+                PrimaryContainer={"ModelPackageName": packages[version]},
+            )  # fmt: skip
+        for endpoint, version in [("doc-classifier-prod", "v1"), ("doc-classifier-canary", "v2")]:
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=f"{endpoint}-config",
+                ProductionVariants=[{"VariantName": "primary", "ModelName": f"doc-classifier-{version}",
+                                     "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
+            )  # fmt: skip
+            sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-config")
+        # Training: v2 trained on the Q3 document set into the encrypted artifact bucket; an experiment wrote
+        # its model to the marketing site's bucket, which has no default encryption.
+        for job, data, output in [
+            (
+                "doc-classifier-v2-training",
+                "s3://ml-training-data/documents/2026-q3/",
+                "s3://model-artifacts/doc-classifier/",
+            ),
+            ("summarizer-experiment", "s3://ml-training-data/summaries/sample/", "s3://acme-ai-marketing-site/tmp/"),
+        ]:
+            sagemaker.create_training_job(
+                TrainingJobName=job, RoleArn=role,
+                AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+                InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix", "S3Uri": data, "S3DataDistributionType": "FullyReplicated"}}}],
+                OutputDataConfig={"S3OutputPath": output},
+                ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+                StoppingCondition={"MaxRuntimeInSeconds": 3600},
+            )  # fmt: skip
+
+    def bedrock(self) -> None:
+        """A fine-tuned Bedrock model in us-east-1, where invocation logging is off; logging on in eu-west-1."""
+        bedrock = self.client("bedrock")
+        bedrock.create_model_customization_job(
+            jobName="support-tone-ft-1", customModelName="support-tone",
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/bedrock-customization",
+            baseModelIdentifier="amazon.titan-text-express-v1",
+            trainingDataConfig={"s3Uri": "s3://ml-training-data/support-tone/train.jsonl"},
+            outputDataConfig={"s3Uri": "s3://model-artifacts/support-tone/"},
+            hyperParameters={"epochCount": "2"},
+        )  # fmt: skip
+        self.client("bedrock", SECONDARY_REGION).put_model_invocation_logging_configuration(
+            loggingConfig={
+                "cloudWatchConfig": {"logGroupName": "/bedrock/invocations",
+                                     "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/bedrock-logging"},
+                "textDataDeliveryEnabled": True,
+            }
+        )  # fmt: skip
 
 
 def _backdate_user(name: str, days: int) -> None:

@@ -68,5 +68,7 @@ def compare(expected: dict[str, list[ExpectedFinding]], findings: list[Finding],
                     )
         for finding in produced:
             if finding.status in (Status.FAIL, Status.ERROR) and not any(entry.matches(finding) for entry in entries):
-                problems.append(f"{check_id}: unexpected {finding.status.value} on {finding.resource} ({finding.reason})")
+                problems.append(
+                    f"{check_id}: unexpected {finding.status.value} on {finding.resource} ({finding.reason})"
+                )
     return problems

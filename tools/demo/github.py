@@ -131,7 +131,8 @@ def _pull(number: int, title: str, author: str, merged: datetime) -> dict[str, A
         "number": number, "state": "closed", "title": title, "user": _user(author),
         "created_at": (merged - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "updated_at": stamp, "closed_at": stamp, "merged_at": stamp,
-        "merge_commit_sha": f"{number:040x}", "base": {"ref": "main"}, "head": {"ref": f"change-{number}"},
+        "merge_commit_sha": f"{number:040x}", "base": {"ref": "main"},
+        "head": {"ref": f"change-{number}", "sha": _head(number)},
         "html_url": f"https://github.com/{ACME_REPO}/pull/{number}",
     }  # fmt: skip
 
@@ -143,10 +144,44 @@ def _review(review_id: int, reviewer: str, state: str, submitted: datetime) -> d
     }  # fmt: skip
 
 
+def _head(number: int) -> str:
+    return f"{number:038x}ff"
+
+
+def _file(path: str) -> dict[str, Any]:
+    return {"filename": path, "status": "modified", "additions": 3, "deletions": 1, "changes": 4}
+
+
+def _check_runs(*names: str) -> dict[str, Any]:
+    runs = [{"id": 800 + number, "name": name, "status": "completed", "conclusion": "success",
+             "completed_at": "2025-01-01T00:00:00Z"} for number, name in enumerate(names)]  # fmt: skip
+    return {"total_count": len(runs), "check_runs": runs}
+
+
+def _ai_changes(summaries: datetime, weights: datetime, prompt: datetime) -> dict[str, Any]:
+    """Three merged changes to AI assets, judged by [ai.change_tiers] (tools/demo/expected/ai.yaml):
+    #43 a prompt change with a review and the evaluation run (meets its tier); #44 new weights and routing with
+    one approval where the weights tier needs two; #45 a prompt change reviewed but merged without the evaluation."""
+    repo = f"/repos/{ACME_REPO}"
+    before = timedelta(hours=3)
+    return {
+        f"{repo}/pulls/43/files": [_file("prompts/summarize.prompt")],
+        f"{repo}/pulls/43/reviews": [_review(9301, "priya-acme", "APPROVED", summaries - before)],
+        f"{repo}/commits/{_head(43)}/check-runs": _check_runs("ci / test", "evaluation"),
+        f"{repo}/pulls/44/files": [_file("models/doc-classifier/v2.safetensors"), _file("routing.yaml")],
+        f"{repo}/pulls/44/reviews": [_review(9401, "priya-acme", "APPROVED", weights - before)],
+        f"{repo}/commits/{_head(44)}/check-runs": _check_runs("ci / test", "evaluation"),
+        f"{repo}/pulls/45/files": [_file("prompts/support.prompt"), _file("app/llm.py")],
+        f"{repo}/pulls/45/reviews": [_review(9501, "leo-acme", "APPROVED", prompt - before)],
+        f"{repo}/commits/{_head(45)}/check-runs": _check_runs("ci / test"),
+    }
+
+
 def acme_routes(now: datetime | None = None) -> dict[str, Any]:
     """Acme AI's GitHub. Pull request dates are recent relative to `now`, inside the default 90-day window."""
     now = now or datetime.now(UTC).replace(microsecond=0)
     merged_reviewed, merged_hotfix = now - timedelta(days=12), now - timedelta(days=3)
+    merged_summaries, merged_weights, merged_prompt = (now - timedelta(days=days) for days in (20, 9, 2))
     repo = f"/repos/{ACME_REPO}"
     return {
         repo: {
@@ -171,9 +206,17 @@ def acme_routes(now: datetime | None = None) -> dict[str, Any]:
         f"{repo}/rulesets": [],
         f"{repo}/rules/branches/main": [],
         f"{repo}/pulls": [
+            _pull(45, "Make the support prompt friendlier", "priya-acme", merged_prompt),
+            _pull(44, "Serve doc-classifier v2 weights", "leo-acme", merged_weights),
+            _pull(43, "Shorter summaries in the summarize prompt", "maya-acme", merged_summaries),
             _pull(42, "Hotfix: raise inference timeout", "maya-acme", merged_hotfix),
             _pull(41, "Add batch inference job", "leo-acme", merged_reviewed),
         ],
+        **_ai_changes(merged_summaries, merged_weights, merged_prompt),
+        f"{repo}/pulls/41/files": [_file("app/batch.py")],
+        f"{repo}/pulls/42/files": [_file("app/server.py")],
+        f"{repo}/commits/{_head(41)}/check-runs": _check_runs("ci / test"),
+        f"{repo}/commits/{_head(42)}/check-runs": _check_runs("ci / test"),
         f"{repo}/pulls/41/reviews": [
             _review(9101, "priya-acme", "CHANGES_REQUESTED", merged_reviewed - timedelta(hours=20)),
             _review(9102, "priya-acme", "APPROVED", merged_reviewed - timedelta(hours=2)),

@@ -91,6 +91,35 @@ def run_batch(bucket: str, prefix: str) -> int:
     return len(listed.get("Contents", []))
 """
 
+# Model providers in use (AI-04): Anthropic first, OpenAI as the fallback, Cohere for reranking.
+LLM_CLIENT = """\
+import anthropic
+import openai
+
+PRIMARY = anthropic.Anthropic(base_url="https://api.anthropic.com")
+FALLBACK = openai.OpenAI()
+
+
+def answer(question: str) -> str:
+    prompt = open("prompts/support.prompt", encoding="utf-8").read()
+    reply = PRIMARY.messages.create(model="claude-sonnet-4-5", max_tokens=512, system=prompt,
+                                    messages=[{"role": "user", "content": question}])
+    return reply.content[0].text
+"""
+
+RERANK = """\
+import cohere
+
+
+def rerank(query: str, passages: list[str]) -> list[str]:
+    ranked = cohere.ClientV2().rerank(model="rerank-v3.5", query=query, documents=passages)
+    return [passages[result.index] for result in ranked.results]
+"""
+
+SUPPORT_PROMPT = "You answer questions about Acme AI's document models. Cite the help centre; never guess.\n"
+
+ROUTING = "default: anthropic/claude-sonnet-4-5\nfallback: openai/gpt-4o\n"
+
 # (author date, author, subject, {path: new content})
 HISTORY: list[tuple[str, str, str, dict[str, str]]] = [
     ("2025-01-06T09:12:00+00:00", "maya", "Initial model-serving service",
@@ -102,6 +131,9 @@ HISTORY: list[tuple[str, str, str, dict[str, str]]] = [
     ("2025-02-04T08:20:00+00:00", "leo", "Remove hard-coded credentials, use the instance role",
      {"config/settings.env": SETTINGS_WITHOUT_KEY}),
     ("2025-03-10T11:00:00+00:00", "maya", "Add batch inference job", {"app/batch.py": BATCH}),
+    ("2025-04-02T10:30:00+00:00", "priya", "Answer support questions with an LLM",
+     {"app/llm.py": LLM_CLIENT, "prompts/support.prompt": SUPPORT_PROMPT, "routing.yaml": ROUTING}),
+    ("2025-04-09T15:10:00+00:00", "leo", "Rerank retrieved passages", {"app/rerank.py": RERANK}),
 ]  # fmt: skip
 
 

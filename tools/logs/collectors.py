@@ -3,12 +3,16 @@
 Selecting events by name or kind is a parameterised query (a fetch). Each collector records the
 parameters it ran with, and the configured failed-login threshold, which the checks judge with (checks
 see only stored evidence). Parse problems are kept as ``file:line: reason`` strings (the first
-MAX_PROBLEMS_KEPT, with the full count).
+MAX_PROBLEMS_KEPT, with the full count). A configured path that does not exist is listed in
+``missing_paths``, and a file without one readable record, or whose reading a bound stopped (readers.MAX_*), gets
+an ``error`` in its ``sources`` entry: a typo, an unparsable or a hostile log must read as an unreadable source,
+not as "no log configured" or "no events".
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +25,12 @@ from tools.logs.queries import (
     AUTH_EVENT_KINDS,
     CONTROL_EVENT_NAMES,
     CONTROL_IDENTITY_TYPES,
+    FileKind,
     is_selected,
     log_files,
 )
 from tools.logs.readers import (
+    AuthEvent,
     CloudTrailRecord,
     ParseProblem,
     SyslogLine,
@@ -73,13 +79,23 @@ class CloudWatchArgs(BaseModel):
     max_events: int = Field(default=10_000, ge=1, description="Most events read per log group and region")
 
 
-def _paths(ctx: CollectContext, args: FileArgs) -> list[Path]:
+def _paths(ctx: CollectContext, args: FileArgs) -> tuple[list[Path], list[str]]:
+    """The configured (or given) paths that exist, and those that do not."""
     configured = [Path(p) for p in args.paths] if args.paths is not None else ctx.config.logs.paths
-    return [ctx.config.resolve(path) for path in configured]
+    resolved = [ctx.config.resolve(path) for path in configured]
+    return [path for path in resolved if path.exists()], [str(path) for path in resolved if not path.exists()]
 
 
 def _problems(problems: list[ParseProblem]) -> dict[str, Any]:
     return {"problems": [str(p) for p in problems[:MAX_PROBLEMS_KEPT]], "problem_count": len(problems)}
+
+
+def _unread(readable: int, problems_in_file: list[ParseProblem]) -> dict[str, str]:
+    """The error of a file whose reading was stopped (a bound crossed) or that yielded no readable record."""
+    stopped = next((problem for problem in problems_in_file if problem.stops_file), None)
+    if stopped is not None:
+        return {"error": f"{stopped.reason} (at {stopped.where}; {readable} records read before)"}
+    return {} if readable else {"error": f"no readable record ({len(problems_in_file)} parse problems)"}
 
 
 def _cloudtrail_event(record: CloudTrailRecord) -> dict[str, Any]:
@@ -98,28 +114,16 @@ def _cloudtrail_event(record: CloudTrailRecord) -> dict[str, Any]:
 def cloudtrail_events(ctx: CollectContext, args: CloudTrailArgs) -> dict[str, Any]:
     names = frozenset(args.event_names) if args.event_names is not None else CONTROL_EVENT_NAMES
     identity_types = frozenset(args.identity_types)
-    problems: list[ParseProblem] = []
-    sources, events = [], []
-    scanned = 0
-    for path in log_files(_paths(ctx, args), "json", problems):
-        records = matched = 0
-        for record in read_cloudtrail(path, problems):
-            records += 1
-            if is_selected(record.record, names, identity_types):
-                matched += 1
-                if len(events) < args.max_events:
-                    events.append(_cloudtrail_event(record))
-        scanned += records
-        sources.append({"file": str(path), "records": records, "matched": matched})
+    selected = _select_from_files(
+        ctx, args, "json", read_cloudtrail,
+        select=lambda record: record if is_selected(record.record, names, identity_types) else None,
+        as_event=_cloudtrail_event, counts=("records", "matched"),
+    )  # fmt: skip
     return {
         "event_names": sorted(names),
         "identity_types": sorted(identity_types),
         "failed_login_threshold": ctx.config.logs.failed_login_threshold,
-        "sources": sources,
-        "records_scanned": scanned,
-        "events": events,
-        "truncated": sum(s["matched"] for s in sources) > len(events),
-        **_problems(problems),
+        **selected,
     }
 
 
@@ -133,26 +137,57 @@ def cloudtrail_events(ctx: CollectContext, args: CloudTrailArgs) -> dict[str, An
 )
 def auth_events(ctx: CollectContext, args: AuthArgs) -> dict[str, Any]:
     kinds = frozenset(args.kinds) if args.kinds is not None else AUTH_EVENT_KINDS
-    problems: list[ParseProblem] = []
-    sources, events = [], []
-    for path in log_files(_paths(ctx, args), "text", problems):
-        lines = found = 0
-        for line in read_syslog(path, problems):
-            lines += 1
-            event = auth_event(line)
-            if event is None or event.kind not in kinds:
-                continue
-            found += 1
-            if len(events) < args.max_events:
-                events.append(event.as_dict())
-        sources.append({"file": str(path), "lines": lines, "events": found})
+
+    def select(line: SyslogLine) -> AuthEvent | None:
+        event = auth_event(line)
+        return event if event is not None and event.kind in kinds else None
+
+    selected = _select_from_files(
+        ctx, args, "text", read_syslog, select, as_event=lambda event: event.as_dict(), counts=("lines", "events")
+    )
     return {
         "kinds": sorted(kinds),
         "failed_login_threshold": ctx.config.logs.failed_login_threshold,
+        **selected,
+    }
+
+
+def _select_from_files(
+    ctx: CollectContext,
+    args: FileArgs,
+    file_format: FileKind,
+    read: Callable[[Path, list[ParseProblem]], Iterable[Any]],
+    select: Callable[[Any], Any],
+    *,
+    as_event: Callable[[Any], dict[str, Any]],
+    counts: tuple[str, str],
+) -> dict[str, Any]:
+    """What the file collectors share: read each log file, keep the rows `select` answers (not None) as
+    `as_event` of its answer, the first args.max_events of them. Each file's entry in ``sources`` counts the rows
+    read and selected under the two names in `counts`."""
+    problems: list[ParseProblem] = []
+    sources, events = [], []
+    existing, missing = _paths(ctx, args)
+    read_name, selected_name = counts
+    for path in log_files(existing, file_format, problems):
+        rows = selected = 0
+        problems_before = len(problems)
+        for row in read(path, problems):
+            rows += 1
+            answer = select(row)
+            if answer is None:
+                continue
+            selected += 1
+            if len(events) < args.max_events:
+                events.append(as_event(answer))
+        sources.append({"file": str(path), read_name: rows, selected_name: selected,
+                        **_unread(rows, problems[problems_before:])})  # fmt: skip
+    return {
         "sources": sources,
-        "records_scanned": sum(s["lines"] for s in sources),
+        "missing_paths": missing,
+        "records_scanned": sum(s[read_name] for s in sources),
         "events": events,
-        "truncated": sum(s["events"] for s in sources) > len(events),
+        "truncated": sum(s[selected_name] for s in sources) > len(events),
         **_problems(problems),
     }
 

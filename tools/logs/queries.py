@@ -46,9 +46,13 @@ CONTROL_IDENTITY_TYPES = frozenset({"Root"})
 
 # Auth log kinds that record a failed authentication (one line each).
 FAILED_LOGIN_KINDS = frozenset({"ssh_failed_login", "ssh_invalid_user", "auth_failure"})
+# Auth log kinds that record a failed attempt at privilege: sudo refused ("NOT in sudoers"), PAM locking an
+# account out after too many failures.
+FAILED_PRIVILEGE_KINDS = frozenset({"sudo_denied", "account_locked"})
 AUTH_EVENT_KINDS = frozenset(
     FAILED_LOGIN_KINDS
-    | {"ssh_accepted_login", "session_opened", "sudo_command", "sudo_denied", "password_changed"}
+    | FAILED_PRIVILEGE_KINDS
+    | {"ssh_accepted_login", "session_opened", "sudo_command", "password_changed"}
     | {"user_created", "group_created", "user_added_to_group", "user_deleted"}
 )
 
@@ -56,12 +60,9 @@ FileKind = Literal["json", "text"]
 
 
 def log_files(paths: Iterable[Path], kind: FileKind, problems: list[ParseProblem]) -> list[Path]:
-    """Files of one kind under the given files and folders (folders walked recursively, sorted)."""
+    """Files of one kind under the given (existing) files and folders (folders walked recursively, sorted)."""
     found: list[Path] = []
     for path in paths:
-        if not path.exists():
-            problems.append(ParseProblem(str(path), "0", "configured log path does not exist"))
-            continue
         candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for candidate in candidates:
             try:

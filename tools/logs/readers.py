@@ -3,11 +3,17 @@
 Files may be gzip-compressed (detected by their first bytes, not their name). A malformed line or record is
 skipped, reported as a ParseProblem (``file:line: reason``, or ``file:record N: reason`` inside a JSON
 document, where lines mean little) appended to the caller's list, and reading goes on.
+
+Hostile input is bounded (the MAX_* constants below): JSON nesting depth, one CloudTrail record's size, a line's
+length, the bytes a file unpacks to and its compression ratio. A file that crosses a bound, or that the
+interpreter cannot read (MemoryError, RecursionError), is stopped with a problem marked ``stops_file``: the
+collector then records the file as unreadable, so no check reads "no log" or a pass from it.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import zlib
@@ -18,6 +24,9 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import ijson
+from ijson.common import ObjectBuilder
+
+from tools.redact import redact
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Where a JSON document's syntax error is located precisely by re-reading it with the json module;
@@ -25,26 +34,92 @@ GZIP_MAGIC = b"\x1f\x8b"
 # in memory, so this keeps a damaged file's re-read under ~100 MB.
 MAX_BYTES_TO_LOCATE_ERROR = 12 * 1024 * 1024
 
+# Bounds on hostile input. CloudTrail nests under 20 levels and its records are at most a few hundred KB;
+# CloudTrail's own gzip files compress about 10-20:1.
+MAX_JSON_DEPTH = 64
+MAX_RECORD_BYTES = 1024 * 1024  # one CloudTrail record, or one JSON line
+MAX_LINE_BYTES = 64 * 1024  # one syslog line
+MAX_FILE_BYTES = 2 * 1024**3  # what one file yields, after decompression
+MAX_COMPRESSION_RATIO = 100
+_READ_CHUNK = 64 * 1024
+_RATIO_CHECKED_FROM = 1024 * 1024  # a tiny gzip file may compress far better; its size is harmless
+
+
+class InputBoundExceeded(ValueError):
+    """A file crossed one of the MAX_* bounds; reading it stops."""
+
 
 @dataclass(frozen=True)
 class ParseProblem:
     file: str
     where: str  # a line number, or "record N" inside a JSON document
     reason: str
+    stops_file: bool = False  # the rest of the file was not read: the file is unreadable, not just one line
 
     def __str__(self) -> str:
         return f"{self.file}:{self.where}: {self.reason}"
 
 
+class _BoundedReader(io.RawIOBase):
+    """A file's bytes (decompressed when gzip), counted as they are read: past MAX_FILE_BYTES, or past
+    MAX_COMPRESSION_RATIO times the compressed bytes consumed, reading raises InputBoundExceeded."""
+
+    def __init__(self, path: Path, compressed: bool) -> None:
+        self._path = path
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._gzip = gzip.GzipFile(fileobj=self._file) if compressed else None
+        self._yielded = 0
+        # A parser sets these: one JSON token (a huge string) is held whole in memory before any event.
+        self.bytes_per_token: int | None = None
+        self.yielded_at_last_event = 0
+
+    def note_event(self) -> None:
+        self.yielded_at_last_event = self._yielded
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = (self._gzip or self._file).readinto(buffer)
+        self._yielded += count
+        if self.bytes_per_token is not None and self._yielded - self.yielded_at_last_event > self.bytes_per_token:
+            raise InputBoundExceeded(
+                f"{self._path}: one JSON value larger than {MAX_RECORD_BYTES} bytes (MAX_RECORD_BYTES)"
+            )
+        if self._yielded > MAX_FILE_BYTES:
+            raise InputBoundExceeded(f"{self._path} unpacks to more than {MAX_FILE_BYTES} bytes (MAX_FILE_BYTES)")
+        if self._gzip is not None and self._yielded > _RATIO_CHECKED_FROM:
+            consumed = max(self._file.tell(), 1)
+            if self._yielded > MAX_COMPRESSION_RATIO * consumed:
+                raise InputBoundExceeded(
+                    f"{self._path} is a decompression bomb: {consumed} compressed bytes unpacked to more than "
+                    f"{self._yielded} (over {MAX_COMPRESSION_RATIO}:1, MAX_COMPRESSION_RATIO)"
+                )
+        return count
+
+    def close(self) -> None:
+        if self._gzip is not None:
+            self._gzip.close()
+        self._file.close()
+        super().close()
+
+
 def open_binary(path: Path) -> IO[bytes]:
-    """The file's bytes, decompressed when it is gzip."""
+    """The file's bytes, decompressed when it is gzip, within MAX_FILE_BYTES and MAX_COMPRESSION_RATIO."""
     with open(path, "rb") as probe:
         compressed = probe.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else open(path, "rb")
+    return io.BufferedReader(_BoundedReader(path, compressed), buffer_size=_READ_CHUNK)
 
 
 # What reading a damaged or vanished file raises (gzip.BadGzipFile is an OSError).
 READ_ERRORS = (OSError, EOFError, zlib.error)
+# What stops a file that is readable but hostile: a bound crossed, or input the interpreter cannot hold.
+STOPPING_ERRORS = (InputBoundExceeded, MemoryError, RecursionError)
+
+
+def _stopped(path: Path, where: str, error: BaseException) -> ParseProblem:
+    reason = str(error) if isinstance(error, InputBoundExceeded) else f"{type(error).__name__} while reading"
+    return ParseProblem(str(path), where, f"reading stopped: {reason}", stops_file=True)
 
 
 def sniff(path: Path) -> Literal["json", "text", "empty"]:
@@ -74,6 +149,9 @@ def read_cloudtrail(path: Path, problems: list[ParseProblem]) -> Iterator[CloudT
     name = str(path)
     try:
         layout = _json_layout(path)
+    except STOPPING_ERRORS as error:
+        problems.append(_stopped(path, "1", error))
+        return
     except READ_ERRORS as error:
         problems.append(ParseProblem(name, "1", f"cannot read file: {error}"))
         return
@@ -84,27 +162,80 @@ def read_cloudtrail(path: Path, problems: list[ParseProblem]) -> Iterator[CloudT
                 if _is_event(record, name, str(line_number), problems):
                     yield CloudTrailRecord(f"{name}:{line_number}", record)
         return
-    prefix = "item" if layout == "array" else "Records.item"
     count = 0
     try:
         with open_binary(path) as stream:
-            for count, record in enumerate(ijson.items(stream, prefix, multiple_values=True, use_float=True), 1):
+            for count, record in enumerate(_json_records(stream, layout, name), 1):
                 if _is_event(record, name, f"record {count}", problems):
                     yield CloudTrailRecord(f"{name}:record {count}", record)
+    except STOPPING_ERRORS as error:
+        problems.append(_stopped(path, f"record {count + 1}", error))
     except ijson.JSONError as error:
         problems.append(_locate_json_error(path, count, error))
     except READ_ERRORS as error:
         problems.append(ParseProblem(name, f"record {count + 1}", f"file ends early or is damaged: {error}"))
 
 
+def _json_events(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    """ijson's flat events, with no single token (a huge string or key) over MAX_RECORD_BYTES of input."""
+    reader = stream.raw if isinstance(stream, io.BufferedReader) else None
+    if isinstance(reader, _BoundedReader):
+        reader.bytes_per_token = MAX_RECORD_BYTES + 2 * _READ_CHUNK  # ijson reads ahead one chunk
+    for event in ijson.basic_parse(stream, multiple_values=True, use_float=True, buf_size=_READ_CHUNK):
+        if isinstance(reader, _BoundedReader):
+            reader.note_event()
+        yield event
+
+
+def _json_records(stream: IO[bytes], layout: Literal["records", "array"], name: str) -> Iterator[Any]:
+    """The items of each top-level array (layout "array") or of each top-level ``Records`` array.
+
+    Built from ijson's flat events rather than ijson.items, whose per-level prefixes grow with the square of
+    the depth: here nesting is counted, and stopped past MAX_JSON_DEPTH, and each record's size is bounded.
+    """
+    level = 1 if layout == "array" else 2  # the depth of the array whose items are records
+    depth = 0
+    key = None  # the last key of the top-level object
+    in_records = False
+    builder: ObjectBuilder | None = None
+    record_bytes = 0
+    for event, value in _json_events(stream):
+        if event in ("start_map", "start_array"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InputBoundExceeded(f"{name}: JSON nested deeper than {MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH)")
+        if builder is not None:
+            builder.event(event, value)
+            record_bytes += len(value) if isinstance(value, str) else 8
+            if record_bytes > MAX_RECORD_BYTES:
+                raise InputBoundExceeded(f"{name}: a record larger than {MAX_RECORD_BYTES} bytes (MAX_RECORD_BYTES)")
+        elif in_records and depth == level + 1:  # a record that is an object or array starts
+            builder, record_bytes = ObjectBuilder(), 0
+            builder.event(event, value)
+        elif in_records and depth == level and event not in ("end_map", "end_array"):
+            yield value  # a scalar where a record should be: the caller reports it
+        elif event == "start_array" and depth == level and (layout == "array" or key == "Records"):
+            in_records = True
+        elif event == "map_key" and depth == 1:
+            key = value
+        if event in ("end_map", "end_array"):
+            if builder is not None and depth == level + 1:
+                yield builder.value
+                builder = None
+            elif in_records and depth == level:
+                in_records = False
+            depth -= 1
+
+
 def _json_layout(path: Path) -> Literal["records", "array", "lines"]:
     with open_binary(path) as stream:
-        events = ijson.parse(stream, multiple_values=True)
+        # Flat events: ijson.parse's prefixes cost the square of the depth on deeply nested input.
+        events = _json_events(stream)
         try:
-            _, first, _ = next(events)
+            first, _ = next(events)
             if first == "start_array":
                 return "array"
-            if first == "start_map" and next(events)[1:] == ("map_key", "Records"):
+            if first == "start_map" and next(events) == ("map_key", "Records"):
                 return "records"
         except (ijson.JSONError, StopIteration):
             pass  # a broken first line: JSON lines reading reports it and carries on
@@ -115,9 +246,9 @@ def _is_event(record: Any, name: str, where: str, problems: list[ParseProblem]) 
     if not isinstance(record, dict):
         problems.append(ParseProblem(name, where, f"not a JSON object but {type(record).__name__}"))
         return False
-    missing = [key for key in ("eventName", "eventTime") if not isinstance(record.get(key), str)]
-    if missing:
-        problems.append(ParseProblem(name, where, f"not a CloudTrail event: no {' or '.join(missing)}"))
+    # A record without an eventTime is still an event: read and counted, its time said to be unknown.
+    if not isinstance(record.get("eventName"), str):
+        problems.append(ParseProblem(name, where, "not a CloudTrail event: no eventName"))
         return False
     return True
 
@@ -129,39 +260,54 @@ def _locate_json_error(path: Path, records_read: int, error: Exception) -> Parse
     with open_binary(path) as stream:
         try:
             payload = stream.read(MAX_BYTES_TO_LOCATE_ERROR + 1)
-        except READ_ERRORS:
+        except (*READ_ERRORS, InputBoundExceeded):
             payload = b""
     if payload and len(payload) <= MAX_BYTES_TO_LOCATE_ERROR:
         try:
             json.loads(payload.decode("utf-8", errors="replace"))
         except json.JSONDecodeError as located:
             return ParseProblem(str(path), str(located.lineno), f"invalid JSON, reading stopped: {located.msg}")
+        except RecursionError:
+            pass  # too deep for the json module: the record it follows is named instead
     return ParseProblem(str(path), f"record {records_read + 1}", f"invalid JSON, reading stopped: {first_line}")
 
 
 # -- JSON lines -----------------------------------------------------------------------------------
 
 
-def read_lines(path: Path, problems: list[ParseProblem]) -> Iterator[tuple[int, str]]:
-    """(line number, text) for each non-blank line; bytes that are not UTF-8 become U+FFFD."""
+def read_lines(path: Path, problems: list[ParseProblem], max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
+    """(line number, text) for each non-blank line; bytes that are not UTF-8 become U+FFFD.
+
+    A line longer than max_bytes is skipped (read through in bounded pieces) and reported."""
     line_number = 0
     try:
         with open_binary(path) as stream:
-            for line_number, raw in enumerate(stream, 1):
+            while raw := stream.readline(max_bytes + 1):
+                line_number += 1
+                if len(raw) > max_bytes and not raw.endswith(b"\n"):
+                    while (rest := stream.readline(max_bytes)) and not rest.endswith(b"\n"):
+                        pass
+                    reason = f"line longer than {max_bytes} bytes, skipped"
+                    problems.append(ParseProblem(str(path), str(line_number), reason))
+                    continue
                 text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 if text.strip():
                     yield line_number, text
+    except STOPPING_ERRORS as error:
+        problems.append(_stopped(path, str(line_number + 1), error))
     except READ_ERRORS as error:
         problems.append(ParseProblem(str(path), str(line_number + 1), f"file ends early or is damaged: {error}"))
 
 
 def read_json_lines(path: Path, problems: list[ParseProblem]) -> Iterator[tuple[int, Any]]:
     """(line number, value) for each line of a JSON lines file; a line that is not JSON is reported."""
-    for line_number, text in read_lines(path, problems):
+    for line_number, text in read_lines(path, problems, MAX_RECORD_BYTES):
         try:
             yield line_number, json.loads(text)
         except json.JSONDecodeError as error:
             problems.append(ParseProblem(str(path), str(line_number), f"invalid JSON: {error.msg}"))
+        except RecursionError:
+            problems.append(ParseProblem(str(path), str(line_number), "invalid JSON: nested too deep"))
 
 
 # -- syslog / auth.log ------------------------------------------------------------------------------
@@ -197,7 +343,9 @@ def read_syslog(path: Path, problems: list[ParseProblem]) -> Iterator[SyslogLine
     for line_number, text in read_lines(path, problems):
         line = parse_syslog_line(text, f"{path}:{line_number}")
         if line is None:
-            problems.append(ParseProblem(str(path), str(line_number), f"not a syslog line: {text[:60]!r}"))
+            # Redacted before it is cut: a cut secret no longer looks like one.
+            shown = redact(text).data[:60]
+            problems.append(ParseProblem(str(path), str(line_number), f"not a syslog line: {shown!r}"))
         else:
             yield line
 
@@ -233,6 +381,11 @@ _SSH_PATTERNS = [
 ]  # fmt: skip
 _PAM_AUTH_FAILURE = re.compile(r"^pam_unix\((?P<service>[^:)]+):auth\): authentication failure;(?P<fields>.*)$")
 _PAM_SESSION_OPENED = re.compile(r"^pam_unix\((?P<service>[^:)]+):session\): session opened for user (?P<user>[^\s(]+)")
+# PAM refusing an account after too many failures: pam_tally/pam_tally2 ("tally 6, deny 5"), pam_faillock.
+_PAM_LOCKOUTS = [
+    re.compile(r"^pam_tally2?\((?P<service>[^:)]+):auth\): user (?P<user>\S+) \(\d+\) tally (?P<tally>\d+), deny \d+"),
+    re.compile(r"^pam_faillock\((?P<service>[^:)]+):auth\): Consecutive login failures for user (?P<user>\S+) account"),
+]
 _PAM_PASSWORD_CHANGED = re.compile(r"^pam_unix\(passwd:chauthtok\): password changed for (?P<user>\S+)")
 _SUDO = re.compile(
     r"^\s*(?P<user>\S+) : (?:(?P<problem>[^;]*?) ; )?TTY=(?P<tty>\S+) ; PWD=(?P<pwd>.*?) ; USER=(?P<run_as>\S+) ;"
@@ -266,6 +419,10 @@ def auth_event(line: SyslogLine) -> AuthEvent | None:
             "auth_failure", user=fields.get("user") or None, source_ip=fields.get("rhost") or None,
             detail={"service": match["service"]}, **base,
         )  # fmt: skip
+    for pattern in _PAM_LOCKOUTS:
+        if match := pattern.match(message):
+            detail = {key: value for key, value in match.groupdict().items() if key != "user" and value}
+            return AuthEvent("account_locked", user=match["user"], detail=detail, **base)
     if match := _PAM_SESSION_OPENED.match(message):
         return AuthEvent("session_opened", user=match["user"], detail={"service": match["service"]}, **base)
     if match := _PAM_PASSWORD_CHANGED.match(message):

@@ -1,17 +1,20 @@
 """Repository checks: judge stored git and GitHub evidence, one finding per repository, branch, pull
-request, alert or member. They read only the EvidenceView.
+request, alert or member. They read only the EvidenceView. Missing and unreadable evidence, and the names
+of resources, follow tools/checks_common.py.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import wraps
 from typing import Any
 
 import yaml
 
 from tools.catalog import EvidenceView, check
-from tools.findings import Finding, Status
+from tools.checks_common import finding, missing_evidence, nothing_to_judge, read_error, unreadable
+from tools.findings import Finding, Severity, Status
 from tools.redact import MARKER_PATTERN
 
 Facts = dict[str, str | int | float | bool | None]
@@ -36,40 +39,43 @@ DEPENDENCY_UPDATE_FILES = (
 SIGNED = {"G", "U", "X", "Y", "R", "E"}
 
 
-def _finding(
-    check_id: str, status: Status, resource: str, reason: str, evidence_id: str | None, **facts: Any
-) -> Finding:
-    return Finding(
-        check=check_id,
-        status=status,
-        resource=resource,
-        reason=reason,
-        evidence_ids=[evidence_id] if evidence_id else [],
-        facts=facts,
-    )
+RepoJudge = Callable[[str, dict[str, Any], str], list[Finding]]  # (check id, repository entry, evidence id)
 
 
-def _per_repo(
-    view: EvidenceView, check_id: str, tool: str, judge: Callable[[dict[str, Any], str], list[Finding]]
-) -> list[Finding]:
+def _per_repo(view: EvidenceView, check_id: str, tool: str, judge: RepoJudge) -> list[Finding]:
     """Run judge on every repository entry of a tool's evidence; unreadable entries become ERROR."""
     items = view.all(tool)
     if not items:
-        return [_finding(check_id, Status.ERROR, tool, f"No evidence from {tool} was collected.", None)]
+        return missing_evidence(check_id, tool)
     findings: list[Finding] = []
     for item in items:
         for entry in item.data.get("repos", []):
-            if "error" in entry:
-                reason = f"{entry['repo']} could not be read: {entry['error']}"
-                findings.append(_finding(check_id, Status.ERROR, entry["repo"], reason, item.id))
+            error = read_error(entry)
+            if error is None:
+                findings.extend(judge(check_id, entry, item.id))
             else:
-                findings.extend(judge(entry, item.id))
+                findings.append(unreadable(check_id, entry["repo"], error, [item.id]))
     if not findings:
         source = (
             "local repositories ([repos] local)" if tool.startswith("git.") else "GitHub repositories ([github] repos)"
         )
-        return [_finding(check_id, Status.NOT_APPLICABLE, tool, f"No {source} are configured.", items[0].id)]
+        return nothing_to_judge(check_id, tool, f"No {source} are configured.", [items[0].id])
     return findings
+
+
+def _repo_check(
+    check_id: str, title: str, tool: str, *, severity: Severity
+) -> Callable[[RepoJudge], Callable[[EvidenceView], list[Finding]]]:
+    """Register a check that judges each repository entry of one tool's evidence with a RepoJudge."""
+
+    def register(judge: RepoJudge) -> Callable[[EvidenceView], list[Finding]]:
+        @wraps(judge)
+        def run(view: EvidenceView) -> list[Finding]:
+            return _per_repo(view, check_id, tool, judge)
+
+        return check(check_id, title=title, needs=(tool,), severity=severity)(run)
+
+    return register
 
 
 # -- local repository contents ---------------------------------------------------------------
@@ -81,36 +87,28 @@ def codeowner_rules(text: str) -> list[str]:
     return [line for line in lines if len(line.split()) >= 2]
 
 
-@check("repo.codeowners", title="Code owners are defined for the repository", needs=("git.repository_files",))
-def codeowners(view: EvidenceView) -> list[Finding]:
-    def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-        repo = entry["repo"]
-        path = next((p for p in CODEOWNERS_PATHS if p in entry["contents"]), None)
-        if path is None:
-            reason = f"{repo} has no CODEOWNERS file at HEAD (looked in {', '.join(CODEOWNERS_PATHS)})."
-            return [_finding("repo.codeowners", Status.FAIL, repo, reason, evidence_id, path=None, rules=0)]
-        rules = codeowner_rules(entry["contents"][path])
-        default_owner = any(rule.split()[0] == "*" for rule in rules)
-        if not rules:
-            reason = f"{repo} has {path} but it assigns no owners (0 rules)."
-            return [_finding("repo.codeowners", Status.FAIL, repo, reason, evidence_id, path=path, rules=0)]
-        reason = f"{repo} has {path} with {len(rules)} ownership rules" + (
-            ", including a default owner for every file (*)." if default_owner else "; no default (*) owner."
-        )
-        return [
-            _finding(
-                "repo.codeowners",
-                Status.PASS,
-                repo,
-                reason,
-                evidence_id,
-                path=path,
-                rules=len(rules),
-                default_owner=default_owner,
-            )  # fmt: skip
-        ]
-
-    return _per_repo(view, "repo.codeowners", "git.repository_files", judge)
+@_repo_check(
+    "repo.codeowners",
+    "Code owners are defined for the repository",
+    "git.repository_files",
+    severity=Severity.MEDIUM,
+)
+def codeowners(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
+    repo = entry["repo"]
+    path = next((p for p in CODEOWNERS_PATHS if p in entry["contents"]), None)
+    if path is None:
+        reason = f"{repo} has no CODEOWNERS file at HEAD (looked in {', '.join(CODEOWNERS_PATHS)})."
+        return [finding(check_id, Status.FAIL, repo, reason, [evidence_id], path=None, rules=0)]
+    rules = codeowner_rules(entry["contents"][path])
+    default_owner = any(rule.split()[0] == "*" for rule in rules)
+    if not rules:
+        reason = f"{repo} has {path} but it assigns no owners (0 rules)."
+        return [finding(check_id, Status.FAIL, repo, reason, [evidence_id], path=path, rules=0)]
+    reason = f"{repo} has {path} with {len(rules)} ownership rules" + (
+        ", including a default owner for every file (*)." if default_owner else "; no default (*) owner."
+    )
+    facts = {"path": path, "rules": len(rules), "default_owner": default_owner}
+    return [finding(check_id, Status.PASS, repo, reason, [evidence_id], **facts)]
 
 
 def _runs_on_pull_requests(workflow_text: str) -> bool:
@@ -127,91 +125,78 @@ def _runs_on_pull_requests(workflow_text: str) -> bool:
     return bool(triggers) and any(t in ("pull_request", "pull_request_target", "merge_group") for t in triggers)
 
 
-@check("repo.ci_workflows", title="Changes run through continuous integration", needs=("git.repository_files",))
-def ci_workflows(view: EvidenceView) -> list[Finding]:
-    def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-        repo = entry["repo"]
-        contents: dict[str, str] = entry["contents"]
-        workflows = sorted(p for p in contents if p.startswith(".github/workflows/"))
-        others = sorted(p for p in contents if p in CI_FILES)
-        on_pull_requests = sum(_runs_on_pull_requests(contents[p]) for p in workflows)
-        found = workflows + others
-        if not found:
-            reason = f"{repo} has no CI definition at HEAD (no .github/workflows/*.yml, {', '.join(CI_FILES)})."
-            return [_finding("repo.ci_workflows", Status.FAIL, repo, reason, evidence_id, ci_definitions=0)]
-        reason = (
-            f"{repo} defines CI in {len(found)} file(s): {', '.join(found)}; "
-            f"{on_pull_requests} GitHub workflow(s) run on pull requests."
-        )
-        return [
-            _finding(
-                "repo.ci_workflows",
-                Status.PASS,
-                repo,
-                reason,
-                evidence_id,
-                ci_definitions=len(found),
-                github_workflows=len(workflows),
-                workflows_on_pull_request=on_pull_requests,
-                files=", ".join(found),
-            )  # fmt: skip
-        ]
-
-    return _per_repo(view, "repo.ci_workflows", "git.repository_files", judge)
-
-
-@check(
-    "repo.dependency_updates",
-    title="Automated dependency updates are configured (Dependabot or Renovate)",
-    needs=("git.repository_files",),
+@_repo_check(
+    "repo.ci_workflows",
+    "Changes run through continuous integration",
+    "git.repository_files",
+    severity=Severity.HIGH,
 )
-def dependency_updates(view: EvidenceView) -> list[Finding]:
-    def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-        repo = entry["repo"]
-        found = [p for p in DEPENDENCY_UPDATE_FILES if p in entry["contents"]]
-        if not found:
-            reason = f"{repo} has no Dependabot or Renovate configuration at HEAD (looked for {len(DEPENDENCY_UPDATE_FILES)} file names)."
-            return [_finding("repo.dependency_updates", Status.FAIL, repo, reason, evidence_id, config=None)]
-        reason = f"{repo} configures automated dependency updates in {', '.join(found)}."
-        return [_finding("repo.dependency_updates", Status.PASS, repo, reason, evidence_id, config=", ".join(found))]
+def ci_workflows(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
+    repo = entry["repo"]
+    contents: dict[str, str] = entry["contents"]
+    workflows = sorted(p for p in contents if p.startswith(".github/workflows/"))
+    others = sorted(p for p in contents if p in CI_FILES)
+    on_pull_requests = sum(_runs_on_pull_requests(contents[p]) for p in workflows)
+    found = workflows + others
+    if not found:
+        reason = f"{repo} has no CI definition at HEAD (no .github/workflows/*.yml, {', '.join(CI_FILES)})."
+        return [finding(check_id, Status.FAIL, repo, reason, [evidence_id], ci_definitions=0)]
+    reason = (
+        f"{repo} defines CI in {len(found)} file(s): {', '.join(found)}; "
+        f"{on_pull_requests} GitHub workflow(s) run on pull requests."
+    )
+    return [
+        finding(
+            check_id, Status.PASS, repo, reason, [evidence_id], ci_definitions=len(found),
+            github_workflows=len(workflows), workflows_on_pull_request=on_pull_requests, files=", ".join(found),
+        )
+    ]  # fmt: skip
 
-    return _per_repo(view, "repo.dependency_updates", "git.repository_files", judge)
+
+@_repo_check(
+    "repo.dependency_updates", "Automated dependency updates are configured (Dependabot or Renovate)",
+    "git.repository_files", severity=Severity.MEDIUM,
+)  # fmt: skip
+def dependency_updates(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
+    repo = entry["repo"]
+    found = [p for p in DEPENDENCY_UPDATE_FILES if p in entry["contents"]]
+    if not found:
+        reason = (
+            f"{repo} has no Dependabot or Renovate configuration at HEAD "
+            f"(looked for {len(DEPENDENCY_UPDATE_FILES)} file names)."
+        )
+        return [finding(check_id, Status.FAIL, repo, reason, [evidence_id], config=None)]
+    reason = f"{repo} configures automated dependency updates in {', '.join(found)}."
+    return [finding(check_id, Status.PASS, repo, reason, [evidence_id], config=", ".join(found))]
 
 
 # -- local repository history ----------------------------------------------------------------
 
 
-@check("repo.signed_commits", title="Recent commits are signed", needs=("git.commits",))
-def signed_commits(view: EvidenceView) -> list[Finding]:
-    def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-        repo = entry["repo"]
-        commits = entry["commits"]
-        if not commits:
-            return [
-                _finding("repo.signed_commits", Status.NOT_APPLICABLE, repo, f"{repo} has no commits.", evidence_id)
-            ]
-        verdicts = Counter(c["signature"] for c in commits)
-        signed = sum(n for letter, n in verdicts.items() if letter in SIGNED)
-        bad = verdicts["B"]
-        unsigned = verdicts["N"]
-        facts = {
-            "commits": len(commits),
-            "signed": signed,
-            "verified": verdicts["G"] + verdicts["U"],
-            "unsigned": unsigned,
-            "bad_signature": bad,
-        }
-        if unsigned or bad:
-            reason = f"{unsigned} of the latest {len(commits)} commits of {repo} are unsigned" + (
-                f" and {bad} carry a bad signature." if bad else "."
-            )
-            return [_finding("repo.signed_commits", Status.FAIL, repo, reason, evidence_id, **facts)]
-        reason = (
-            f"All {len(commits)} latest commits of {repo} are signed ({facts['verified']} verified on this machine)."
+@_repo_check("repo.signed_commits", "Recent commits are signed", "git.commits", severity=Severity.MEDIUM)
+def signed_commits(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
+    repo = entry["repo"]
+    commits = entry["commits"]
+    if not commits:
+        return [finding(check_id, Status.NOT_APPLICABLE, repo, f"{repo} has no commits.", [evidence_id])]
+    verdicts = Counter(c["signature"] for c in commits)
+    signed = sum(n for letter, n in verdicts.items() if letter in SIGNED)
+    bad = verdicts["B"]
+    unsigned = verdicts["N"]
+    facts = {
+        "commits": len(commits),
+        "signed": signed,
+        "verified": verdicts["G"] + verdicts["U"],
+        "unsigned": unsigned,
+        "bad_signature": bad,
+    }
+    if unsigned or bad:
+        reason = f"{unsigned} of the latest {len(commits)} commits of {repo} are unsigned" + (
+            f" and {bad} carry a bad signature." if bad else "."
         )
-        return [_finding("repo.signed_commits", Status.PASS, repo, reason, evidence_id, **facts)]
-
-    return _per_repo(view, "repo.signed_commits", "git.commits", judge)
+        return [finding(check_id, Status.FAIL, repo, reason, [evidence_id], **facts)]
+    reason = f"All {len(commits)} latest commits of {repo} are signed ({facts['verified']} verified on this machine)."
+    return [finding(check_id, Status.PASS, repo, reason, [evidence_id], **facts)]
 
 
 def added_markers(patch: str) -> Counter[str]:
@@ -239,45 +224,36 @@ def _secret_findings(repo: str, commit: dict[str, Any], evidence_id: str) -> Ite
             f"Commit {who} added {total} secret(s) ({listed}) to {path}; it stays in the history even if "
             "removed later, so rotate it."
         )
-        yield _finding(
-            "repo.secrets_in_history", Status.FAIL, f"{repo}@{commit['sha'][:12]}:{path}", reason, evidence_id,
+        yield finding(
+            "repo.secrets_in_history", Status.FAIL, f"{repo}@{commit['sha'][:12]}:{path}", reason, [evidence_id],
             commit=commit["sha"], path=path, secrets=total, kinds=", ".join(sorted(kinds)),
             author=commit["author"], date=commit["date"],
         )  # fmt: skip
 
 
-@check(
+@_repo_check(
     "repo.secrets_in_history",
-    title="No secrets were ever committed to the repository history",
-    needs=("git.history",),
+    "No secrets were ever committed to the repository history",
+    "git.history",
+    severity=Severity.CRITICAL,
 )
-def secrets_in_history(view: EvidenceView) -> list[Finding]:
-    def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-        repo = entry["repo"]
-        findings = [f for commit in entry["commits"] for f in _secret_findings(repo, commit, evidence_id)]
-        if findings:
-            return findings
-        if entry["truncated"] and not entry["commits"]:
-            reason = f"Not one whole commit of {repo} fits in {entry['max_bytes']:,} bytes of patches; raise max_bytes."
-            return [_finding("repo.secrets_in_history", Status.ERROR, repo, reason, evidence_id, truncated=True)]
-        scope = f"the {len(entry['commits'])} commits read"
-        if entry["truncated"]:
-            scope += f" (history cut at {entry['max_bytes']:,} bytes of patches; older commits were not read)"
-        reason = f"No secret was found in the patches of {scope} of {repo}."
-        return [
-            _finding(
-                "repo.secrets_in_history",
-                Status.PASS,
-                repo,
-                reason,
-                evidence_id,
-                commits=len(entry["commits"]),
-                bytes_read=entry["bytes_read"],
-                truncated=entry["truncated"],
-            )  # fmt: skip
-        ]
-
-    return _per_repo(view, "repo.secrets_in_history", "git.history", judge)
+def secrets_in_history(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
+    repo = entry["repo"]
+    findings = [f for commit in entry["commits"] for f in _secret_findings(repo, commit, evidence_id)]
+    if findings:
+        return findings
+    if entry.get("history_complete") is False:  # absent from evidence stored before the field existed
+        reason = f"The history of {repo} is not whole ({entry['history_problem']}), so it cannot pass."
+        return [finding(check_id, Status.ERROR, repo, reason, [evidence_id])]
+    if entry["truncated"] and not entry["commits"]:
+        reason = f"Not one whole commit of {repo} fits in {entry['max_bytes']:,} bytes of patches; raise max_bytes."
+        return [finding(check_id, Status.ERROR, repo, reason, [evidence_id], truncated=True)]
+    scope = f"the {len(entry['commits'])} commits read"
+    if entry["truncated"]:
+        scope += f" (history cut at {entry['max_bytes']:,} bytes of patches; older commits were not read)"
+    reason = f"No secret was found in the patches of {scope} of {repo}."
+    facts = {"commits": len(entry["commits"]), "bytes_read": entry["bytes_read"], "truncated": entry["truncated"]}
+    return [finding(check_id, Status.PASS, repo, reason, [evidence_id], **facts)]
 
 
 # -- GitHub: branches --------------------------------------------------------------------------
@@ -297,85 +273,94 @@ def _enabled(protection: dict[str, Any], setting: str) -> bool:
     return bool((protection.get(setting) or {}).get("enabled"))
 
 
-@check(
+Rules = list[dict[str, Any]]
+BranchJudge = Callable[[str, dict[str, Any], str, Rules], list[Finding]]
+
+
+def _branch_check(
+    check_id: str, title: str, *, severity: Severity
+) -> Callable[[BranchJudge], Callable[[EvidenceView], list[Finding]]]:
+    """Register a check that judges each repository's default branch with judge(check id, branch protection
+    entry, evidence id, the ruleset rules in force on that branch)."""
+
+    def register(judge: BranchJudge) -> Callable[[EvidenceView], list[Finding]]:
+        @wraps(judge)
+        def run(view: EvidenceView) -> list[Finding]:
+            rules_by_repo = _branch_rules_by_repo(view)
+
+            def with_rules(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
+                return judge(check_id, entry, evidence_id, rules_by_repo.get(entry["repo"], []))
+
+            return _per_repo(view, check_id, "github.branch_protection", with_rules)
+
+        return check(check_id, title=title, needs=("github.branch_protection", "github.rulesets"), severity=severity)(
+            run
+        )
+
+    return register
+
+
+@_branch_check(
     "github.branch_protection",
-    title="The default branch is protected against force pushes and deletion",
-    needs=("github.branch_protection", "github.rulesets"),
+    "The default branch is protected against force pushes and deletion",
+    severity=Severity.HIGH,
 )
-def branch_protection(view: EvidenceView) -> list[Finding]:
-    rules_by_repo = _branch_rules_by_repo(view)
-
-    def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-        repo, branch = entry["repo"], entry["branch"]
-        resource = f"{repo}:{branch}"
-        classic = entry.get("protection") if entry["protected"] else None
-        rule_types = {rule.get("type") for rule in rules_by_repo.get(repo, [])}
-        if classic is None and not rule_types:
-            reason = f"Branch {branch} of {repo} has no branch protection and no ruleset rules."
-            return [_finding("github.branch_protection", Status.FAIL, resource, reason, evidence_id, protected=False)]
-        force_push_blocked = "non_fast_forward" in rule_types or (
-            classic is not None and not _enabled(classic, "allow_force_pushes")
-        )
-        deletion_blocked = "deletion" in rule_types or (
-            classic is not None and not _enabled(classic, "allow_deletions")
-        )
-        by = " and ".join(
-            n for n, on in (("branch protection", classic is not None), ("rulesets", bool(rule_types))) if on
-        )
-        facts = {
-            "protected": True,
-            "protected_by": by,
-            "force_pushes_blocked": force_push_blocked,
-            "deletion_blocked": deletion_blocked,
-            "enforce_admins": classic is not None and _enabled(classic, "enforce_admins"),
-        }
-        gaps = [
-            g for g, blocked in (("force pushes", force_push_blocked), ("deletion", deletion_blocked)) if not blocked
-        ]
-        if gaps:
-            reason = f"Branch {branch} of {repo} is protected by {by} but still allows {' and '.join(gaps)}."
-            return [_finding("github.branch_protection", Status.FAIL, resource, reason, evidence_id, **facts)]
-        reason = f"Branch {branch} of {repo} is protected by {by}; force pushes and deletion are blocked."
-        return [_finding("github.branch_protection", Status.PASS, resource, reason, evidence_id, **facts)]
-
-    return _per_repo(view, "github.branch_protection", "github.branch_protection", judge)
+def branch_protection(check_id: str, entry: dict[str, Any], evidence_id: str, rules: Rules) -> list[Finding]:
+    repo, branch = entry["repo"], entry["branch"]
+    resource = f"{repo}:{branch}"
+    classic = entry.get("protection") if entry["protected"] else None
+    rule_types = {rule.get("type") for rule in rules}
+    if classic is None and not rule_types:
+        reason = f"Branch {branch} of {repo} has no branch protection and no ruleset rules."
+        return [finding(check_id, Status.FAIL, resource, reason, [evidence_id], protected=False)]
+    force_push_blocked = "non_fast_forward" in rule_types or (
+        classic is not None and not _enabled(classic, "allow_force_pushes")
+    )
+    deletion_blocked = "deletion" in rule_types or (classic is not None and not _enabled(classic, "allow_deletions"))
+    by = " and ".join(n for n, on in (("branch protection", classic is not None), ("rulesets", bool(rule_types))) if on)
+    facts = {
+        "protected": True,
+        "protected_by": by,
+        "force_pushes_blocked": force_push_blocked,
+        "deletion_blocked": deletion_blocked,
+        "enforce_admins": classic is not None and _enabled(classic, "enforce_admins"),
+    }
+    gaps = [g for g, blocked in (("force pushes", force_push_blocked), ("deletion", deletion_blocked)) if not blocked]
+    if gaps:
+        reason = f"Branch {branch} of {repo} is protected by {by} but still allows {' and '.join(gaps)}."
+        return [finding(check_id, Status.FAIL, resource, reason, [evidence_id], **facts)]
+    reason = f"Branch {branch} of {repo} is protected by {by}; force pushes and deletion are blocked."
+    return [finding(check_id, Status.PASS, resource, reason, [evidence_id], **facts)]
 
 
-@check(
+@_branch_check(
     "github.required_reviews",
-    title="Pull requests into the default branch need an approving review",
-    needs=("github.branch_protection", "github.rulesets"),
+    "Pull requests into the default branch need an approving review",
+    severity=Severity.HIGH,
 )
-def required_reviews(view: EvidenceView) -> list[Finding]:
-    rules_by_repo = _branch_rules_by_repo(view)
-
-    def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-        repo, branch = entry["repo"], entry["branch"]
-        resource = f"{repo}:{branch}"
-        reviews = (entry.get("protection") or {}).get("required_pull_request_reviews") or {}
-        classic_count = int(reviews.get("required_approving_review_count", 0)) if reviews else 0
-        ruleset_counts = [
-            int((rule.get("parameters") or {}).get("required_approving_review_count", 0))
-            for rule in rules_by_repo.get(repo, [])
-            if rule.get("type") == "pull_request"
-        ]
-        required = max([classic_count, *ruleset_counts])
-        facts = {
-            "required_approvals": required,
-            "code_owner_review": bool(reviews.get("require_code_owner_reviews")),
-            "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews")),
-            "pull_request_required": bool(reviews) or bool(ruleset_counts),
-        }
-        if required < 1:
-            reason = (
-                f"Branch {branch} of {repo} does not require an approving review before merge (0 approvals required)."
-            )
-            return [_finding("github.required_reviews", Status.FAIL, resource, reason, evidence_id, **facts)]
-        extra = ", code owners must review" if facts["code_owner_review"] else ""
-        reason = f"Branch {branch} of {repo} requires {required} approving review(s) before merge{extra}."
-        return [_finding("github.required_reviews", Status.PASS, resource, reason, evidence_id, **facts)]
-
-    return _per_repo(view, "github.required_reviews", "github.branch_protection", judge)
+def required_reviews(check_id: str, entry: dict[str, Any], evidence_id: str, rules: Rules) -> list[Finding]:
+    repo, branch = entry["repo"], entry["branch"]
+    resource = f"{repo}:{branch}"
+    reviews = (entry.get("protection") or {}).get("required_pull_request_reviews") or {}
+    classic_count = int(reviews.get("required_approving_review_count", 0)) if reviews else 0
+    ruleset_counts = [
+        int((rule.get("parameters") or {}).get("required_approving_review_count", 0))
+        for rule in rules
+        if rule.get("type") == "pull_request"
+    ]
+    required = max([classic_count, *ruleset_counts])
+    facts = {
+        "required_approvals": required,
+        "code_owner_review": bool(reviews.get("require_code_owner_reviews")),
+        "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews")),
+        "pull_request_required": bool(reviews) or bool(ruleset_counts),
+    }
+    if required < 1:
+        reason = f"Branch {branch} of {repo} does not require an approving review before merge (0 approvals required)."
+        return [finding(check_id, Status.FAIL, resource, reason, [evidence_id], **facts)]
+    extra = ", code owners must review" if facts["code_owner_review"] else ""
+    reason = f"Branch {branch} of {repo} requires {required} approving review(s) before merge{extra}."
+    return [finding(check_id, Status.PASS, resource, reason, [evidence_id], **facts)]
 
 
 # -- GitHub: pull requests ---------------------------------------------------------------------
@@ -394,87 +379,79 @@ def approvers_before_merge(pull: dict[str, Any]) -> set[str]:
     return {user for user, state in verdicts.items() if state == "APPROVED" and user != pull["author"]}
 
 
-@check(
+@_repo_check(
     "github.pr_approved_before_merge",
-    title="Merged pull requests were approved by someone other than their author before merge",
-    needs=("github.pulls",),
+    "Merged pull requests were approved by someone other than their author before merge",
+    "github.pulls",
+    severity=Severity.HIGH,
 )
-def pr_approved_before_merge(view: EvidenceView) -> list[Finding]:
-    def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-        repo = entry["repo"]
-        if not entry["pulls"]:
-            reason = f"No pull request of {repo} was merged since {entry['since'][:10]}."
-            return [_finding("github.pr_approved_before_merge", Status.NOT_APPLICABLE, repo, reason, evidence_id)]
-        findings = []
-        for pull in entry["pulls"]:
-            resource = f"{repo}#{pull['number']}"
-            approvals = [r for r in pull["reviews"] if r["state"] == "APPROVED"]
-            approvers = approvers_before_merge(pull)
-            facts = {
-                "merged_at": pull["merged_at"],
-                "author": pull["author"],
-                "reviews": len(pull["reviews"]),
-                "approvers_before_merge": len(approvers),
-                "self_approvals": sum(r["user"] == pull["author"] for r in approvals),
-                "approvals_after_merge": sum(
-                    r["user"] != pull["author"] and (r.get("submitted_at") or "") > pull["merged_at"] for r in approvals
-                ),
-            }
-            if approvers:
-                reason = (
-                    f"PR #{pull['number']} of {repo} by {pull['author']} was approved by {', '.join(sorted(approvers))} "
-                    f"before it was merged at {pull['merged_at']}."
-                )
-                findings.append(
-                    _finding("github.pr_approved_before_merge", Status.PASS, resource, reason, evidence_id, **facts)
-                )
-            else:
-                reason = (
-                    f"PR #{pull['number']} of {repo} by {pull['author']} was merged at {pull['merged_at']} without an "
-                    f"approval from anyone but its author ({facts['reviews']} review(s), {facts['self_approvals']} "
-                    f"self-approval(s), {facts['approvals_after_merge']} approval(s) after the merge)."
-                )
-                findings.append(
-                    _finding("github.pr_approved_before_merge", Status.FAIL, resource, reason, evidence_id, **facts)
-                )
-        return findings
-
-    return _per_repo(view, "github.pr_approved_before_merge", "github.pulls", judge)
+def pr_approved_before_merge(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
+    repo = entry["repo"]
+    if not entry["pulls"]:
+        reason = f"No pull request of {repo} was merged since {entry['since'][:10]}."
+        return [finding(check_id, Status.NOT_APPLICABLE, repo, reason, [evidence_id])]
+    findings = []
+    for pull in entry["pulls"]:
+        number, author, merged_at = pull["number"], pull["author"], pull["merged_at"]
+        approvals = [r for r in pull["reviews"] if r["state"] == "APPROVED"]
+        approvers = approvers_before_merge(pull)
+        facts = {
+            "merged_at": merged_at,
+            "author": author,
+            "reviews": len(pull["reviews"]),
+            "approvers_before_merge": len(approvers),
+            "self_approvals": sum(r["user"] == author for r in approvals),
+            "approvals_after_merge": sum(
+                r["user"] != author and (r.get("submitted_at") or "") > merged_at for r in approvals
+            ),
+        }
+        if approvers:
+            reason = (
+                f"PR #{number} of {repo} by {author} was approved by {', '.join(sorted(approvers))} "
+                f"before it was merged at {merged_at}."
+            )
+        else:
+            reason = (
+                f"PR #{number} of {repo} by {author} was merged at {merged_at} without an "
+                f"approval from anyone but its author ({facts['reviews']} review(s), {facts['self_approvals']} "
+                f"self-approval(s), {facts['approvals_after_merge']} approval(s) after the merge)."
+            )
+        status = Status.PASS if approvers else Status.FAIL
+        findings.append(finding(check_id, status, f"{repo}#{number}", reason, [evidence_id], **facts))
+    return findings
 
 
 # -- GitHub: security alerts -------------------------------------------------------------------
 
 
 def _alert_check(
-    check_id: str, tool: str, kind: str, path: str, describe: Callable[[dict[str, Any]], tuple[str, Facts]]
-) -> Callable[[EvidenceView], list[Finding]]:
-    """A check that fails each open alert and passes a repository with none."""
+    check_id: str,
+    title: str,
+    tool: str,
+    kind: str,
+    path: str,
+    describe: Callable[[dict[str, Any]], tuple[str, Facts]],
+    *,
+    severity: Severity,
+) -> None:
+    """Register a check that fails each open alert and passes a repository with none."""
 
-    def run(view: EvidenceView) -> list[Finding]:
-        def judge(entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-            repo = entry["repo"]
-            open_alerts = [a for a in entry["alerts"] if a.get("state") == "open"]
-            if not open_alerts:
-                return [
-                    _finding(
-                        check_id, Status.PASS, repo, f"{repo} has no open {kind} alerts.", evidence_id, open_alerts=0
-                    )
-                ]
-            findings = []
-            for alert in open_alerts:
-                what, facts = describe(alert)
-                reason = f"Open {kind} alert #{alert['number']} in {repo} since {alert['created_at'][:10]}: {what}."
-                resource = f"{repo}/{path}/{alert['number']}"
-                findings.append(
-                    _finding(
-                        check_id, Status.FAIL, resource, reason, evidence_id, created_at=alert["created_at"], **facts
-                    )
-                )
-            return findings
-
-        return _per_repo(view, check_id, tool, judge)
-
-    return run
+    @_repo_check(check_id, title, tool, severity=severity)
+    def judge(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
+        repo = entry["repo"]
+        open_alerts = [a for a in entry["alerts"] if a.get("state") == "open"]
+        if not open_alerts:
+            reason = f"{repo} has no open {kind} alerts."
+            return [finding(check_id, Status.PASS, repo, reason, [evidence_id], open_alerts=0)]
+        findings = []
+        for alert in open_alerts:
+            what, facts = describe(alert)
+            reason = f"Open {kind} alert #{alert['number']} in {repo} since {alert['created_at'][:10]}: {what}."
+            resource = f"{repo}/{path}/{alert['number']}"
+            findings.append(
+                finding(check_id, Status.FAIL, resource, reason, [evidence_id], created_at=alert["created_at"], **facts)
+            )
+        return findings
 
 
 def _describe_dependabot(alert: dict[str, Any]) -> tuple[str, Facts]:
@@ -509,39 +486,18 @@ def _describe_secret_scanning(alert: dict[str, Any]) -> tuple[str, Facts]:
     return what, facts
 
 
-dependabot_alerts_open = check(
-    "github.dependabot_alerts_open", title="No open Dependabot alerts", needs=("github.dependabot_alerts",)
-)(
-    _alert_check(
-        "github.dependabot_alerts_open", "github.dependabot_alerts", "Dependabot", "dependabot", _describe_dependabot
-    )
-)
-
-code_scanning_alerts_open = check(
-    "github.code_scanning_alerts_open", title="No open code scanning alerts", needs=("github.code_scanning_alerts",)
-)(
-    _alert_check(
-        "github.code_scanning_alerts_open",
-        "github.code_scanning_alerts",
-        "code scanning",
-        "code-scanning",
-        _describe_code_scanning,
-    )  # fmt: skip
-)
-
-secret_scanning_alerts_open = check(
-    "github.secret_scanning_alerts_open",
-    title="No open secret scanning alerts",
-    needs=("github.secret_scanning_alerts",),
-)(
-    _alert_check(
-        "github.secret_scanning_alerts_open",
-        "github.secret_scanning_alerts",
-        "secret scanning",
-        "secret-scanning",
-        _describe_secret_scanning,
-    )  # fmt: skip
-)
+_alert_check(
+    "github.dependabot_alerts_open", "No open Dependabot alerts", "github.dependabot_alerts",
+    "Dependabot", "dependabot", _describe_dependabot, severity=Severity.HIGH,
+)  # fmt: skip
+_alert_check(
+    "github.code_scanning_alerts_open", "No open code scanning alerts", "github.code_scanning_alerts",
+    "code scanning", "code-scanning", _describe_code_scanning, severity=Severity.HIGH,
+)  # fmt: skip
+_alert_check(
+    "github.secret_scanning_alerts_open", "No open secret scanning alerts", "github.secret_scanning_alerts",
+    "secret scanning", "secret-scanning", _describe_secret_scanning, severity=Severity.CRITICAL,
+)  # fmt: skip
 
 
 # -- GitHub: organisation ----------------------------------------------------------------------
@@ -551,44 +507,36 @@ secret_scanning_alerts_open = check(
     "github.org_members_2fa",
     title="Every organisation member uses two-factor authentication",
     needs=("github.org_members",),
+    severity=Severity.CRITICAL,
 )
 def org_members_2fa(view: EvidenceView) -> list[Finding]:
-    check_id = "github.org_members_2fa"
-    items = view.all("github.org_members")
+    check_id, tool = "github.org_members_2fa", "github.org_members"
+    items = view.all(tool)
     if not items:
-        return [
-            _finding(
-                check_id, Status.ERROR, "github.org_members", "No evidence from github.org_members was collected.", None
-            )
-        ]
+        return missing_evidence(check_id, tool)
     findings = []
     for item in items:
         data = item.data
         org = data["org"]
+        error = read_error(data)
         if org is None:
             reason = "No GitHub organisation is configured ([github] owner)."
-            findings.append(_finding(check_id, Status.NOT_APPLICABLE, "github.org_members", reason, item.id))
-        elif "error" in data:
-            reason = f"Members of {org} could not be read (listing members without 2FA needs an owner's token): {data['error']}"
-            findings.append(_finding(check_id, Status.ERROR, org, reason, item.id))
+            findings += nothing_to_judge(check_id, tool, reason, [item.id])
+        elif error is not None:
+            what = f"Members of {org} (listing members without 2FA needs an owner's token)"
+            findings.append(unreadable(check_id, org, error, [item.id], what))
         elif not data["without_2fa"]:
             reason = f"All {len(data['members'])} members of {org} have two-factor authentication enabled."
             findings.append(
-                _finding(check_id, Status.PASS, org, reason, item.id, members=len(data["members"]), without_2fa=0)
+                finding(check_id, Status.PASS, org, reason, [item.id], members=len(data["members"]), without_2fa=0)
             )
         else:
-            count = len(data["without_2fa"])
+            members, count = len(data["members"]), len(data["without_2fa"])
             for login in data["without_2fa"]:
-                reason = f"{login} is a member of {org} without two-factor authentication ({count} of {len(data['members'])} members lack it)."
-                findings.append(
-                    _finding(
-                        check_id,
-                        Status.FAIL,
-                        f"{org}/{login}",
-                        reason,
-                        item.id,
-                        members=len(data["members"]),
-                        without_2fa=count,
-                    )
+                reason = (
+                    f"{login} is a member of {org} without two-factor authentication ({count} of {members} members "
+                    "lack it)."
                 )
+                facts = {"members": members, "without_2fa": count}
+                findings.append(finding(check_id, Status.FAIL, f"{org}/{login}", reason, [item.id], **facts))
     return findings

@@ -11,14 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.catalog import tool
 from tools.context import CollectContext
 from tools.repos.git import GitError, GitRepo
-from tools.repos.github import GithubError
+from tools.repos.github import GithubError, api_path, repository_full_name, repository_path
 
 # Files whose content the checks judge: code owners, CI definitions, dependency update bots.
 KNOWN_FILES = frozenset(
@@ -153,7 +152,10 @@ def commits(ctx: CollectContext, args: CommitsArgs) -> dict[str, Any]:
 def history(ctx: CollectContext, args: HistoryArgs) -> dict[str, Any]:
     def read(repo: GitRepo) -> dict[str, Any]:
         found, bytes_read, truncated = repo.history(args.max_bytes, args.max_commits)
+        problem = repo.history_problem()
         return {
+            "history_complete": problem is None,
+            "history_problem": problem,
             "max_bytes": args.max_bytes,
             "bytes_read": bytes_read,
             "truncated": truncated,
@@ -202,12 +204,6 @@ class OrgArgs(BaseModel):
     org: str | None = Field(default=None, description="Organisation; [github] owner when omitted")
 
 
-def _github_repos(ctx: CollectContext, args: GithubArgs) -> list[str]:
-    owner = ctx.config.github.owner
-    names = args.repos if args.repos is not None else ctx.config.github.repos
-    return [name if "/" in name or owner is None else f"{owner}/{name}" for name in names]
-
-
 def trimmed(value: Any) -> Any:
     """GitHub's answer without its hypermedia links (`*_url`, `_links`), which are most of its size."""
     if isinstance(value, dict):
@@ -225,9 +221,11 @@ def _for_each_github_repo(
     ctx: CollectContext, args: GithubArgs, read: Callable[[str], dict[str, Any]]
 ) -> dict[str, Any]:
     entries = []
-    for full_name in _github_repos(ctx, args):
-        if "/" not in full_name:
-            entries.append({"repo": full_name, "error": "no owner: write 'owner/name' or set [github] owner"})
+    for name in args.repos if args.repos is not None else ctx.config.github.repos:
+        try:
+            full_name = repository_full_name(name, ctx.config.github.owner)
+        except ValueError as error:
+            entries.append({"repo": name, "error": str(error)})
             continue
         try:
             entries.append({"repo": full_name, **read(full_name)})
@@ -237,7 +235,7 @@ def _for_each_github_repo(
 
 
 def _branch(ctx: CollectContext, full_name: str, branch: str | None) -> str:
-    return branch or ctx.github.get(f"/repos/{full_name}")["default_branch"]
+    return branch or ctx.github.get(repository_path(full_name))["default_branch"]
 
 
 def _part(fetch: Any) -> Any:
@@ -256,7 +254,7 @@ def _part(fetch: Any) -> Any:
     operations=("GET /repos/{owner}/{repo}",),
 )
 def repository(ctx: CollectContext, args: GithubArgs) -> dict[str, Any]:
-    return _for_each_github_repo(ctx, args, lambda name: {"data": trimmed(ctx.github.get(f"/repos/{name}"))})
+    return _for_each_github_repo(ctx, args, lambda name: {"data": trimmed(ctx.github.get(repository_path(name)))})
 
 
 @tool(
@@ -271,7 +269,7 @@ def branch_protection(ctx: CollectContext, args: BranchArgs) -> dict[str, Any]:
     def read(name: str) -> dict[str, Any]:
         branch = _branch(ctx, name, args.branch)
         try:
-            protection = ctx.github.get(f"/repos/{name}/branches/{quote(branch, safe='')}/protection")
+            protection = ctx.github.get(repository_path(name, "branches", branch, "protection"))
         except GithubError as error:
             # GitHub answers 404 "Branch not protected" for a branch without protection: that is data.
             if error.status == 404 and "not protected" in str(error).lower():
@@ -295,9 +293,9 @@ def rulesets(ctx: CollectContext, args: BranchArgs) -> dict[str, Any]:
         branch = _branch(ctx, name, args.branch)
         return {
             "branch": branch,
-            "rulesets": _part(lambda: trimmed(ctx.github.paginate(f"/repos/{name}/rulesets"))),
+            "rulesets": _part(lambda: trimmed(ctx.github.paginate(repository_path(name, "rulesets")))),
             "branch_rules": _part(
-                lambda: trimmed(ctx.github.paginate(f"/repos/{name}/rules/branches/{quote(branch, safe='')}"))
+                lambda: trimmed(ctx.github.paginate(repository_path(name, "rules", "branches", branch)))
             ),
         }
 
@@ -320,7 +318,7 @@ def pulls(ctx: CollectContext, args: PullsArgs) -> dict[str, Any]:
         merged: list[dict[str, Any]] = []
         truncated = False
         listing = {"state": "closed", "sort": "updated", "direction": "desc"}
-        for pull in ctx.github.iter_pages(f"/repos/{name}/pulls", listing):
+        for pull in ctx.github.iter_pages(repository_path(name, "pulls"), listing):
             # Sorted by last update, newest first: a PR merged after `since` was updated after it too.
             if _parse_time(pull["updated_at"]) < since:
                 break
@@ -329,7 +327,7 @@ def pulls(ctx: CollectContext, args: PullsArgs) -> dict[str, Any]:
             if len(merged) == args.max_pulls:
                 truncated = True
                 break
-            reviews = ctx.github.paginate(f"/repos/{name}/pulls/{pull['number']}/reviews")
+            reviews = ctx.github.paginate(repository_path(name, "pulls", str(pull["number"]), "reviews"))
             merged.append(
                 {
                     "number": pull["number"],
@@ -338,6 +336,7 @@ def pulls(ctx: CollectContext, args: PullsArgs) -> dict[str, Any]:
                     "base": (pull.get("base") or {}).get("ref"),
                     "merged_at": pull["merged_at"],
                     "merge_commit_sha": pull.get("merge_commit_sha"),
+                    "head_sha": (pull.get("head") or {}).get("sha"),
                     "html_url": pull.get("html_url"),
                     "reviews": [
                         {
@@ -359,46 +358,33 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _open_alerts(ctx: CollectContext, args: GithubArgs, endpoint: str, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    def read(name: str) -> dict[str, Any]:
-        alerts = ctx.github.paginate(f"/repos/{name}/{endpoint}", {"state": "open"})
-        return {"alerts": [{k: v for k, v in trimmed(alert).items() if k not in drop} for alert in alerts]}
+def _open_alerts_tool(feature: str, description: str, drop: tuple[str, ...] = ()) -> None:
+    """Register `github.<feature>_alerts`: the open alerts of a security feature of each repository, without the
+    fields named in `drop`."""
 
-    return _for_each_github_repo(ctx, args, read)
+    @tool(
+        f"github.{feature.replace('-', '_')}_alerts",
+        source="github",
+        description=description,
+        args=GithubArgs,
+        operations=(f"GET /repos/{{owner}}/{{repo}}/{feature}/alerts",),
+    )
+    def collect(ctx: CollectContext, args: GithubArgs) -> dict[str, Any]:
+        def read(name: str) -> dict[str, Any]:
+            alerts = ctx.github.paginate(repository_path(name, feature, "alerts"), {"state": "open"})
+            return {"alerts": [{k: v for k, v in trimmed(alert).items() if k not in drop} for alert in alerts]}
+
+        return _for_each_github_repo(ctx, args, read)
 
 
-@tool(
-    "github.dependabot_alerts",
-    source="github",
-    description="Open Dependabot (vulnerable dependency) alerts of each repository.",
-    args=GithubArgs,
-    operations=("GET /repos/{owner}/{repo}/dependabot/alerts",),
+_open_alerts_tool("dependabot", "Open Dependabot (vulnerable dependency) alerts of each repository.")
+_open_alerts_tool("code-scanning", "Open code scanning (e.g. CodeQL) alerts of each repository.")
+# GitHub returns the secret in clear: it never enters the evidence.
+_open_alerts_tool(
+    "secret-scanning",
+    "Open secret scanning alerts of each repository (the leaked secret itself is not kept).",
+    drop=("secret",),
 )
-def dependabot_alerts(ctx: CollectContext, args: GithubArgs) -> dict[str, Any]:
-    return _open_alerts(ctx, args, "dependabot/alerts")
-
-
-@tool(
-    "github.code_scanning_alerts",
-    source="github",
-    description="Open code scanning (e.g. CodeQL) alerts of each repository.",
-    args=GithubArgs,
-    operations=("GET /repos/{owner}/{repo}/code-scanning/alerts",),
-)
-def code_scanning_alerts(ctx: CollectContext, args: GithubArgs) -> dict[str, Any]:
-    return _open_alerts(ctx, args, "code-scanning/alerts")
-
-
-@tool(
-    "github.secret_scanning_alerts",
-    source="github",
-    description="Open secret scanning alerts of each repository (the leaked secret itself is not kept).",
-    args=GithubArgs,
-    operations=("GET /repos/{owner}/{repo}/secret-scanning/alerts",),
-)
-def secret_scanning_alerts(ctx: CollectContext, args: GithubArgs) -> dict[str, Any]:
-    # GitHub returns the secret in clear: it never enters the evidence.
-    return _open_alerts(ctx, args, "secret-scanning/alerts", drop=("secret",))
 
 
 @tool(
@@ -414,8 +400,8 @@ def org_members(ctx: CollectContext, args: OrgArgs) -> dict[str, Any]:
     if org is None:
         return {"org": None}
     try:
-        members = ctx.github.paginate(f"/orgs/{org}/members", {"filter": "all"})
-        without_2fa = ctx.github.paginate(f"/orgs/{org}/members", {"filter": "2fa_disabled"})
+        members = ctx.github.paginate(api_path("orgs", org, "members"), {"filter": "all"})
+        without_2fa = ctx.github.paginate(api_path("orgs", org, "members"), {"filter": "2fa_disabled"})
     except GithubError as error:
         return {"org": org, "error": str(error), "http_status": error.status}
     return {

@@ -1,8 +1,11 @@
 """Read a local git repository through the git CLI, without ever changing it.
 
-Only read commands are used (rev-parse, ls-tree, cat-file, log, config --get). GIT_OPTIONAL_LOCKS=0
-stops git from refreshing the index as a side effect, and external diff drivers and textconv filters
-are switched off so a repository's own config cannot make git run programs while we read it.
+Only read commands are used (rev-parse, ls-tree, cat-file, log, config --get, for-each-ref).
+GIT_OPTIONAL_LOCKS=0 stops git from refreshing the index as a side effect, and external diff drivers
+and textconv filters are switched off so a repository's own config cannot make git run programs while
+we read it. Settings that change what git prints (output encoding, signature display, diff prefixes)
+are fixed on the command line, system and user config files are not read, and replace refs are
+ignored. A history git cannot show whole (shallow clone, grafts, replace refs) is reported.
 """
 
 from __future__ import annotations
@@ -17,14 +20,35 @@ from pathlib import Path
 # Options put in front of every git command: no programs named by the repository's config. `-c` beats
 # the repository's own config, so a hostile repo cannot make %G? run its own "gpg" (or ssh/x509 verifier).
 _SAFE_OPTIONS = (
-    "-c", "core.fsmonitor=false",
-    "-c", "core.quotePath=false",
-    "-c", "gpg.program=gpg",
-    "-c", "gpg.openpgp.program=gpg",
-    "-c", "gpg.ssh.program=ssh-keygen",
-    "-c", "gpg.x509.program=gpgsm",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "gpg.program=gpg",
+    "-c",
+    "gpg.openpgp.program=gpg",
+    "-c",
+    "gpg.ssh.program=ssh-keygen",
+    "-c",
+    "gpg.x509.program=gpgsm",
+    "-c",
+    "i18n.logOutputEncoding=UTF-8",  # a repository's UTF-16 would put NULs in every line we split
 )
-_READ_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
+_READ_ENV = {
+    "GIT_OPTIONAL_LOCKS": "0",
+    "GIT_TERMINAL_PROMPT": "0",
+    "LC_ALL": "C",
+    "GIT_PAGER": "cat",
+    # Only the repository's own config, which the options above override where it matters.
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    # The commits as stored, not the ones refs/replace/ substitutes for them.
+    "GIT_NO_REPLACE_OBJECTS": "1",
+}
+# `git log` options against settings that add to or reshape its output (log.showSignature, diff.noprefix).
+_LOG_OPTIONS = ("--no-show-signature",)
+_PATCH_OPTIONS = ("--src-prefix=a/", "--dst-prefix=b/")
 
 # "owner/name" from https://host/owner/name(.git), git@host:owner/name(.git) or ssh://git@host/owner/name.
 _REMOTE_NAME = re.compile(r"[:/](?P<owner>[^/:]+)/(?P<name>[^/]+?)(?:\.git)?/?$")
@@ -86,7 +110,9 @@ class GitRepo:
 
     @staticmethod
     def _env() -> dict[str, str]:
-        return {**os.environ, **_READ_ENV}
+        # No inherited GIT_* variable (GIT_DIR from a hook, GIT_CONFIG_PARAMETERS, ...) changes what is read.
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith("GIT_")}
+        return {**inherited, **_READ_ENV}
 
     def _git(self, *args: str, check: bool = True) -> str:
         result = subprocess.run(self._command(*args), capture_output=True, env=self._env(), check=False)
@@ -140,18 +166,46 @@ class GitRepo:
             return output, False
         return data[:max_bytes].decode("utf-8", errors="ignore"), True
 
+    def grep(self, patterns: list[str]) -> list[tuple[str, int, str]]:
+        """(path, line number, line) of every line in the HEAD tree matching any extended regex (text files)."""
+        if self.head() is None:
+            return []
+        expressions = [part for pattern in patterns for part in ("-e", pattern)]
+        command = self._command("grep", "-n", "-I", "-E", "--full-name", "--null", *expressions, "HEAD", "--")
+        result = subprocess.run(command, capture_output=True, env=self._env(), check=False)
+        if result.returncode not in (0, 1):  # 1: nothing matched
+            message = result.stderr.decode("utf-8", errors="replace").strip()
+            raise GitError(f"{self.path}: git grep failed: {message}")
+        found = []
+        for line in result.stdout.decode("utf-8", errors="replace").splitlines():
+            # "HEAD:<path>\0<line number>\0<text>"
+            path, number, text = line.split("\0", 2)
+            found.append((path.removeprefix("HEAD:"), int(number), text))
+        return found
+
     # -- history -----------------------------------------------------------------------------
 
     def commits(self, limit: int) -> list[Commit]:
         """The latest `limit` commits reachable from HEAD, newest first, with signature verdicts."""
         if self.head() is None:
             return []
-        output = self._git("log", f"--max-count={limit}", f"--format={_COMMIT_FORMAT}", "HEAD")
+        output = self._git("log", *_LOG_OPTIONS, f"--max-count={limit}", f"--format={_COMMIT_FORMAT}", "HEAD")
         commits = []
         for line in output.splitlines():
             sha, signature, author, email, date, subject = line.split("\0", 5)
             commits.append(Commit(sha, signature, author, email, date, subject))
         return commits
+
+    def history_problem(self) -> str | None:
+        """Why the history git shows here is not the whole history, or None when it is."""
+        if self._git("rev-parse", "--is-shallow-repository").strip() == "true":
+            return "shallow clone: the commits before its depth were never fetched"
+        grafts = self.path / self._git("rev-parse", "--git-path", "info/grafts").strip()
+        if grafts.is_file() and grafts.read_text(encoding="utf-8", errors="replace").strip():
+            return "grafted history: info/grafts rewrites the parents of commits"
+        if self._git("for-each-ref", "--count=1", "--format=%(refname)", "refs/replace/").strip():
+            return "replace refs: refs/replace/ substitutes commits (read here as stored, not as substituted)"
+        return None
 
     def history(self, max_bytes: int, max_commits: int | None = None) -> tuple[list[CommitPatch], int, bool]:
         """Patches of every commit on every branch, newest first, read up to max_bytes of git output.
@@ -161,8 +215,8 @@ class GitRepo:
         if self.head() is None:
             return [], 0, False
         args = [
-            "log", "--all", "-p", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
-            f"--format={_HISTORY_FORMAT}",
+            "log", *_LOG_OPTIONS, "--all", "-p", *_PATCH_OPTIONS, "--no-color", "--no-ext-diff", "--no-textconv",
+            "--no-renames", f"--format={_HISTORY_FORMAT}",
         ]  # fmt: skip
         if max_commits is not None:
             args.append(f"--max-count={max_commits}")

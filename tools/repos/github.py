@@ -13,16 +13,52 @@ needs none of this.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from agent.config import GithubConfig
+from tools.config import GithubConfig
 
 API_VERSION = "2022-11-28"
 DEFAULT_PER_PAGE = 100
 MAX_PAGES = 50  # 5,000 items per listing at 100 a page: a bound against runaway pagination
+
+
+# "owner/name" as GitHub allows them: an owner of letters, digits and hyphens; a name of letters, digits,
+# '.', '-' and '_'. Nothing else, so a name cannot add a path segment, a query or a fragment to a URL.
+REPOSITORY_NAME = re.compile(r"(?P<owner>[A-Za-z0-9][A-Za-z0-9-]{0,38})/(?P<name>[A-Za-z0-9._-]{1,100})")
+
+
+def repository_full_name(name: str, owner: str | None) -> str:
+    """'owner/name' from a configured or requested name ('name' alone takes the [github] owner).
+
+    Raises ValueError for anything that is not a GitHub repository name.
+    """
+    if "/" not in name and owner is None:
+        raise ValueError(f"{name!r} has no owner: write 'owner/name' or set [github] owner")
+    full_name = name if "/" in name else f"{owner}/{name}"
+    match = REPOSITORY_NAME.fullmatch(full_name)
+    if match is None or match["name"] in (".", ".."):
+        raise ValueError(f"{full_name!r} is not a GitHub repository name ('owner/name')")
+    return full_name
+
+
+def api_path(*segments: str) -> str:
+    """An API path from its segments, each percent-quoted, so that no value (a branch, an organisation)
+    adds a '/', a query or a '..' to the URL the client sends."""
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise ValueError(f"refused to build a GitHub API path with the segment {segment!r}")
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
+
+
+def repository_path(full_name: str, *segments: str) -> str:
+    """/repos/{owner}/{name}/... for a name `repository_full_name` accepted."""
+    owner, name = repository_full_name(full_name, None).split("/")
+    return api_path("repos", owner, name, *segments)
 
 
 # Classic-token scopes that can change things and that no read needs.
@@ -114,8 +150,10 @@ class GithubClient:
         excess = write_scopes(response.headers.get("x-oauth-scopes", ""))
         if excess:
             raise GithubError(
-                403, f"GET {httpx.URL(path).path or path}: refused to go on: the token has write scopes "
-                f"({', '.join(excess)}); give the auditor a read-only token (a fine-grained token with read access)")
+                403,
+                f"GET {httpx.URL(path).path or path}: refused to go on: the token has write scopes "
+                f"({', '.join(excess)}); give the auditor a read-only token (a fine-grained token with read access)",
+            )
         if response.is_success:
             return response
         raise GithubError(response.status_code, self._explain(path, response))

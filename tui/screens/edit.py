@@ -11,8 +11,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static, TextArea
 
 from agent.report_schema import VerifierResult
+from agent.review_log import ControlReview
 from tui.messages import EditSaved, EditVerified
-from tui.review_log import ControlReview
 from tui.session import ReviewActionError, ReviewSession
 
 

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui.review_log import ReviewLog
+from agent.review_log import ReviewLog
 
 
 class LogScreen(Screen[None]):

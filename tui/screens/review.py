@@ -14,8 +14,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 
 from agent.citations import parse as parse_citations
-from tui.messages import AttachFailed, CitationChosen, ControlHighlighted, EvidenceAttached
-from tui.review_log import ControlReview
+from agent.review_log import ControlReview, quarter_of
+from tools.findings import Finding
+from tui.messages import (
+    AttachFailed,
+    CitationChosen,
+    ControlHighlighted,
+    EvidenceAttached,
+)
 from tui.screens.chat import ChatScreen
 from tui.screens.citation import CitationScreen
 from tui.screens.edit import EditScreen
@@ -38,6 +44,7 @@ class ReviewScreen(Screen[None]):
         Binding("e", "edit", "Edit", id="review.edit"),
         Binding("r", "regenerate", "Regen", tooltip="Regenerate", id="review.regenerate"),
         Binding("m", "attach", "Attach", tooltip="Attach evidence", id="review.attach"),
+        Binding("s", "respond", "Respond", show=False, tooltip="Respond to an exception", id="review.respond"),
         Binding("g", "toggle_gaps", "Gaps", tooltip="Gaps only", id="review.gaps"),
         Binding("w", "toggle_awaiting", "Awaiting", tooltip="Awaiting review only", id="review.awaiting"),
         Binding("c", "chat", "Chat", id="review.chat"),
@@ -52,6 +59,7 @@ class ReviewScreen(Screen[None]):
         "review.edit",
         "review.regenerate",
         "review.attach",
+        "review.respond",
         "review.gaps",
         "review.awaiting",
         "review.chat",
@@ -255,21 +263,90 @@ class ReviewScreen(Screen[None]):
         if control_id is None:
             return
 
-        def attach(path: str | None) -> None:
+        def with_path(path: str | None) -> None:
             if path is None:
                 return
-            self.notify(f"Attaching {Path(path).name} to {control_id}…")
-            self.attach_file(control_id, path)
+            start, end = quarter_of(self.session.log.clock().date())
+
+            def attach(period: str | None) -> None:
+                if period is None:
+                    return
+                self.notify(f"Attaching {Path(path).name} to {control_id}…")
+                self.attach_file(control_id, path, period)
+
+            self.app.push_screen(
+                PromptScreen(
+                    f"Period {Path(path).name} covers",
+                    placeholder=f"empty: this quarter, {start}..{end} · or 2025-Q1 · or 2025-01-01..2025-03-31",
+                    required=False,
+                ),
+                attach,
+            )
 
         self.app.push_screen(
-            PromptScreen(f"Attach manual evidence to {control_id}", placeholder="path to a file"), attach
+            PromptScreen(f"Attach manual evidence to {control_id}", placeholder="path to a file"), with_path
         )
 
+    def action_respond(self) -> None:
+        """A management response to one exception: which one, then its cause, response, remediation date and
+        compensating control, one prompt each."""
+        control_id = self._selected_or_warn()
+        if control_id is None:
+            return
+        exceptions = self.session.exceptions(control_id)
+        if not exceptions:
+            self.notify(f"{control_id} has no exception to respond to", severity="warning")
+            return
+        listed = " · ".join(f"{n}: {f.resource}" for n, f in enumerate(exceptions, start=1))
+        prompts = [
+            (f"Respond to an exception of {control_id}: which one?", f"1 to {len(exceptions)} ({listed})", True),
+            ("Cause: why did it happen?", "cause", True),
+            ("Response: what was done?", "response", True),
+            ("Remediation date (optional)", "2025-03-31", False),
+            ("Compensating control (optional)", "e.g. the weekly access review", False),
+        ]
+        answers: list[str] = []
+
+        def answered(answer: str | None) -> None:
+            if answer is None:
+                return  # escape: nothing is recorded
+            answers.append(answer)
+            ask()
+
+        def ask() -> None:
+            if len(answers) == len(prompts):
+                self._record_response(control_id, exceptions, answers)
+                return
+            title, placeholder, required = prompts[len(answers)]
+            self.app.push_screen(PromptScreen(title, placeholder=placeholder, required=required), answered)
+
+        ask()
+
+    def _record_response(self, control_id: str, exceptions: list[Finding], answers: list[str]) -> None:
+        choice, cause, response, remediation, compensating = answers
+        if not choice.isdigit() or not 1 <= int(choice) <= len(exceptions):
+            self.notify(f"no exception numbered {choice!r}", severity="error")
+            return
+        exception = exceptions[int(choice) - 1]
+        try:
+            self.session.respond(
+                control_id,
+                exception,
+                cause=cause,
+                response=response,
+                remediation_date=remediation,
+                compensating_control=compensating,
+            )
+        except ReviewActionError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.show_decision(f"response recorded for {exception.resource} ({control_id})")
+
     @work(thread=True, group="attach")
-    def attach_file(self, control_id: str, path: str) -> None:
+    def attach_file(self, control_id: str, path: str, period: str = "") -> None:
         # Reading, hashing and storing a large file takes seconds: never on the UI thread.
         try:
-            _, evidence_id = self.session.attach(control_id, Path(path))
+            _, evidence_id = self.session.attach(control_id, Path(path), period=period)
         except ReviewActionError as exc:
             error = str(exc)
             self.post_message(AttachFailed(control_id, path, error if path in error else f"{path}: {error}"))

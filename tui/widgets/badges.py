@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from textual.content import Content
 
-# Control status from the checks, and review state from the log. Each has a symbol, so the meaning
-# survives a terminal without colour.
+# Control and finding status (agent/report.py), and review state from the log. Each has a symbol, so the
+# meaning survives a terminal without colour.
 STATUS_STYLE = {
     "pass": ("✓", "$text-success"),
+    "evidenced": ("☑", "$text-success"),
     "fail": ("✗", "$text-error"),
     "partial": ("◐", "$text-warning"),
-    "manual": ("✎", "$text-secondary"),
     "error": ("!", "$text-error"),
+    "awaiting_evidence": ("✎", "$text-secondary"),
     "not_applicable": ("–", "$text-muted"),
+    "out_of_scope": ("∅", "$text-muted"),
 }
 STATE_STYLE = {
     "draft": ("○", "$text-muted"),
@@ -26,21 +28,30 @@ STATE_STYLE = {
 }
 
 
-def status_icon(status: str) -> Content:
-    symbol, style = STATUS_STYLE.get(status, ("?", "$text-muted"))
+UNKNOWN_STYLE = ("?", "$text-muted")
+
+
+def _icon(styles: dict[str, tuple[str, str]], key: str) -> Content:
+    symbol, style = styles.get(key, UNKNOWN_STYLE)
     return Content.styled(symbol, f"{style} bold")
+
+
+def _badge(styles: dict[str, tuple[str, str]], key: str) -> Content:
+    symbol, style = styles.get(key, UNKNOWN_STYLE)
+    return Content.styled(f" {symbol} {key.replace('_', ' ')} ", f"{style} bold reverse")
+
+
+def status_icon(status: str) -> Content:
+    return _icon(STATUS_STYLE, status)
 
 
 def status_badge(status: str) -> Content:
-    symbol, style = STATUS_STYLE.get(status, ("?", "$text-muted"))
-    return Content.styled(f" {symbol} {status} ", f"{style} bold reverse")
+    return _badge(STATUS_STYLE, status)
 
 
 def state_icon(state: str) -> Content:
-    symbol, style = STATE_STYLE.get(state, ("?", "$text-muted"))
-    return Content.styled(symbol, f"{style} bold")
+    return _icon(STATE_STYLE, state)
 
 
 def state_badge(state: str) -> Content:
-    symbol, style = STATE_STYLE.get(state, ("?", "$text-muted"))
-    return Content.styled(f" {symbol} {state} ", f"{style} bold reverse")
+    return _badge(STATE_STYLE, state)

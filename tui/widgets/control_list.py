@@ -9,8 +9,8 @@ from textual.strip import Strip
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from agent.review_log import ControlReview
 from tui.messages import ControlHighlighted
-from tui.review_log import ControlReview
 from tui.session import SeriesGroup
 from tui.widgets.badges import state_icon, status_icon
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.review_log import ControlReview
+from agent.report import MODEL_WRITTEN
+from agent.review_log import ControlReview
 from tui.widgets.badges import state_badge, status_badge, status_icon
 
 
@@ -22,6 +23,17 @@ class ControlHeader(Static):
                 ("  criteria " + ", ".join(control.criteria), "$text-muted"),
             ),
         ]
+        if control.status_reason:
+            lines.append(Content.styled(control.status_reason, "$text-muted"))
+        if review.awaiting_review and control.narrative.provenance.writer == "llm":
+            lines.append(Content.styled(MODEL_WRITTEN, "$text-warning bold"))
+        for found in control.possible_injections:
+            lines.append(
+                Content.styled(
+                    f"Possible prompt injection in [{found.source}]: “{found.excerpt}” (given to the model as data)",
+                    "$text-warning",
+                )
+            )
         if review.state == "rejected":
             lines.append(Content.styled(f"Rejected by {review.decided_by}: {review.note}", "$text-error"))
         elif review.state == "approved":
@@ -49,6 +61,7 @@ class FindingsView(Static):
                     (finding.resource, "bold"),
                     " ",
                     (finding.check, "$text-muted"),
+                    (f" {finding.severity}" if finding.severity else "", "$text-muted italic"),
                     "\n  ",
                     finding.reason,
                     (f" {evidence}" if evidence else "", "$text-accent"),

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from agent.report_schema import ControlResult, Narrative, Provenance, VerifierResult
+from agent.report_schema import (
+    ControlResult,
+    CriterionResult,
+    Narrative,
+    Provenance,
+    ReadinessReport,
+    RunInfo,
+    Summary,
+    VerifierResult,
+    WriterInfo,
+)
+from agent.review_log import (
+    ReviewLog,
+    apply_review,
+    approved_attachments,
+    derive_review,
+    evidence_fingerprint,
+    manual_attachments,
+    parse_period,
+    quarter_of,
+    text_hash,
+)
 from tools.findings import Finding, Status
-from tui.review_log import ReviewLog, derive_review, evidence_fingerprint, text_hash
 
 FIXED_TIME = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -189,17 +209,26 @@ def test_altered_draft_findings_are_detected(log):
 
 def test_logs_written_before_drafts_were_chained_stay_readable(log):
     """An older log: the draft sits in `drafts` under its text hash and the row names no draft hash."""
+    from agent.review_log import LogEntry
     from tools.chain import GENESIS, chain_hash
-
-    from tui.review_log import LogEntry
 
     control = _control()
     text = "Every console user has MFA [CC6.1] [ev:aaaaaaaaaaaa]."
     edited = control.model_copy(update={"narrative": control.narrative.model_copy(update={"text": text})})
     entry = LogEntry(
-        seq=1, at="2024-12-01T09:00:00+00:00", reviewer="dana", action="edit", control_id=control.id,
-        run_id="run-0", before_hash=text_hash(control.narrative.text), after_hash=text_hash(text),
-        evidence_hash=evidence_fingerprint(control), reason=None, detail={}, prev_hash=GENESIS, hash="",
+        seq=1,
+        at="2024-12-01T09:00:00+00:00",
+        reviewer="dana",
+        action="edit",
+        control_id=control.id,
+        run_id="run-0",
+        before_hash=text_hash(control.narrative.text),
+        after_hash=text_hash(text),
+        evidence_hash=evidence_fingerprint(control),
+        reason=None,
+        detail={},
+        prev_hash=GENESIS,
+        hash="",
     )
     db = sqlite3.connect(log.path)
     db.execute(
@@ -210,8 +239,17 @@ def test_logs_written_before_drafts_were_chained_stay_readable(log):
         "INSERT INTO review_log (seq, at, reviewer, action, control_id, run_id, before_hash, after_hash,"
         " evidence_hash, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
         (
-            entry.seq, entry.at, entry.reviewer, entry.action, entry.control_id, entry.run_id, entry.before_hash,
-            entry.after_hash, entry.evidence_hash, entry.reason, entry.prev_hash,
+            entry.seq,
+            entry.at,
+            entry.reviewer,
+            entry.action,
+            entry.control_id,
+            entry.run_id,
+            entry.before_hash,
+            entry.after_hash,
+            entry.evidence_hash,
+            entry.reason,
+            entry.prev_hash,
             chain_hash(GENESIS, entry.payload()),
         ),
     )
@@ -235,9 +273,14 @@ def test_two_drafts_with_the_same_text_are_both_kept(log):
         }
     )
     log.append(
-        reviewer="dana", action="regenerate", control_id=control.id, run_id="run-1",
-        before_hash=text_hash(edited.narrative.text), after_hash=text_hash(edited.narrative.text),
-        evidence_hash=evidence_fingerprint(edited), draft=passing,
+        reviewer="dana",
+        action="regenerate",
+        control_id=control.id,
+        run_id="run-1",
+        before_hash=text_hash(edited.narrative.text),
+        after_hash=text_hash(edited.narrative.text),
+        evidence_hash=evidence_fingerprint(edited),
+        draft=passing,
     )
     assert log.verify().ok
     assert derive_review(control, log.entries(), log.drafts()).control.narrative.verifier.passed
@@ -306,3 +349,155 @@ def test_unknown_action_is_refused(log):
     with pytest.raises(Exception, match="unknown review action"):
         _decide(log, _control(), "delete")
     assert log.entries() == []
+
+
+# -- the review in the report ------------------------------------------------------------------------------
+
+
+def _report(control: ControlResult) -> ReadinessReport:
+    """A one-control fixture report (built from the report models, not from a run)."""
+    return ReadinessReport(
+        company="Acme AI",
+        run=RunInfo(id="run-1", started_at=FIXED_TIME, writer=WriterInfo(provider="offline", model="deterministic-v1")),
+        summary=Summary(
+            criteria_total=1,
+            ready=1,
+            partial=0,
+            gap=0,
+            not_assessed=0,
+            readiness_pct=100.0,
+            controls_total=1,
+            controls_evidenced=1,
+            controls_evidenced_pct=100.0,
+        ),
+        criteria=[CriterionResult(id="CC6.1", status="ready", control_ids=[control.id])],
+        controls=[control],
+    )
+
+
+def _reviewed(log: ReviewLog, control: ControlResult):
+    review = apply_review(_report(control), log).controls[0].review
+    assert review is not None
+    return review
+
+
+def test_report_review_state_follows_the_log(log):
+    control = _control()
+    assert _reviewed(log, control).state == "awaiting_review"
+
+    _decide(log, control, "reject", reason="cite the password policy too")
+    rejected = _reviewed(log, control)
+    assert (rejected.state, rejected.reviewer, rejected.at) == ("rejected", "dana", FIXED_TIME)
+    assert rejected.note == "cite the password policy too" and rejected.text is None
+
+    edited_text = "MFA is enforced for every console user [CC6.1] [ev:aaaaaaaaaaaa]."
+    edited = control.model_copy(update={"narrative": control.narrative.model_copy(update={"text": edited_text})})
+    _decide(log, control, "edit", after_hash=text_hash(edited_text), draft=edited)
+    review = _reviewed(log, control)
+    assert (review.state, review.reviewer, review.text, review.edited_by) == ("edited", "dana", edited_text, "dana")
+
+    _decide(log, edited, "approve")
+    approved = apply_review(_report(control), log).controls[0]
+    assert approved.review is not None and approved.review.state == "approved"
+    assert approved.review.text == edited_text and approved.review.edited_at == FIXED_TIME
+    assert approved.narrative.text == control.narrative.text  # the run's draft stays in the report as written
+
+
+def test_a_later_run_with_other_text_awaits_review_again(log):
+    control = _control()
+    _decide(log, control, "approve")
+    assert _reviewed(log, control).state == "approved"
+    rewritten = _control(text="MFA is required for all users [CC6.1] [ev:aaaaaaaaaaaa].")
+    review = _reviewed(log, rewritten)
+    assert review.state == "awaiting_review" and review.reviewer is None
+    assert "text changed since dana approved it" in (review.note or "")
+
+
+def test_attachments_carry_their_period_and_approval(log):
+    control = _control()
+    _decide(
+        log,
+        control,
+        "attach",
+        reason="signed by every employee",
+        detail={
+            "evidence_id": "cccccccccccc",
+            "path": "/tmp/nda.pdf",
+            "period_start": "2025-01-01",
+            "period_end": "2025-06-30",
+        },
+    )
+    (pending,) = manual_attachments(log)
+    assert not pending.approved and approved_attachments(log) == {}
+    assert (pending.period_start, pending.period_end) == (date(2025, 1, 1), date(2025, 6, 30))
+    assert pending.covers(date(2025, 6, 30)) and not pending.covers(date(2025, 7, 1))
+
+    _decide(log, control, "approve")
+    (accepted,) = approved_attachments(log)["IAM-01"]
+    assert (accepted.evidence_id, accepted.file) == ("cccccccccccc", "/tmp/nda.pdf")
+    assert accepted.note == "signed by every employee"
+    assert (accepted.approved_by, accepted.approved_at, accepted.attached_by) == ("dana", FIXED_TIME, "dana")
+    assert _reviewed(log, control).attachments == [accepted]
+
+    # A file attached after the approval is not approved until the next one; a rejection withdraws both.
+    _decide(log, control, "attach", detail={"evidence_id": "dddddddddddd", "path": "/tmp/later.pdf"})
+    assert [a.approved for a in manual_attachments(log)] == [True, False]
+    _decide(log, control, "reject", reason="the NDA is unsigned")
+    assert approved_attachments(log) == {}
+
+
+def test_an_attachment_recorded_without_a_period_covers_the_quarter_it_was_attached_in(log):
+    control = _control()
+    _decide(log, control, "attach", detail={"evidence_id": "cccccccccccc", "path": "/tmp/nda.pdf"})
+    (attachment,) = manual_attachments(log)
+    assert (attachment.period_start, attachment.period_end) == (date(2025, 1, 1), date(2025, 3, 31))
+
+
+def test_periods_as_a_reviewer_types_them():
+    today = date(2025, 11, 3)
+    assert quarter_of(today) == (date(2025, 10, 1), date(2025, 12, 31))
+    assert parse_period("", today) == (date(2025, 10, 1), date(2025, 12, 31))
+    assert parse_period("2024-q2", today) == (date(2024, 4, 1), date(2024, 6, 30))
+    assert parse_period("2025-01-15..2025-02-14", today) == (date(2025, 1, 15), date(2025, 2, 14))
+    with pytest.raises(ValueError, match="ends before it starts"):
+        parse_period("2025-02-01..2025-01-01", today)
+    with pytest.raises(ValueError, match="write a quarter"):
+        parse_period("last quarter", today)
+
+
+def test_a_response_answers_one_exception_and_the_report_shows_the_others_unanswered(log):
+    from agent.report import render_markdown
+
+    failing = [
+        Finding(
+            check="logs.audit_logging_tampered",
+            status=Status.FAIL,
+            resource=f"trail/{name}",
+            reason=f"StopLogging on {name}.",
+            evidence_ids=["aaaaaaaaaaaa"],
+        )
+        for name in ("org-trail", "legacy-trail")
+    ]
+    control = _control().model_copy(update={"status": "fail", "findings": failing})
+    _decide(log, control, "approve")
+    detail = {
+        "check": "logs.audit_logging_tampered",
+        "resource": "trail/org-trail",
+        "cause": "an admin paused the trail",
+        "response": "incident INC-7 opened; logging restored",
+        "remediation_date": "2025-03-06",
+        "compensating_control": None,
+    }
+    _decide(log, control, "respond", detail=detail)
+    review = _reviewed(log, control)
+    assert review.state == "approved"  # a response neither changes nor decides the narrative
+    [response] = review.responses
+    assert response.answers(failing[0]) and not response.answers(failing[1])
+    assert response.remediation_date == date(2025, 3, 6) and response.responded_by == "dana"
+    report = apply_review(_report(control), log)
+    markdown = render_markdown(report)
+    assert (
+        "`trail/org-trail` (logs.audit_logging_tampered): cause: an admin paused the trail; response: incident "
+        "INC-7 opened; logging restored; remediation by 2025-03-06 (dana,"
+    ) in markdown
+    assert "`trail/legacy-trail` (logs.audit_logging_tampered): no response yet." in markdown

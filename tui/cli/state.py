@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
-from agent.config import AuditorConfig, ConfigError, load_config
-from agent.workspace import Workspace
+from tools.workspace import Workspace
+
+if TYPE_CHECKING:  # pydantic's models load on first use, so that `auditor --help` stays quick
+    from tools.config import AuditorConfig
 
 console = Console()
 err_console = Console(stderr=True)
@@ -24,6 +26,8 @@ class CliState:
 
     @cached_property
     def config(self) -> AuditorConfig:
+        from tools.config import ConfigError, load_config
+
         try:
             return load_config(self.config_path, workspace=self.workspace_override)
         except ConfigError as exc:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# Here rather than in tools.config, so that the command line can name it without loading pydantic.
+CONFIG_FILENAME = "auditor.toml"
+
 
 @dataclass(frozen=True)
 class Workspace:

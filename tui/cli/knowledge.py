@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.table import Table
 
-from agent.cli_state import cli_state, console, err_console, fail
+from tui.cli.state import cli_state, console, err_console, fail
 
 if TYPE_CHECKING:
+    from knowledge.catalog import Catalog
+    from knowledge.control_library import ControlLibrary
     from knowledge.store import KnowledgeStore
 
 knowledge_app = typer.Typer(help="Build the knowledge store and load documents into it.", no_args_is_help=True)
@@ -90,7 +92,9 @@ def add(
     found = find_documents(paths)
     failed = 0
     for path in found.unsupported:
-        err_console.print(f"[yellow]skipped[/] {path}: unsupported file type (use Markdown, text or PDF)", highlight=False)
+        err_console.print(
+            f"[yellow]skipped[/] {path}: unsupported file type (use Markdown, text or PDF)", highlight=False
+        )
     store = open_store(ctx)
     sources = store.document_sources()  # citation name -> file
     names = {source: name for name, source in sources.items()}
@@ -98,9 +102,12 @@ def add(
         source = str(path.resolve())
         name = names.get(source, name)  # a file keeps the citation name it was first added under
         if sources.get(name, source) != source:
-            err_console.print(f"[red]failed[/] {path}: its citations would be policy:{name}#..., which already "
-                              f"name {sources[name]}; add both from one folder (their paths tell them apart) "
-                              "or rename one", highlight=False)
+            err_console.print(
+                f"[red]failed[/] {path}: its citations would be policy:{name}#..., which already "
+                f"name {sources[name]}; add both from one folder (their paths tell them apart) "
+                "or rename one",
+                highlight=False,
+            )
             failed += 1
             continue
         try:
@@ -113,7 +120,9 @@ def add(
         sources[name], names[source] = source, name
         shown = ", ".join(c.citation_id for c in chunks[:3]) + (", ..." if len(chunks) > 3 else "")
         console.print(f"{path}: {len(chunks)} sections ({shown})", highlight=False)
-    console.print(f"Added {len(found.documents) - failed} documents; {failed} failed; {len(found.unsupported)} skipped.")
+    console.print(
+        f"Added {len(found.documents) - failed} documents; {failed} failed; {len(found.unsupported)} skipped."
+    )
     if failed:
         raise typer.Exit(1)
 
@@ -132,7 +141,11 @@ def show(ctx: typer.Context, criterion_id: Annotated[str, typer.Argument(help="e
     for pof in criterion.points_of_focus:
         chunk = store.get(pof.citation_id(criterion.id))
         full_text = chunk.metadata.get("full_text") if chunk else None
-        points.add_row(pof.citation_id(criterion.id), pof.title + (f"\n[dim]{full_text}[/]" if full_text else ""), ", ".join(pof.tags))
+        points.add_row(
+            pof.citation_id(criterion.id),
+            pof.title + (f"\n[dim]{full_text}[/]" if full_text else ""),
+            ", ".join(pof.tags),
+        )
     console.print(points)
     controls = load_library().for_criterion(criterion.id)
     table = Table("Control", "Title", "Kind", "Frequency", title=f"Controls covering {criterion.id}")
@@ -154,13 +167,20 @@ def search(
     table = Table("Criterion", "Score", "Statement", "Best match", title=f"Criteria for: {query}")
     for hit in open_store(ctx).search_criteria(query, k=limit):
         statement = _snippet(catalog.get(hit.criterion_id).text)
-        table.add_row(hit.criterion_id, f"{hit.score:.3f}", statement, f"[bold]{hit.best_chunk.id}[/]\n{_snippet(hit.best_chunk.text)}")
+        table.add_row(
+            hit.criterion_id,
+            f"{hit.score:.3f}",
+            statement,
+            f"[bold]{hit.best_chunk.id}[/]\n{_snippet(hit.best_chunk.text)}",
+        )
     console.print(table)
 
 
 @controls_app.command("list")
 def list_controls(
-    criterion: Annotated[Optional[str], typer.Option("--criterion", help="Only controls mapped to this criterion.")] = None,
+    criterion: Annotated[
+        Optional[str], typer.Option("--criterion", help="Only controls mapped to this criterion.")
+    ] = None,
 ) -> None:
     """List the control library."""
     from knowledge.catalog import load_catalog
@@ -175,8 +195,12 @@ def list_controls(
     console.print(table)
 
 
-def coverage() -> None:
-    """Criteria that no control covers (exit 1 if any)."""
+def coverage(
+    points_of_focus: Annotated[
+        bool, typer.Option("--points-of-focus", help="Also list each point of focus no control addresses.")
+    ] = False,
+) -> None:
+    """Criteria that no control covers (exit 1 if any); points of focus no control addresses (information only)."""
     from knowledge.catalog import load_catalog
 
     catalog, library = load_catalog(), load_library()
@@ -190,6 +214,7 @@ def coverage() -> None:
     console.print(table)
     total = len(catalog.criteria)
     console.print(f"{total - len(missing)} of {total} criteria covered by {len(library.controls)} controls.")
+    _points_of_focus_coverage(catalog, library, listed=points_of_focus)
     unusable = _unusable_evidence(library)
     for problem in unusable:
         console.print(f"[red]Evidence problem:[/] {problem}", highlight=False)
@@ -197,6 +222,28 @@ def coverage() -> None:
         console.print(f"[red]Not covered:[/] {', '.join(missing)}")
     if missing or unusable:
         raise typer.Exit(1)
+
+
+def _points_of_focus_coverage(catalog: Catalog, library: ControlLibrary, listed: bool) -> None:
+    """How many points of focus the controls address, which controls cite none, and (when `listed`) each point
+    no control addresses. Information only: a point of focus is guidance, not a requirement."""
+    addressed = library.points_of_focus_addressed()
+    unaddressed = [
+        (criterion.id, pof) for criterion in catalog.criteria for pof in criterion.points_of_focus
+        if pof.citation_id(criterion.id) not in addressed
+    ]  # fmt: skip
+    total = sum(len(criterion.points_of_focus) for criterion in catalog.criteria)
+    console.print(f"{total - len(unaddressed)} of {total} points of focus addressed by a control.")
+    without = [control.id for control in library.controls if not control.points_of_focus]
+    if without:
+        console.print(f"Controls citing no point of focus: {', '.join(without)}", highlight=False)
+    if not listed:
+        console.print("List the points of focus no control addresses with --points-of-focus.")
+        return
+    points = Table("Point of focus", "Title", title="Points of focus no control addresses")
+    for criterion_id, pof in unaddressed:
+        points.add_row(pof.citation_id(criterion_id), pof.title)
+    console.print(points)
 
 
 def _unusable_evidence(library) -> list[str]:
@@ -218,15 +265,10 @@ def _unusable_evidence(library) -> list[str]:
                     tool.args_model(**evidence.params)
                 except ValidationError as exc:
                     first = exc.errors()[0]
-                    problems.append(f"control {control.id}: tool {evidence.tool} params: "
-                                    f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+                    problems.append(
+                        f"control {control.id}: tool {evidence.tool} params: "
+                        f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+                    )
             if evidence.check not in CHECKS:
                 problems.append(f"control {control.id}: unknown check {evidence.check!r}")
     return problems
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(knowledge_app, name="knowledge")
-    app.add_typer(criteria_app, name="criteria")
-    app.add_typer(controls_app, name="controls")
-    app.command("coverage")(coverage)

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.json import JSON
+from rich.markup import escape
 from rich.table import Table
 
-from agent.cli_state import cli_state, console, err_console, fail
-from agent.runs import RunStore
-from tools.locker import EvidenceLocker, ExpectedHead, TamperedEvidence
+from tui.cli.state import cli_state, console, err_console, fail
+
+if TYPE_CHECKING:  # the locker pulls in detect-secrets: imported when a command runs, not for --help
+    from tools.locker import EvidenceLocker
 
 evidence_app = typer.Typer(help="Browse the evidence locker.", no_args_is_help=True)
 
 
 def open_locker(ctx: typer.Context) -> EvidenceLocker:
+    from tools.locker import EvidenceLocker
+
     state = cli_state(ctx)
     workspace = state.workspace
-    ttl = timedelta(hours=state.config.run.evidence_ttl_hours)
+    ttl = state.config.run.evidence_ttl().default
     return EvidenceLocker(workspace.locker_db, workspace.blobs_dir, default_ttl=ttl)
 
 
@@ -32,49 +35,69 @@ def _redaction_summary(redactions: dict[str, int]) -> str:
 def verify(
     ctx: typer.Context,
     head: Annotated[
-        Optional[str],
-        typer.Option("--head", help="A record hash noted earlier (e.g. run.evidence_head in a report): "
-                                    "also proves nothing was cut from the end of the chain since."),
+        Optional[list[str]],
+        typer.Option(
+            "--head",
+            help="A signed head line printed after a run (auditor-head:...), or a record hash "
+            "noted earlier (run.evidence_head in a report); repeatable. Proves nothing "
+            "was cut or re-chained since.",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--public-key",
+            help="Check against this public key file (`auditor keys export`) instead of "
+            "the signing key: an auditor's check of a copy of the workspace.",
+        ),
+    ] = None,
+    package: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--package",
+            help="Check an evidence package (`auditor export package`) instead: its manifest, "
+            "evidence chain and review log, without the workspace.",
+        ),
     ] = None,
 ) -> None:
-    """Check the evidence chain and every blob; exit 1 naming each item that was changed, removed or moved.
+    """Check the whole workspace; exit 1 naming each problem.
 
-    Besides --head, every head noted by a finished run (in runs.sqlite) must still be in the chain.
+    The evidence chain and every blob; every run's signed record and the evidence, results, report and
+    review-log heads it signed; the review log's chain and decision signatures; every anchor (--head, and
+    the anchor file outside the workspace). A store that signed records say exists and is gone is an error.
     """
-    workspace = cli_state(ctx).workspace
-    heads = _noted_heads(workspace.runs_db)
-    if not workspace.locker_db.exists():
-        # Never create an empty locker here: a deleted one must not verify as "intact: 0 items".
-        fail(f"No evidence locker at {workspace.locker_db}" +
-             (f", but {len(heads)} run(s) recorded evidence there." if heads else ": nothing to verify."), code=1)
-    if head is not None:
-        heads.append(ExpectedHead(head, noted_by="--head"))
-    with open_locker(ctx) as locker:
-        report = locker.verify(expected_heads=heads)
-        stats = locker.stats()
-        unreferenced = locker.unreferenced_blobs()
+    if package is not None:
+        from tui.cli.export import verify_package_command
+
+        return verify_package_command(package)
+    from agent.integrity import verify_workspace
+    from tools.signing import SigningError, load_public_key, load_signer, read_anchor_file
+
+    state = cli_state(ctx)
+    workspace = state.workspace
+    try:
+        public = load_public_key(public_key) if public_key else load_signer(state.config).public
+        anchor_lines = [] if public_key else read_anchor_file(state.config)
+    except SigningError as exc:
+        fail(f"{exc}; an auditor without the key passes --public-key FILE", code=1)
+    report = verify_workspace(workspace, public, head or [], anchor_lines)
     for problem in report.problems:
-        where = f"item {problem.item_id or '(unknown id)'}" + (f" (seq {problem.seq})" if problem.seq else "")
-        err_console.print(f"[bold red]{problem.kind}[/]: {where}: {problem.detail}", highlight=False)
-    if unreferenced:
-        err_console.print(f"[yellow]note[/]: {len(unreferenced)} blob(s) under {workspace.blobs_dir} belong to no "
-                          "item (items deleted, or a collection killed before its row was written), e.g. "
-                          f"{unreferenced[0].name[:12]}", highlight=False)
+        err_console.print(f"[bold red]problem[/]: {escape(problem)}", highlight=False, soft_wrap=True)
+    if workspace.locker_db.exists():
+        with open_locker(ctx) as locker:
+            unreferenced = locker.unreferenced_blobs()
+        if unreferenced:
+            err_console.print(
+                f"[yellow]note[/]: {len(unreferenced)} blob(s) under {workspace.blobs_dir} belong to "
+                "no item (items deleted, or a collection killed before its row was written), e.g. "
+                f"{unreferenced[0].name[:12]}",
+                highlight=False,
+            )
     if not report.ok:
-        err_console.print(f"[bold red]Evidence locker is NOT intact:[/] {len(report.problems)} problem(s) "
-                          f"in {report.items} items.")
+        err_console.print(f"[bold red]Workspace is NOT intact:[/] {len(report.problems)} problem(s).")
         raise typer.Exit(1)
-    anchored = f", {len(heads)} noted head(s) present" if heads else ""
-    console.print(f"Evidence locker intact: {report.items} items in {stats.runs} run(s), hash chain and "
-                  f"{stats.blobs} blobs ({stats.stored_bytes:,} bytes) verified{anchored}.")
-
-
-def _noted_heads(runs_db: Path) -> list[ExpectedHead]:
-    """Chain heads that finished runs noted in the run store (none if there is no run store)."""
-    if not runs_db.exists():
-        return []
-    return [ExpectedHead(record_hash, seq, noted_by=f"run {run_id}")
-            for run_id, seq, record_hash in RunStore(runs_db).evidence_heads()]
+    for line in report.checked:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @evidence_app.command("list")
@@ -98,8 +121,14 @@ def list_evidence(
     table.add_column("size", justify="right")
     table.add_column("redactions", overflow="fold")
     for record in records:
-        table.add_row(record.id, record.collected_at[:19] + "Z", record.tool, record.source, f"{record.size:,}",
-                      _redaction_summary(record.redactions))
+        table.add_row(
+            record.id,
+            record.collected_at[:19] + "Z",
+            record.tool,
+            record.source,
+            f"{record.size:,}",
+            _redaction_summary(record.redactions),
+        )
     console.print(table)
 
 
@@ -117,6 +146,8 @@ def show_evidence(
         if record is None:
             fail(f"no evidence item {item_id!r} in {locker.db_path}")
         total = locker.count()
+        from tools.locker import TamperedEvidence
+
         try:
             data = locker.read_record(record)
             tampered = None
@@ -151,8 +182,3 @@ def show_evidence(
         console.print(data, markup=False, highlight=False)
     else:
         console.print(JSON(json.dumps(data, ensure_ascii=False)))
-
-
-def register(app: typer.Typer) -> None:
-    app.command("verify")(verify)
-    app.add_typer(evidence_app, name="evidence")

@@ -14,35 +14,48 @@ Logs written before drafts were chained keep theirs in the `drafts` table, keyed
 text only: they stay readable, and `verify()` checks their text as before (their verifier result and
 findings are not covered by the chain).
 
+Each decision is signed by the workspace key (tools/signing.py) in `review_signatures`: the signature
+covers the row's seq and chain hash (so its reviewer, action and draft) and the OS user who made it. A row
+without a signature, or signed by another key, is named by `verify_signatures`; with `anchors`, the new
+head is also appended outside the workspace, which is what shows a row cut from the end.
+
 The review state of a control is never stored: `derive_review` replays the log over the latest
-report. An approval holds only while the text and the evidence it saw are unchanged.
+report. An approval holds only while the text and the evidence it saw are unchanged. `apply_review`
+puts that state into a report (`ControlResult.review`), for `auditor report` and for the run that
+writes one; `approved_attachments` gives the manual evidence reviewers accepted, with its period.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from agent.report_schema import ControlResult
+from agent.report_schema import Attachment, ControlResult, ExceptionResponse, ReadinessReport, ReviewState
 from tools.chain import GENESIS, canonical_json, chain_hash, sha256_hex
+from tools.signing import PublicKey, Signer
 
-Action = Literal["approve", "reject", "edit", "regenerate", "attach"]
-ACTIONS: tuple[Action, ...] = ("approve", "reject", "edit", "regenerate", "attach")
-ReviewState = Literal["draft", "approved", "rejected", "stale"]
+Action = Literal["approve", "reject", "edit", "regenerate", "attach", "respond"]
+ACTIONS: tuple[Action, ...] = ("approve", "reject", "edit", "regenerate", "attach", "respond")
+# What a `respond` entry's detail holds: the exception it answers (check, resource) and the response itself.
+RESPONSE_FIELDS = ("check", "resource", "cause", "response", "remediation_date", "compensating_control")
+# The TUI's view of a draft; the report states it as a ReviewState (see review_state).
+DraftState = Literal["draft", "approved", "rejected", "stale"]
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS review_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
     reviewer TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('approve', 'reject', 'edit', 'regenerate', 'attach')),
+    action TEXT NOT NULL CHECK (action IN ('approve', 'reject', 'edit', 'regenerate', 'attach', 'respond')),
     control_id TEXT NOT NULL,
     run_id TEXT NOT NULL,
     before_hash TEXT NOT NULL,
@@ -54,31 +67,44 @@ CREATE TABLE IF NOT EXISTS review_log (
     hash TEXT NOT NULL UNIQUE
 );
 CREATE INDEX IF NOT EXISTS review_log_control ON review_log (control_id, seq);
-CREATE TRIGGER IF NOT EXISTS review_log_no_update BEFORE UPDATE ON review_log
-BEGIN SELECT RAISE(ABORT, 'the review log is append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS review_log_no_delete BEFORE DELETE ON review_log
-BEGIN SELECT RAISE(ABORT, 'the review log is append-only: DELETE refused'); END;
+
+CREATE TABLE IF NOT EXISTS review_signatures (
+    seq INTEGER PRIMARY KEY,
+    os_user TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS drafts (
     text_hash TEXT PRIMARY KEY,
     control_id TEXT NOT NULL,
     control_json TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS drafts_no_update BEFORE UPDATE ON drafts
-BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS drafts_no_delete BEFORE DELETE ON drafts
-BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: DELETE refused'); END;
 
 CREATE TABLE IF NOT EXISTS draft_records (
     draft_hash TEXT PRIMARY KEY,
     control_id TEXT NOT NULL,
     control_json TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS draft_records_no_update BEFORE UPDATE ON draft_records
-BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS draft_records_no_delete BEFORE DELETE ON draft_records
-BEGIN SELECT RAISE(ABORT, 'drafts are insert-only: DELETE refused'); END;
 """
+
+
+def _refuse_changes(table: str, refusal: str) -> str:
+    """Triggers that make SQLite itself refuse any UPDATE or DELETE of the table's rows, saying `refusal`."""
+    return "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table}\n"
+        f"BEGIN SELECT RAISE(ABORT, '{refusal}: {verb} refused'); END;\n"
+        for verb in ("UPDATE", "DELETE")
+    )
+
+
+_SCHEMA = (
+    _TABLES
+    + _refuse_changes("review_log", "the review log is append-only")
+    + _refuse_changes("review_signatures", "review signatures are insert-only")
+    + _refuse_changes("drafts", "drafts are insert-only")
+    + _refuse_changes("draft_records", "drafts are insert-only")
+)
 
 
 class ReviewLogError(Exception):
@@ -157,9 +183,18 @@ def _utc_now() -> datetime:
 class ReviewLog:
     """The append-only decision record in `review.sqlite`."""
 
-    def __init__(self, path: Path, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        signer: Signer | None = None,
+        anchors: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.path = Path(path)
-        self._clock = clock or _utc_now
+        self.clock = clock or _utc_now  # stamps entries; the session dates an attachment's default period by it
+        self.signer = signer  # without one, appended decisions are unsigned (and `verify_signatures` says so)
+        self.anchors = anchors  # called with each new signed head, to keep it outside the workspace
         # One connection shared by the UI thread and workers: the lock serialises its use.
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +208,12 @@ class ReviewLog:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -215,7 +256,7 @@ class ReviewLog:
             seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
             entry = LogEntry(
                 seq=seq,
-                at=self._clock().astimezone(UTC).isoformat(timespec="seconds"),
+                at=self.clock().astimezone(UTC).isoformat(timespec="seconds"),
                 reviewer=reviewer,
                 action=action,
                 control_id=control_id,
@@ -253,7 +294,50 @@ class ReviewLog:
                     entry.hash,
                 ),
             )
+            if self.signer is not None:
+                os_user = getpass.getuser()
+                db.execute(
+                    "INSERT INTO review_signatures (seq, os_user, key_id, signature) VALUES (?, ?, ?, ?)",
+                    (
+                        entry.seq,
+                        os_user,
+                        self.signer.public.key_id,
+                        self.signer.sign(_signed_decision(entry.seq, entry.hash, os_user)),
+                    ),
+                )
+        if self.signer is not None and self.anchors is not None:
+            self.anchors({"review": [entry.seq, entry.hash]})
         return entry
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the newest decision: signed into each run's record, so a later cut shows."""
+        with self._lock:
+            row = self._db.execute("SELECT seq, hash FROM review_log ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def verify_signatures(self, public: PublicKey) -> list[str]:
+        """Decisions not signed by `public`: appended without the key, with another key, or re-chained."""
+        with self._lock:
+            signed = {
+                row[0]: row[1:]
+                for row in self._db.execute("SELECT seq, os_user, key_id, signature FROM review_signatures")
+            }
+        problems = []
+        for entry in self.entries():
+            if entry.seq not in signed:
+                problems.append(
+                    f"row {entry.seq}: {entry.action} by {entry.reviewer!r} is not signed (appended "
+                    "without the workspace key)"
+                )
+                continue
+            os_user, key_id, signature = signed[entry.seq]
+            if not public.verifies(_signed_decision(entry.seq, entry.hash, os_user), signature):
+                problems.append(
+                    f"row {entry.seq}: {entry.action} by {entry.reviewer!r} (OS user {os_user}) has a "
+                    f"signature that does not verify with key {public.key_id} (signed by key {key_id}, "
+                    "or the row was re-chained)"
+                )
+        return problems
 
     def entries(self, control_id: str | None = None) -> list[LogEntry]:
         query = "SELECT * FROM review_log"
@@ -322,6 +406,10 @@ class ReviewLog:
         return ChainReport(entries=len(entries), problems=problems)
 
 
+def _signed_decision(seq: int, row_hash: str, os_user: str) -> dict[str, Any]:
+    return {"format": "agentic-auditor/review-decision/1", "seq": seq, "hash": row_hash, "os_user": os_user}
+
+
 def _draft_matches(key: str, raw: str) -> bool:
     try:
         return draft_hash(raw) == key
@@ -360,11 +448,12 @@ class ControlReview:
     """A control as the reviewer sees it now: the draft under review and its derived state."""
 
     control: ControlResult  # the report's result, or the edited / regenerated draft that replaced it
-    state: ReviewState
+    state: DraftState
     note: str | None = None  # the rejection reason, or why an approval no longer holds
     attachments: tuple[str, ...] = ()  # evidence ids of manual evidence attached by reviewers
     decided_by: str | None = None
     decided_at: str | None = None
+    replaced_by: LogEntry | None = None  # the edit or regeneration whose draft is under review (None: the run's)
 
     @property
     def id(self) -> str:
@@ -394,13 +483,16 @@ def derive_review(
     """
     control = report_control
     current_hash = text_hash(control.narrative.text)
-    state: ReviewState = "draft"
+    state: DraftState = "draft"
     note: str | None = None
     decided: LogEntry | None = None
+    replaced_by: LogEntry | None = None
     attachments: list[str] = []
     last_verdict: LogEntry | None = None  # the latest approve / reject, applied or not
 
     for entry in entries:
+        if entry.action == "respond":
+            continue  # a response answers an exception; it neither changes nor decides the narrative
         if entry.action == "attach":
             attachments.append(str(entry.detail.get("evidence_id", "")))
             if state == "approved":
@@ -421,6 +513,7 @@ def derive_review(
                 else replacement
             )
             current_hash = entry.after_hash
+            replaced_by = entry
             was_approved = state == "approved"
             state = "stale" if was_approved else "draft"
             note = f"{'edited' if entry.action == 'edit' else 'regenerated'} after approval" if was_approved else None
@@ -447,6 +540,7 @@ def derive_review(
         attachments=tuple(attachments),
         decided_by=decided.reviewer if decided else None,
         decided_at=decided.at if decided else None,
+        replaced_by=replaced_by,
     )
 
 
@@ -455,3 +549,162 @@ def group_entries(entries: Iterable[LogEntry]) -> dict[str, list[LogEntry]]:
     for entry in entries:
         by_control.setdefault(entry.control_id, []).append(entry)
     return by_control
+
+
+# -- the review in the report ----------------------------------------------------------------------------
+
+
+def review_state(
+    review: ControlReview, attachments: Iterable[Attachment] = (), responses: Iterable[ExceptionResponse] = ()
+) -> ReviewState:
+    """A control's review as the report states it: approved, rejected, edited (awaiting approval) or awaiting review."""
+    replaced_by = review.replaced_by
+    edit = replaced_by if replaced_by is not None and replaced_by.action == "edit" else None
+    common = {
+        "note": review.note,
+        "text": review.control.narrative.text if replaced_by is not None else None,
+        "edited_by": edit.reviewer if edit else None,
+        "edited_at": edit.at if edit else None,
+        "attachments": list(attachments),
+        "responses": list(responses),
+    }
+    if review.state in ("approved", "rejected"):
+        return ReviewState.model_validate(
+            {"state": review.state, "reviewer": review.decided_by, "at": review.decided_at, **common}
+        )
+    if edit is not None:
+        return ReviewState.model_validate({"state": "edited", "reviewer": edit.reviewer, "at": edit.at, **common})
+    return ReviewState.model_validate({"state": "awaiting_review", **common})
+
+
+def apply_review(report: ReadinessReport, review_log: ReviewLog) -> ReadinessReport:
+    """The report with every control's review state as the log has it now; statuses and drafts are left as they are."""
+    entries = review_log.entries()
+    by_control = group_entries(entries)
+    drafts = review_log.drafts()
+    attachments: dict[str, list[Attachment]] = {}
+    for attachment in _attachments(entries):
+        attachments.setdefault(attachment.control_id, []).append(attachment)
+    responses = exception_responses(entries)
+    controls = [
+        control.model_copy(
+            update={
+                "review": review_state(
+                    derive_review(control, by_control.get(control.id, []), drafts),
+                    attachments.get(control.id, []),
+                    responses.get(control.id, []),
+                )
+            }
+        )
+        for control in report.controls
+    ]
+    return report.model_copy(update={"controls": controls})
+
+
+def exception_responses(entries: Iterable[LogEntry]) -> dict[str, list[ExceptionResponse]]:
+    """Control id -> the responses recorded for its exceptions: the latest per (check, resource), oldest first."""
+    latest: dict[tuple[str, str, str], ExceptionResponse] = {}
+    for entry in entries:
+        if entry.action != "respond":
+            continue
+        detail = entry.detail
+        remediation = detail.get("remediation_date")
+        response = ExceptionResponse(
+            control_id=entry.control_id,
+            check=str(detail.get("check", "")),
+            resource=str(detail.get("resource", "")),
+            cause=str(detail.get("cause", "")),
+            response=str(detail.get("response", "")),
+            remediation_date=date.fromisoformat(remediation) if remediation else None,
+            compensating_control=detail.get("compensating_control") or None,
+            responded_by=entry.reviewer,
+            responded_at=datetime.fromisoformat(entry.at),
+        )
+        latest.pop((entry.control_id, response.check, response.resource), None)
+        latest[(entry.control_id, response.check, response.resource)] = response
+    by_control: dict[str, list[ExceptionResponse]] = {}
+    for response in latest.values():
+        by_control.setdefault(response.control_id, []).append(response)
+    return by_control
+
+
+def manual_attachments(review_log: ReviewLog) -> list[Attachment]:
+    """Every file reviewers attached, oldest first; approved when the latest verdict on its control since is approve."""
+    return _attachments(review_log.entries())
+
+
+def approved_attachments(review_log: ReviewLog) -> dict[str, list[Attachment]]:
+    """Control id -> the attachments a reviewer approved, oldest first, each with the period it covers."""
+    approved: dict[str, list[Attachment]] = {}
+    for attachment in manual_attachments(review_log):
+        if attachment.approved:
+            approved.setdefault(attachment.control_id, []).append(attachment)
+    return approved
+
+
+def _attachments(entries: Iterable[LogEntry]) -> list[Attachment]:
+    # A verdict on a control covers every file attached to it before: an approval accepts them (the reviewer
+    # approved with them in place), a rejection withdraws that until the next approval.
+    attachments: list[Attachment] = []
+    for entry in entries:
+        if entry.action == "attach":
+            attachments.append(_attachment(entry))
+        elif entry.action in ("approve", "reject"):
+            approval = (
+                {"approved_by": entry.reviewer, "approved_at": datetime.fromisoformat(entry.at)}
+                if entry.action == "approve"
+                else {"approved_by": None, "approved_at": None}
+            )
+            attachments = [
+                a.model_copy(update=approval) if a.control_id == entry.control_id else a for a in attachments
+            ]
+    return attachments
+
+
+def _attachment(entry: LogEntry) -> Attachment:
+    attached_at = datetime.fromisoformat(entry.at)
+    if "period_start" in entry.detail:
+        start, end = date.fromisoformat(entry.detail["period_start"]), date.fromisoformat(entry.detail["period_end"])
+    else:  # attached before periods were recorded: the quarter it was attached in (today's default)
+        start, end = quarter_of(attached_at.date())
+    return Attachment(
+        control_id=entry.control_id,
+        evidence_id=str(entry.detail.get("evidence_id", "")),
+        file=str(entry.detail.get("path", "")),
+        note=entry.reason,
+        attached_by=entry.reviewer,
+        attached_at=attached_at,
+        period_start=start,
+        period_end=end,
+    )
+
+
+# -- the period an attachment covers ---------------------------------------------------------------------
+
+_QUARTER = re.compile(r"(\d{4})-?Q([1-4])", re.IGNORECASE)
+
+
+def quarter_of(day: date) -> tuple[date, date]:
+    """The first and last day of the calendar quarter `day` falls in."""
+    first_month = (day.month - 1) // 3 * 3 + 1
+    start = date(day.year, first_month, 1)
+    next_start = date(day.year + 1, 1, 1) if first_month == 10 else date(day.year, first_month + 3, 1)
+    return start, next_start - timedelta(days=1)
+
+
+def parse_period(text: str, today: date) -> tuple[date, date]:
+    """A period as a reviewer types it: empty (the quarter of `today`), "2025-Q1", or "2025-01-01..2025-03-31"."""
+    text = text.strip()
+    if not text:
+        return quarter_of(today)
+    quarter = _QUARTER.fullmatch(text)
+    if quarter:
+        return quarter_of(date(int(quarter[1]), int(quarter[2]) * 3 - 2, 1))
+    start_text, _, end_text = text.partition("..")
+    try:
+        start, end = date.fromisoformat(start_text.strip()), date.fromisoformat(end_text.strip())
+    except ValueError:
+        raise ValueError(f"period {text!r}: write a quarter (2025-Q1) or two dates (2025-01-01..2025-03-31)") from None
+    if end < start:
+        raise ValueError(f"period {text!r}: it ends before it starts")
+    return start, end

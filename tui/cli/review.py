@@ -6,12 +6,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli_state import cli_state, console, err_console, fail
-from tui.review_log import ReviewLog
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(review)
+from tui.cli.state import cli_state, console, err_console, fail
 
 
 def review(
@@ -25,13 +20,14 @@ def review(
     if log:
         _print_log(state.workspace.review_db)
         return
+    from tools.signing import SigningError
     from tui.app import ReviewApp
     from tui.session import NoRunError, ReviewSession
 
     try:
         # The CLI's configuration (--config, --workspace); without --config, a demo run's own (see run_config).
         session = ReviewSession.open(state.config, state.workspace, config_given=state.config_path is not None)
-    except NoRunError as exc:
+    except (NoRunError, SigningError) as exc:
         fail(str(exc))
     try:
         ReviewApp(session).run()
@@ -41,8 +37,14 @@ def review(
 
 def _print_log(path) -> None:
     if not path.exists():
-        console.print(f"No review decisions yet ({path} does not exist).")
+        # Not proof that there never were any: `auditor verify` checks the heads signed runs and anchors recorded.
+        console.print(
+            f"No review decisions yet ({path} does not exist; `auditor verify` checks whether signed "
+            "runs recorded some)."
+        )
         return
+    from agent.review_log import ReviewLog
+
     review_log = ReviewLog(path)
     try:
         entries = review_log.entries()
@@ -53,9 +55,11 @@ def _print_log(path) -> None:
     console.print(f"Review log {path}", highlight=False, soft_wrap=True)
     for entry in entries:
         reason = f"  reason: {entry.reason}" if entry.reason else ""
+        period = entry.detail.get("period_start")
+        covers = f"  covers {period}..{entry.detail.get('period_end')}" if period else ""
         console.print(
             f"{entry.seq:>4}  {entry.at}  {entry.reviewer}  {entry.action:<10} {entry.control_id}  run={entry.run_id}"
-            f"  text {entry.before_hash[:12]}→{entry.after_hash[:12]}{reason}",
+            f"  text {entry.before_hash[:12]}→{entry.after_hash[:12]}{covers}{reason}",
             soft_wrap=True,
             highlight=False,
             markup=False,

@@ -1,4 +1,8 @@
-"""The `auditor` command line. Each area registers its own commands; this file composes them."""
+"""The `auditor` command line: every command is named here, in one place.
+
+The command modules beside this file (proof, evidence, knowledge, review) hold the command functions;
+this package sits at the top of the import graph, so no lower package imports the command line.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from agent.cli_state import CliState, cli_state, console, fail
-from agent.config import CONFIG_FILENAME, CONFIG_TEMPLATE
+from tools.workspace import CONFIG_FILENAME
+from tui.cli import continuous, evidence, export, keys, knowledge, proof, review, schedule
+from tui.cli.state import CliState, cli_state, console, fail
+
 
 class _AuditorGroup(TyperGroup):
     """Notes whether the command line asks for help before the root callback runs: by then Click has
@@ -57,6 +63,9 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented auditor.toml in the current directory."""
+    from tools.config import CONFIG_TEMPLATE, ConfigError, load_config
+    from tools.signing import SigningError, load_signer
+
     state = cli_state(ctx)
     target = state.config_path or Path.cwd() / CONFIG_FILENAME
     if target.exists() and not force:
@@ -65,20 +74,28 @@ def init(
         fail(f"{target}: folder {target.parent} does not exist")
     target.write_text(CONFIG_TEMPLATE, encoding="utf-8")
     console.print(f"Wrote [bold]{target}[/]. Edit it, then run [bold]auditor knowledge build[/].")
+    try:  # the key that will sign every run: outside the workspace, created now unless there is one
+        signer = load_signer(load_config(target), create=True)
+    except (ConfigError, SigningError) as exc:
+        fail(str(exc))
+    console.print(f"Signing key: {signer.source} (key id {signer.public.key_id}).", highlight=False)
 
 
-def _register_areas() -> None:
-    # Each area owns its commands; a missing area (not built yet) simply adds none.
-    from importlib import import_module
-
-    for module_name in ("knowledge.cli", "tools.cli", "agent.commands", "tui.cli"):
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.register(app)
-
-
-_register_areas()
+# Every command, in the order `auditor --help` lists them.
+app.command("run")(proof.run)
+app.command("demo")(proof.demo)
+app.command("report")(proof.report)
+app.command("verify")(evidence.verify)
+app.add_typer(evidence.evidence_app, name="evidence")
+app.add_typer(keys.keys_app, name="keys")
+app.add_typer(knowledge.knowledge_app, name="knowledge")
+app.add_typer(knowledge.criteria_app, name="criteria")
+app.add_typer(knowledge.controls_app, name="controls")
+app.command("coverage")(knowledge.coverage)
+app.add_typer(export.checks_app, name="checks")
+app.add_typer(export.export_app, name="export")
+app.command("review")(review.review)
+app.add_typer(schedule.schedule_app, name="schedule")
+app.command("history")(continuous.history)
+app.command("diff")(continuous.diff)
+app.command("requests")(continuous.requests)

@@ -1,0 +1,215 @@
+"""Listing checks and exporting for auditors: `auditor checks list`, `auditor export oscal|package`."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tools.workspace import Workspace
+from tui.cli.knowledge import load_library
+from tui.cli.state import cli_state, console, fail
+
+if TYPE_CHECKING:
+    from agent.report_schema import ReadinessReport
+    from knowledge.catalog import Catalog
+
+checks_app = typer.Typer(help="The rule-based checks that judge evidence.", no_args_is_help=True)
+export_app = typer.Typer(help="Exports for auditors: OSCAL documents, the evidence package.", no_args_is_help=True)
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def check_rows() -> list[dict[str, object]]:
+    """Every registered check: id, source (of the evidence it reads), severity, title, and the controls it backs."""
+    from tools.catalog import CHECKS, TOOLS, load_all
+
+    load_all()
+    library = load_library()
+    rows = []
+    for spec in sorted(CHECKS.values(), key=lambda s: s.id):
+        sources = sorted({str(TOOLS[tool].source) for tool in spec.needs if tool in TOOLS})
+        rows.append(
+            {
+                "id": spec.id,
+                "source": ", ".join(sources),
+                "severity": str(spec.severity),
+                "title": spec.title,
+                "controls": [control.id for control in library.by_check(spec.id)],
+            }
+        )
+    return rows
+
+
+@checks_app.command("list")
+def list_checks(
+    format: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table for people, json for tools.")
+    ] = ListFormat.table,
+) -> None:
+    """Every check: what it tests, the evidence source it reads, its severity and the controls it backs."""
+    rows = check_rows()
+    if format is ListFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("Id", "Source", "Severity", "Tests", "Controls", title=f"{len(rows)} checks")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["source"]),
+            str(row["severity"]),
+            str(row["title"]),
+            ", ".join(row["controls"]) or "-",
+        )  # type: ignore[arg-type]
+    console.print(table)
+
+
+def emit_report(
+    workspace: Workspace,
+    readiness: ReadinessReport,
+    format: str,
+    *,
+    out: Path | None,
+    to_stdout: bool,
+    output_dir: Path | None,
+) -> None:
+    """`auditor report`'s output: every format into `output_dir`; or one format to `out` ("-": the terminal), to
+    the terminal with `to_stdout`, or by default to reports/<run>/rendered/report.<format> (its path printed)."""
+    from agent.render.formats import RENDERED_DIR, render, write_all
+    from agent.render.inputs import gather
+    from knowledge.catalog import load_catalog
+
+    inputs = gather(workspace, readiness, load_catalog())
+    try:
+        if output_dir is not None:
+            for path in write_all(inputs, output_dir):
+                console.print(f"Wrote {path}", highlight=False)
+            return
+        text = render(inputs, format)
+        if to_stdout or out == Path("-"):
+            typer.echo(text, nl=False)
+            return
+        target = out or workspace.reports_dir / readiness.run.id / RENDERED_DIR / f"report.{format}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {exc.filename}: {exc.strerror}")
+    console.print(f"Wrote {target}", highlight=False)
+
+
+def emit_text(text: str, out: Path | None, *, what: str = "") -> None:
+    """Print the text (no `out`, or "-"), or write it to `out` and say so (`what`: said after the path)."""
+    if out is None or out == Path("-"):
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    console.print(f"Wrote {out}{what}", highlight=False)
+
+
+class OscalKind(str, Enum):
+    assessment_results = "assessment-results"
+    ssp = "ssp"
+
+
+def reviewed_report(workspace: Workspace, run_id: str | None, catalog: Catalog) -> ReadinessReport:
+    """The run's report (default: the latest) with the review decisions recorded since; fails the command when
+    there is no such report or the review log cannot be read."""
+    from agent.report import latest_run_id, read_report, reassess
+    from agent.review_log import ReviewLog, ReviewLogError, apply_review, manual_attachments
+
+    run_id = run_id or latest_run_id(workspace)
+    if run_id is None:
+        fail(f"no report in {workspace.reports_dir} yet: run `auditor run` (or `auditor demo`) first")
+    try:
+        readiness = read_report(workspace, run_id)
+    except FileNotFoundError:
+        fail(f"no report for run {run_id} in {workspace.reports_dir}")
+    try:
+        with ReviewLog(workspace.review_db) as review_log:
+            # Manual evidence attached and approved since the run counts now, for the run's period.
+            return apply_review(reassess(readiness, catalog, manual_attachments(review_log)), review_log)
+    except ReviewLogError as exc:
+        fail(str(exc))
+
+
+def _reviewed_inputs(ctx: typer.Context, run_id: str | None):  # -> ReportInputs
+    """The run's reviewed report and what renders it."""
+    from agent.render.inputs import gather
+    from knowledge.catalog import load_catalog
+
+    workspace = cli_state(ctx).workspace
+    catalog = load_catalog()
+    readiness = reviewed_report(workspace, run_id, catalog)
+    return gather(workspace, readiness, catalog)
+
+
+@export_app.command("oscal")
+def export_oscal(
+    ctx: typer.Context,
+    kind: Annotated[
+        OscalKind,
+        typer.Option(
+            "--kind",
+            help="assessment-results (findings, observations, risks) or ssp (a system security plan skeleton).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The JSON file to write (- for the terminal).")],
+    run_id: Annotated[str | None, typer.Option("--run", help="A run id (default: the latest run).")] = None,
+) -> None:
+    """The report as NIST OSCAL 1.1.3 JSON."""
+    from agent.oscal import assessment_results, system_security_plan
+
+    inputs = _reviewed_inputs(ctx, run_id)
+    document = assessment_results(inputs) if kind is OscalKind.assessment_results else system_security_plan(inputs)
+    emit_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", out, what=f" (OSCAL {kind.value})")
+
+
+@export_app.command("package")
+def export_package(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="The zip file to write.")],
+    run_id: Annotated[str | None, typer.Option("--run", help="A run id (default: the latest run).")] = None,
+) -> None:
+    """The auditor's evidence package: per control its narrative, findings, review record and evidence items;
+    index.html; the review log; manifest.json with every file's sha256 and the evidence chain head."""
+    from agent.package import build_package
+
+    inputs = _reviewed_inputs(ctx, run_id)
+    try:
+        built = build_package(cli_state(ctx).workspace, inputs, out)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    for problem in built.problems:
+        console.print(f"[yellow]warning[/] {escape(problem)}", highlight=False)
+    console.print(
+        f"Wrote {out}: {built.files} files, {built.evidence_items} evidence items. "
+        f"Check it with `auditor verify --package {out}`.",
+        highlight=False,
+    )
+
+
+def verify_package_command(path: Path) -> None:
+    """`auditor verify --package FILE`: the manifest, the evidence chain and the review log, without a workspace."""
+    from agent.package import verify_package
+
+    checked = verify_package(path)
+    for problem in checked.problems:
+        console.print(f"[bold red]problem[/] {escape(problem)}", highlight=False)
+    if not checked.ok:
+        fail(f"{path}: {len(checked.problems)} problem(s)", code=1)
+    console.print(
+        f"{path}: OK ({checked.files} files, {checked.evidence_items} evidence items; manifest, evidence "
+        "chain and review log check out).",
+        highlight=False,
+    )
