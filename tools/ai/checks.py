@@ -13,11 +13,11 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from tools.ai.collectors import PROVIDER_SIGNATURES
-from tools.aws.checks import _aws_check, _by_region
+from tools.aws.checks import aws_check, by_region
 from tools.catalog import EvidenceView, StoredEvidence, check
 from tools.checks_common import finding, missing_evidence, nothing_to_judge, passed_if, read_error, unreadable
 from tools.findings import Finding, Severity, Status
-from tools.repos.checks import _repo_check, approvers_before_merge
+from tools.repos.checks import approvers_before_merge, repo_check
 
 MAX_ASSURANCE_REPORT_AGE_DAYS = 365  # a SOC 2 report older than 12 months no longer covers the current period
 APPROVED = "Approved"  # SageMaker's ModelApprovalStatus of a package cleared for production
@@ -27,7 +27,7 @@ PROVIDER = "model-provider/"
 # -- SageMaker ---------------------------------------------------------------------------------
 
 
-@_aws_check(
+@aws_check(
     "ai.sagemaker.endpoint_model_approved",
     "SageMaker endpoints serve only approved model packages from the model registry",
     ("aws.sagemaker.endpoints",),
@@ -39,7 +39,7 @@ def endpoint_model_approved(check_id: str, items: list[StoredEvidence]) -> Itera
             resource = endpoint.get("EndpointArn") or f"{region}/{endpoint['EndpointName']}/-"
             yield _served_models_verdict(check_id, resource, endpoint, evidence_id)
 
-    return _by_region(check_id, items, judge)
+    return by_region(check_id, items, judge)
 
 
 def _served_models_verdict(check_id: str, resource: str, endpoint: dict[str, Any], evidence_id: str) -> Finding:
@@ -81,7 +81,7 @@ def _served_models_verdict(check_id: str, resource: str, endpoint: dict[str, Any
     return finding(check_id, Status.PASS, resource, reason, [evidence_id], **facts)
 
 
-@_aws_check(
+@aws_check(
     "ai.sagemaker.training_data_lineage",
     "Each SageMaker training job records the S3 data it trained on and where its model went",
     ("aws.sagemaker.training_jobs",),
@@ -121,7 +121,7 @@ def _by_training_job(
             else:
                 yield verdict(evidence_id, name, resource, job)
 
-    return _by_region(check_id, items, judge)
+    return by_region(check_id, items, judge)
 
 
 def _s3_uri(channel: dict[str, Any]) -> str | None:
@@ -129,7 +129,7 @@ def _s3_uri(channel: dict[str, Any]) -> str | None:
     return uri if isinstance(uri, str) and uri.startswith("s3://") else None
 
 
-@_aws_check(
+@aws_check(
     "ai.sagemaker.training_output_encrypted",
     "Model artifacts written by SageMaker training jobs are encrypted at rest",
     ("aws.sagemaker.training_jobs",),
@@ -196,10 +196,10 @@ def invocation_logging(view: EvidenceView) -> list[Finding]:
             reason = f"Bedrock model invocation logging is off in {region}: no record of prompts and answers is kept."
         yield finding(check_id, passed_if(bool(destinations) and text), region, reason, [evidence_id], **facts)
 
-    return list(_by_region(check_id, items, judge))
+    return list(by_region(check_id, items, judge))
 
 
-@_aws_check(
+@aws_check(
     "ai.bedrock.custom_model_lineage",
     "Each Bedrock custom model records its base model, training data and the job that made it",
     ("aws.bedrock.models",),
@@ -224,7 +224,7 @@ def custom_model_lineage(check_id: str, items: list[StoredEvidence]) -> Iterator
             resource = model.get("modelArn") or f"{region}/{name}/-"
             yield finding(check_id, passed_if(not missing), resource, reason, [evidence_id], **facts)
 
-    return _by_region(check_id, items, judge)
+    return by_region(check_id, items, judge)
 
 
 # -- model providers as vendors ----------------------------------------------------------------
@@ -366,7 +366,7 @@ def tier_of(path: str, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(path if "/" in pattern else name, pattern) for pattern in patterns)
 
 
-@_repo_check(
+@repo_check(
     "ai.changes.tier_rules",
     "Every merged change to AI assets (weights, prompts, knowledge base, routing) met its tier's rule",
     "github.pull_changes",

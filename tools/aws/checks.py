@@ -48,7 +48,7 @@ Judge = Callable[[dict[str, Any]], Verdict]
 # -- how checks read evidence ----------------------------------------------------------------
 
 
-def _aws_check(
+def aws_check(
     check_id: str, title: str, needs: tuple[str, ...], *, severity: Severity
 ) -> Callable[[Callable[..., Iterable[Finding]]], Any]:
     """Register a check whose body(check_id, items of each needed tool...) yields findings. Missing evidence
@@ -74,7 +74,7 @@ def _status(verdict: bool | Status) -> Status:
     return verdict if isinstance(verdict, Status) else passed_if(verdict)
 
 
-def _by_region(
+def by_region(
     check_id: str, items: list[StoredEvidence], judge: Callable[[str, str, Any], Iterable[Finding]]
 ) -> Iterator[Finding]:
     """judge(evidence id, region, data) for every region read; a region AWS refused is an error finding."""
@@ -132,7 +132,7 @@ class Kind:
                 yield finding(check_id, _status(status), resource, reason, evidence, **names, **facts)
 
         if self.regional:
-            return _by_region(check_id, items, each)
+            return by_region(check_id, items, each)
         return (found for item in items for found in each(item.id, None, item.data))
 
     def check(
@@ -145,7 +145,7 @@ class Kind:
             def body(check_id: str, items: list[StoredEvidence]) -> Iterable[Finding]:
                 return self.judged(check_id, items, judge, reads, absent)
 
-            return _aws_check(check_id, title, (self.tool,), severity=severity)(body)
+            return aws_check(check_id, title, (self.tool,), severity=severity)(body)
 
         return register
 
@@ -162,9 +162,9 @@ def _per_region(
                 status, reason, facts = judge(region, data)
                 yield finding(check_id, _status(status), region, reason, [evidence_id], region=region, **facts)
 
-            return _by_region(check_id, items, judged)
+            return by_region(check_id, items, judged)
 
-        return _aws_check(check_id, title, (tool,), severity=severity)(body)
+        return aws_check(check_id, title, (tool,), severity=severity)(body)
 
     return register
 
@@ -260,7 +260,7 @@ def _password_rule(check_id: str, title: str, *, severity: Severity) -> Callable
                 error = read_error(item.data) or "no data"
                 yield unreadable(check_id, ACCOUNT, error, [item.id], "The password policy")
 
-        return _aws_check(check_id, title, ("aws.iam.password_policy",), severity=severity)(body)
+        return aws_check(check_id, title, ("aws.iam.password_policy",), severity=severity)(body)
 
     return register
 
@@ -448,7 +448,7 @@ def _managed_policy(check_id: str, item: StoredEvidence, name: str) -> dict[str,
     return unreadable(check_id, f"arn:aws:iam::aws:policy/{name}", error, [item.id], f"Attachments of {name}")
 
 
-@_aws_check(
+@aws_check(
     "aws.iam.admin_privileges",
     "No attached or inline policy grants full *:* administrator rights",
     ("aws.iam.policies", "aws.iam.inline_policies"),
@@ -534,7 +534,7 @@ def _inline_admin(check_id: str, items: list[StoredEvidence]) -> Iterator[Findin
             yield from nothing_to_judge(check_id, item.tool, reason, [item.id])
 
 
-@_aws_check(
+@aws_check(
     "aws.iam.support_role",
     "A role can manage incidents with AWS Support",
     ("aws.iam.policies",),
@@ -600,7 +600,7 @@ def _blocks_all(configuration: Any) -> bool:
     return isinstance(configuration, dict) and all(configuration.get(setting) is True for setting in BLOCK_SETTINGS)
 
 
-@_aws_check(
+@aws_check(
     "aws.s3.account_public_access_block",
     "S3 Block Public Access is on for the account",
     ("aws.s3.account_public_access_block",),
@@ -624,7 +624,7 @@ def s3_account_public_access_block(check_id: str, items: list[StoredEvidence]) -
     yield finding(check_id, passed_if(not off), ACCOUNT, reason, [item.id], settings_off=len(off))
 
 
-@_aws_check(
+@aws_check(
     "aws.s3.bucket_public_access_block",
     "Every bucket blocks public access (itself or through the account)",
     ("aws.s3.buckets", "aws.s3.account_public_access_block"),
@@ -768,7 +768,7 @@ def _public_grants(acl: dict[str, Any]) -> list[str]:
     )
 
 
-@_aws_check(
+@aws_check(
     "aws.s3.bucket_public", "No bucket is public through its policy or its ACL",
     ("aws.s3.buckets", "aws.s3.account_public_access_block"), severity=Severity.CRITICAL,
 )  # fmt: skip
@@ -1037,7 +1037,7 @@ def _all_regions(check_id: str, items: list[StoredEvidence]) -> tuple[list[tuple
         entries.extend((region, entry) for entry in listed)
         return []
 
-    errors = list(_by_region(check_id, items, gather))
+    errors = list(by_region(check_id, items, gather))
     return entries, errors
 
 
@@ -1089,7 +1089,7 @@ def _alarm_check(check_id: str, title: str, activity: str, markers: tuple[str, .
             alarmed_filters=len(with_alarm),
         )
 
-    _aws_check(check_id, title, ("aws.logs.metric_filters", "aws.cloudwatch.alarms"), severity=severity)(body)
+    aws_check(check_id, title, ("aws.logs.metric_filters", "aws.cloudwatch.alarms"), severity=severity)(body)
 
 
 _alarm_check(
@@ -1153,7 +1153,7 @@ def guardduty_enabled(region: str, detectors: list[dict[str, Any]]) -> Verdict:
     return False, f"No enabled GuardDuty detector in {region}.", {"detectors": len(detectors)}
 
 
-@_aws_check(
+@aws_check(
     "aws.backup.plan_exists",
     "At least one AWS Backup plan exists",
     ("aws.backup.plans",),

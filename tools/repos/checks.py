@@ -63,7 +63,7 @@ def _per_repo(view: EvidenceView, check_id: str, tool: str, judge: RepoJudge) ->
     return findings
 
 
-def _repo_check(
+def repo_check(
     check_id: str, title: str, tool: str, *, severity: Severity
 ) -> Callable[[RepoJudge], Callable[[EvidenceView], list[Finding]]]:
     """Register a check that judges each repository entry of one tool's evidence with a RepoJudge."""
@@ -87,7 +87,7 @@ def codeowner_rules(text: str) -> list[str]:
     return [line for line in lines if len(line.split()) >= 2]
 
 
-@_repo_check(
+@repo_check(
     "repo.codeowners",
     "Code owners are defined for the repository",
     "git.repository_files",
@@ -125,7 +125,7 @@ def _runs_on_pull_requests(workflow_text: str) -> bool:
     return bool(triggers) and any(t in ("pull_request", "pull_request_target", "merge_group") for t in triggers)
 
 
-@_repo_check(
+@repo_check(
     "repo.ci_workflows",
     "Changes run through continuous integration",
     "git.repository_files",
@@ -153,7 +153,7 @@ def ci_workflows(check_id: str, entry: dict[str, Any], evidence_id: str) -> list
     ]  # fmt: skip
 
 
-@_repo_check(
+@repo_check(
     "repo.dependency_updates", "Automated dependency updates are configured (Dependabot or Renovate)",
     "git.repository_files", severity=Severity.MEDIUM,
 )  # fmt: skip
@@ -173,7 +173,7 @@ def dependency_updates(check_id: str, entry: dict[str, Any], evidence_id: str) -
 # -- local repository history ----------------------------------------------------------------
 
 
-@_repo_check("repo.signed_commits", "Recent commits are signed", "git.commits", severity=Severity.MEDIUM)
+@repo_check("repo.signed_commits", "Recent commits are signed", "git.commits", severity=Severity.MEDIUM)
 def signed_commits(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
     repo = entry["repo"]
     commits = entry["commits"]
@@ -231,7 +231,7 @@ def _secret_findings(repo: str, commit: dict[str, Any], evidence_id: str) -> Ite
         )  # fmt: skip
 
 
-@_repo_check(
+@repo_check(
     "repo.secrets_in_history",
     "No secrets were ever committed to the repository history",
     "git.history",
@@ -379,7 +379,7 @@ def approvers_before_merge(pull: dict[str, Any]) -> set[str]:
     return {user for user, state in verdicts.items() if state == "APPROVED" and user != pull["author"]}
 
 
-@_repo_check(
+@repo_check(
     "github.pr_approved_before_merge",
     "Merged pull requests were approved by someone other than their author before merge",
     "github.pulls",
@@ -436,7 +436,7 @@ def _alert_check(
 ) -> None:
     """Register a check that fails each open alert and passes a repository with none."""
 
-    @_repo_check(check_id, title, tool, severity=severity)
+    @repo_check(check_id, title, tool, severity=severity)
     def judge(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
         repo = entry["repo"]
         open_alerts = [a for a in entry["alerts"] if a.get("state") == "open"]
