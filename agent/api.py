@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from knowledge.catalog import Catalog
     from knowledge.control_library import ControlLibrary
     from knowledge.store import KnowledgeStore
+    from tools.runner import EvidenceRunner
 
 # `model` argument default: build the model from the configuration (pass None for offline).
 FROM_CONFIG: Any = object()
@@ -97,6 +99,22 @@ class ProofServices:
                 "(see `auditor controls list`)"
             )
 
+    def run_context(
+        self, config: AuditorConfig, workspace: Workspace, runs: RunStore, runner: EvidenceRunner, **options: Any
+    ) -> RunContext:
+        """What the graph's nodes read in one run: these services, the run's stores and runner, and `options`
+        (trigger, feedback, on_event, cancel, only_checks) as RunContext takes them."""
+        return RunContext(
+            config=config,
+            workspace=workspace,
+            catalog=self.catalog,
+            library=self.library,
+            store=self.store,
+            runs=runs,
+            runner=runner,
+            **options,
+        )
+
 
 def open_proof_services(workspace: Workspace) -> ProofServices:
     """Register the tools and checks, load the criteria and controls, open the store (built if empty)."""
@@ -106,9 +124,9 @@ def open_proof_services(workspace: Workspace) -> ProofServices:
     from tools.catalog import load_all
 
     load_all()
+    # open() builds an empty store itself; asking Chroma again here would start a Chroma client the run's searches,
+    # which read the saved search index, never need.
     store = KnowledgeStore.open(workspace.chroma_dir)
-    if not store.is_built():
-        store.build()
     return ProofServices(load_catalog(), load_controls(), store)
 
 
@@ -166,7 +184,7 @@ def run_proof(
     if model is not None:
         model = with_circuit_breakers(model, on_drop=partial(_endpoint_dropped, sources, warn))
     locker = EvidenceLocker(workspace.locker_db, workspace.blobs_dir)
-    collect_context = CollectContext(config, run_id=run_id)
+    collect_context = CollectContext(config, run_id=run_id, approved_attachments=partial(approved_records, workspace))
     ttl = config.run.evidence_ttl()
     signed = signed_items(workspace, _signing_key(config).public)  # only evidence a signed run collected is reused
     runner = (
@@ -174,14 +192,11 @@ def run_proof(
         if runner_factory
         else EvidenceRunner(locker, collect_context, run_id, ttl=ttl, fresh=fresh, sources=sources, signed=signed)
     )
-    context = RunContext(
-        config=config,
-        workspace=workspace,
-        catalog=services.catalog,
-        library=services.library,
-        store=services.store,
-        runs=runs,
-        runner=runner,
+    context = services.run_context(
+        config,
+        workspace,
+        runs,
+        runner,
         trigger=trigger,
         on_event=on_event,
         cancel=cancel or threading.Event(),
@@ -202,9 +217,11 @@ def run_proof(
         started_before = checkpointer.get_tuple({"configurable": {"thread_id": run_id}}) is not None
         graph_input = None if started_before else {"run_id": run_id, "control_ids": selected}
         try:
-            # "sync": each finished control's checkpoint write is on disk before the next step, so a kill
-            # loses as little as possible (the run store's own record covers the rest).
-            graph.invoke(graph_input, run_config, context=context, durability="sync")
+            # Each finished control's result is written as it finishes, in every mode but "exit". "async" does not
+            # wait for the checkpoint after each of the run's three steps (start, controls, report): what a kill
+            # could lose there, the run store's own record covers. ("sync" would also be handed down to the
+            # controls, which keep no checkpoints of their own, and LangGraph then fails waiting for one.)
+            graph.invoke(graph_input, run_config, context=context, durability="async")
         except BaseException as exc:  # Ctrl-C (RunCancelled, KeyboardInterrupt) included: the run stays resumable
             runs.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             # What it collected is signed too, so `verify` does not name it unsigned; a resume signs it again.
@@ -226,6 +243,16 @@ def run_proof(
         aws_distinct_calls=aws_calls.distinct,
         signed_head=runs.head_line(run_id),
     )
+
+
+def approved_records(workspace: Workspace, control_id: str) -> list[dict[str, str]]:
+    """The attachments reviewers approved for a control, as the review log records them: what a collector
+    stores as evidence (tools/context.py approved_attachments), so a check can judge them."""
+    from agent.review_log import ReviewLog, approved_attachments, attachment_record
+
+    with ReviewLog(workspace.review_db) as review_log:
+        approved = approved_attachments(review_log).get(control_id, [])
+    return [{"evidence_id": a.evidence_id, "note": a.note or "", **attachment_record(a)} for a in approved]
 
 
 def _signing_key(config: AuditorConfig) -> Signer:
@@ -281,7 +308,9 @@ def regenerate_control(
     run_id = new_run_id()
     runs.start(run_id, trigger="regenerate", writer=describe(model), control_ids=[control_id])
     with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
-        collect_context = CollectContext(config, run_id=run_id)
+        collect_context = CollectContext(
+            config, run_id=run_id, approved_attachments=partial(approved_records, workspace)
+        )
         runner = EvidenceRunner(
             locker,
             collect_context,
@@ -289,14 +318,11 @@ def regenerate_control(
             ttl=config.run.evidence_ttl(),
             signed=signed_items(workspace, _signing_key(config).public),
         )
-        context = RunContext(
-            config=config,
-            workspace=workspace,
-            catalog=services.catalog,
-            library=services.library,
-            store=services.store,
-            runs=runs,
-            runner=runner,
+        context = services.run_context(
+            config,
+            workspace,
+            runs,
+            runner,
             trigger="regenerate",
             feedback={control_id: feedback} if feedback else {},
             on_event=on_event,
@@ -312,8 +338,15 @@ def regenerate_control(
     return ControlResult.model_validate(output["results"][control_id])
 
 
-def verify_narrative(workspace: Workspace, control_result: ControlResult, text: str) -> VerifierResult:
-    """Verify a narrative (e.g. a reviewer's edit) against what this control retrieved and collected."""
+def verify_narrative(
+    workspace: Workspace,
+    control_result: ControlResult,
+    text: str,
+    audit_period: tuple[date, date] | None = None,
+) -> VerifierResult:
+    """Verify a narrative (e.g. a reviewer's edit) against what this control retrieved and collected, and the
+    attachments reviewers approved for it; `audit_period` is the config's [audit] period."""
+    from agent.nodes import attachment_facts
     from knowledge.control_library import load_controls
     from knowledge.store import KnowledgeStore
     from tools.catalog import CHECKS, load_all
@@ -331,6 +364,8 @@ def verify_narrative(workspace: Workspace, control_result: ControlResult, text: 
             facts = _stored_facts(str(workspace.root), call.evidence_id)
             if facts is not None:
                 evidence[call.evidence_id] = facts
+    if control_result.review is not None:
+        evidence |= attachment_facts([a for a in control_result.review.attachments if a.approved])
     titles = {f.check: CHECKS[f.check].title for f in control_result.findings if f.check in CHECKS}
     control = load_controls().get(control_result.id)
     as_of = control_result.assessed_at.date() if control_result.assessed_at else None
@@ -343,6 +378,7 @@ def verify_narrative(workspace: Workspace, control_result: ControlResult, text: 
             titles,
             statements=list(control.statements) if control else [],
             as_of=as_of,
+            audit_period=audit_period,
         ),
     )
 

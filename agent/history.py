@@ -1,29 +1,36 @@
 """Run history and drift: what each run found, and what changed between two runs.
 
 The run store (agent/runs.py) knows every run, finished or not; each finished run's report.json holds what
-it found. A report is large (every finding with its reasons), so each run's digest — summary, per-control
-status and counts, and its failing findings — is kept beside the report in digest.json, written the first
-time it is read and rebuilt when the report changes. History and observation periods read only digests.
+it found. A report is large (every finding with its reasons), so each run's digest — its summary, per control
+the finding counts, and its failing findings — is kept in the run store, written after the run (or the first
+time it is read) and rebuilt when the report changes. History and observation periods read only digests, and
+history only their summaries.
+
+A digest is built only from a report.json whose bytes are the ones its run's signed record names (checked with
+the caller's public key), and is stored with that hash: a report changed or unsigned since is left out of every
+figure, and named (`Digests.rejected`), never read as what the run found.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from datetime import datetime
-from pathlib import Path
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.report import read_report
+from agent.integrity import signed_report_hashes
 from agent.report_schema import ControlResult, ReadinessReport
-from agent.runs import RunStore
+from agent.runs import RunStore, StoredDigest
+from tools.chain import sha256_hex
 from tools.findings import Finding
+from tools.signing import PublicKey
 from tools.workspace import Workspace
 
-DIGEST_FILENAME = "digest.json"
-DIGEST_VERSION = 1
+# Part of each stored digest's source stamp: a digest of an older layout is rebuilt from its report.
+DIGEST_VERSION = 3
+VERIFY_HINT = "excluded; run `auditor verify`"
 # Findings that count against a control: fail, and error (unreadable evidence is never taken as a pass).
 FAILING = ("fail", "error")
 
@@ -32,32 +39,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ExceptionEntry(_Model):
-    """One failing finding of one control: an exception in auditor's terms."""
+class ExceptionEntry(NamedTuple):
+    """One failing finding of one control: an exception in auditor's terms. A tuple: a year of daily runs
+    holds tens of thousands of them."""
 
     control: str
     check: str
     resource: str
     status: str  # fail | error
     reason: str
-    evidence_ids: list[str] = Field(default_factory=list)
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.control, self.check, self.resource)
+    evidence_ids: list[str]
 
 
-class ControlDigest(_Model):
-    status: str
-    kind: str
-    findings: dict[str, int] = Field(default_factory=dict)  # finding status -> how many
+class ControlDigest(NamedTuple):
+    status: str  # the control's
+    findings: dict[str, int]  # finding status -> how many
 
 
-class RunDigest(_Model):
-    """What one run's report says, in a few kilobytes."""
+class RunSummary(_Model):
+    """What one run's report says overall, in a few hundred bytes: all `auditor history` shows."""
 
-    version: int = DIGEST_VERSION
-    source_stamp: str  # the report.json size and mtime it was built from
     run_id: str
     started_at: datetime
     finished_at: datetime | None
@@ -70,7 +71,13 @@ class RunDigest(_Model):
     fix_items: int
     evidence_head: str | None  # "seq:record_hash"
     unread_sources: list[str] = Field(default_factory=list)
-    controls: dict[str, ControlDigest]  # only the controls this run judged itself
+    exception_count: int
+
+
+class RunDigest(RunSummary):
+    """The summary, and per control this run judged itself its status and finding counts, and its exceptions."""
+
+    controls: dict[str, ControlDigest]
     exceptions: list[ExceptionEntry] = Field(default_factory=list)
 
 
@@ -88,17 +95,23 @@ class HistoryEntry(_Model):
     exceptions: int | None = None
     evidence_head: str | None = None
     unread_sources: list[str] = Field(default_factory=list)
+    report_problem: str | None = None  # its report.json is not the one the run signed: left out
+
+
+class Digests(NamedTuple):
+    found: dict[str, RunSummary]  # by run id: runs whose report is the one they signed
+    rejected: dict[str, str]  # by run id: why the run's report was left out
 
 
 # -- digests ----------------------------------------------------------------------------------------
 
 
-def digest_report(report: ReadinessReport, source_stamp: str = "") -> RunDigest:
+def digest_report(report: ReadinessReport) -> RunDigest:
     run = report.run
     own = [c for c in report.controls if c.run_id in (None, run.id)]
     head = run.evidence_head
+    exceptions = [_exception(c, f) for c in own for f in c.findings if f.status in FAILING]
     return RunDigest(
-        source_stamp=source_stamp,
         run_id=run.id,
         started_at=run.started_at,
         finished_at=run.finished_at,
@@ -116,49 +129,102 @@ def digest_report(report: ReadinessReport, source_stamp: str = "") -> RunDigest:
         fix_items=len(report.fix_list),
         evidence_head=f"{head.seq}:{head.record_hash}" if head else None,
         unread_sources=[s.source for s in run.sources if s.state == "error"],
-        controls={c.id: ControlDigest(status=c.status, kind=c.kind, findings=_count_statuses(c.findings)) for c in own},
-        exceptions=[_exception(c, f) for c in own for f in c.findings if f.status in FAILING],
+        exception_count=len(exceptions),
+        controls={c.id: ControlDigest(str(c.status), _count_statuses(c.findings)) for c in own},
+        exceptions=exceptions,
     )
 
 
-def run_digest(workspace: Workspace, run_id: str) -> RunDigest | None:
-    """The run's digest (None: it wrote no report), from digest.json while the report is unchanged."""
-    report_path = workspace.reports_dir / run_id / "report.json"
+def run_digest(workspace: Workspace, public: PublicKey, run_id: str) -> RunDigest | None:
+    """The run's digest (None: it wrote no report, or its report is not the one it signed)."""
+    return run_digests(workspace, public, [run_id]).found.get(run_id)  # type: ignore[return-value]
+
+
+def run_digests(workspace: Workspace, public: PublicKey, run_ids: Iterable[str]) -> Digests:
+    """The digests of these runs that wrote a report the run signed with `public`, and the runs left out."""
+    return _digests(workspace, public, list(run_ids), with_details=True)
+
+
+def run_summaries(workspace: Workspace, public: PublicKey, run_ids: Iterable[str]) -> Digests:
+    """The summaries of these runs' digests (what history shows): no controls or exceptions read."""
+    return _digests(workspace, public, list(run_ids), with_details=False)
+
+
+def _digests(workspace: Workspace, public: PublicKey, run_ids: list[str], *, with_details: bool) -> Digests:
+    """From the run store while the report is the signed one and unchanged since its digest was stored, else
+    built from the report's bytes once they match the signed hash, and stored."""
+    signed = signed_report_hashes(workspace, public)
+    store = RunStore(workspace.runs_db)
     try:
-        stat = report_path.stat()
-    except FileNotFoundError:
-        return None
-    stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
-    cached_path = report_path.with_name(DIGEST_FILENAME)
-    cached = _read_cached(cached_path, stamp)
-    if cached is not None:
-        return cached
-    digest = digest_report(read_report(workspace, run_id), stamp)
-    _write_cache(cached_path, digest)
-    return digest
+        stored = store.digests(run_ids, with_details=with_details)
+        # Consecutive runs mostly store the same controls and exceptions text: each distinct text is decoded once.
+        decoded: dict[str, Any] = {}
+        digests = Digests({}, {})
+        for run_id in run_ids:
+            path = workspace.reports_dir / run_id / "report.json"
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            # Bound to the signed hash it was built from, and to the file as it was then (size, mtime).
+            stamp = f"{DIGEST_VERSION}:{signed.get(run_id)}:{stat.st_size}:{stat.st_mtime_ns}"
+            kept = stored.get(run_id)
+            if run_id in signed and kept is not None and kept.source_stamp == stamp:
+                digests.found[run_id] = _decoded(kept, with_details, decoded)
+                continue
+            data = path.read_bytes()
+            problem = report_problem(data, signed.get(run_id), public)
+            if problem:
+                digests.rejected[run_id] = problem
+                continue
+            digests.found[run_id] = digest = digest_report(ReadinessReport.model_validate_json(data))
+            store.save_digest(_encoded(digest, stamp))
+        return digests
+    finally:
+        store.close()
 
 
-def _read_cached(path: Path, stamp: str) -> RunDigest | None:
-    try:
-        digest = RunDigest.model_validate_json(path.read_bytes())
-    except (FileNotFoundError, ValueError):  # none yet, or from another version: rebuilt
-        return None
-    return digest if digest.source_stamp == stamp and digest.version == DIGEST_VERSION else None
+def report_problem(data: bytes, signed_hash: str | None, public: PublicKey) -> str | None:
+    """Why a report.json's bytes are not to be used (None: they are the ones the run signed)."""
+    if signed_hash is None:
+        return f"report signed by no run with key {public.key_id} — {VERIFY_HINT}"
+    if sha256_hex(data) != signed_hash:
+        return f"report changed after signing — {VERIFY_HINT}"
+    return None
 
 
-def _write_cache(path: Path, digest: RunDigest) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(digest.model_dump_json(), encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError:  # a read-only workspace still answers, only slower next time
-        temporary.unlink(missing_ok=True)
+def _encoded(digest: RunDigest, stamp: str) -> StoredDigest:
+    return StoredDigest(
+        run_id=digest.run_id,
+        source_stamp=stamp,
+        summary=digest.model_dump_json(include=set(RunSummary.model_fields)),
+        controls=json.dumps(digest.controls),  # tuples become arrays: [status, {finding status: n}]
+        exceptions=json.dumps(digest.exceptions),
+    )
+
+
+def _decoded(stored: StoredDigest, with_details: bool, decoded: dict[str, Any]) -> RunDigest | RunSummary:
+    """The stored digest as a model; `decoded` holds the controls and exceptions already decoded, by text
+    (shared between digests: read, never changed)."""
+    summary = RunSummary.model_validate_json(stored.summary)
+    if not with_details:
+        return summary
+    if stored.controls not in decoded:
+        entries = json.loads(stored.controls)
+        decoded[stored.controls] = {control: ControlDigest(*entry) for control, entry in entries.items()}
+    if stored.exceptions not in decoded:
+        decoded[stored.exceptions] = [ExceptionEntry(*entry) for entry in json.loads(stored.exceptions)]
+    # Built without validation (a year of runs holds ~50,000 control entries): the summary was validated, and
+    # the rest was written by _encoded under the same DIGEST_VERSION.
+    return RunDigest.model_construct(
+        **dict(summary), controls=decoded[stored.controls], exceptions=decoded[stored.exceptions]
+    )
 
 
 def _count_statuses(findings: Iterable[Finding]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for finding in findings:
-        counts[finding.status] = counts.get(finding.status, 0) + 1
+        counts[str(finding.status)] = counts.get(str(finding.status), 0) + 1
     return counts
 
 
@@ -167,7 +233,7 @@ def _exception(control: ControlResult, finding: Finding) -> ExceptionEntry:
         control=control.id,
         check=finding.check,
         resource=finding.resource,
-        status=finding.status,
+        status=str(finding.status),
         reason=finding.reason,
         evidence_ids=list(finding.evidence_ids),
     )
@@ -176,14 +242,14 @@ def _exception(control: ControlResult, finding: Finding) -> ExceptionEntry:
 # -- history ----------------------------------------------------------------------------------------
 
 
-def run_history(workspace: Workspace) -> list[HistoryEntry]:
+def run_history(workspace: Workspace, public: PublicKey) -> list[HistoryEntry]:
     """Every run the run store knows, newest first, with what its report says (regenerations left out: they
     redraft one control for the reviewer and judge nothing for the record)."""
+    records = [r for r in RunStore(workspace.runs_db).runs(limit=1_000_000) if r.trigger != "regenerate"]
+    summaries = run_summaries(workspace, public, [r.id for r in records if r.status == "completed"])
     entries = []
-    for record in RunStore(workspace.runs_db).runs(limit=1_000_000):
-        if record.trigger == "regenerate":
-            continue
-        digest = run_digest(workspace, record.id) if record.status == "completed" else None
+    for record in records:
+        digest = summaries.found.get(record.id)
         entry = HistoryEntry(
             run_id=record.id,
             started_at=record.started_at,
@@ -191,6 +257,7 @@ def run_history(workspace: Workspace) -> list[HistoryEntry]:
             trigger=record.trigger,
             status=record.status,
             error=record.error,
+            report_problem=summaries.rejected.get(record.id),
         )
         if digest is not None:
             entry = entry.model_copy(
@@ -199,7 +266,7 @@ def run_history(workspace: Workspace) -> list[HistoryEntry]:
                     "readiness_pct": digest.readiness_pct,
                     "control_counts": digest.control_counts,
                     "fix_items": digest.fix_items,
-                    "exceptions": len(digest.exceptions),
+                    "exceptions": digest.exception_count,
                     "evidence_head": digest.evidence_head,
                     "unread_sources": digest.unread_sources,
                 }
@@ -219,6 +286,7 @@ def history_markdown(entries: list[HistoryEntry]) -> str:
             e.status
             + ("" if e.full in (None, True) else " (--controls)")
             + (f", unread: {', '.join(e.unread_sources)}" if e.unread_sources else "")
+            + (f", {e.report_problem}" if e.report_problem else "")
         )
         counts = ", ".join(f"{n} {k}" for k, n in e.control_counts.items()) or "—"
         lines.append(
@@ -269,30 +337,39 @@ class HistoryError(Exception):
     """A run to compare is missing or has no report; the message says which."""
 
 
-def full_run_ids(workspace: Workspace) -> list[str]:
-    """Completed runs that judged every control and wrote a report, newest first."""
-    return [e.run_id for e in run_history(workspace) if e.status == "completed" and e.full]
+class ReportRejected(HistoryError):
+    """A run to compare has a report.json that is not the one the run signed."""
 
 
-def diff_runs(workspace: Workspace, before: str | None = None, after: str | None = None) -> RunDiff:
+def diff_runs(workspace: Workspace, public: PublicKey, before: str | None = None, after: str | None = None) -> RunDiff:
     """What changed from run `before` to run `after`. Without `after`: to the latest full run; without either:
-    between the two latest full runs."""
+    between the two latest full runs. A run whose report is not the one it signed is never skipped over: its
+    report is refused (ReportRejected), as `auditor report` refuses it."""
     if after is None:
-        latest = full_run_ids(workspace)
+        # Runs whose report is rejected stay candidates (their report cannot say whether they were full).
+        entries = run_history(workspace, public)
+        latest = [e.run_id for e in entries if e.status == "completed" and (e.full or e.report_problem)]
         if before is None:
             latest = latest[:2]
             before = latest[1] if len(latest) == 2 else None
         after = latest[0] if latest else None
         if before is None or after is None:
             raise HistoryError("two finished full runs are needed to compare (auditor history lists the runs)")
-    return compare_reports(_report(workspace, before), _report(workspace, after))
+    signed = signed_report_hashes(workspace, public)
+    return compare_reports(_report(workspace, public, signed, before), _report(workspace, public, signed, after))
 
 
-def _report(workspace: Workspace, run_id: str) -> ReadinessReport:
+def _report(workspace: Workspace, public: PublicKey, signed: dict[str, str], run_id: str) -> ReadinessReport:
+    """The run's report, read once, checked against the hash its run signed, then parsed."""
+    path = workspace.reports_dir / run_id / "report.json"
     try:
-        return read_report(workspace, run_id)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise HistoryError(f"no report for run {run_id} in {workspace.reports_dir}") from None
+    problem = report_problem(data, signed.get(run_id), public)
+    if problem:
+        raise ReportRejected(f"run {run_id}: {path}: {problem}")
+    return ReadinessReport.model_validate_json(data)
 
 
 def compare_reports(before: ReadinessReport, after: ReadinessReport) -> RunDiff:

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.report_schema import ReadinessReport
 from agent.review_log import ReviewLog
 from agent.runs import RunStore
 from tools.chain import canonical_json, sha256_hex
@@ -104,6 +105,18 @@ def signed_items(workspace: Workspace, public: PublicKey) -> frozenset[str]:
     return frozenset(
         hash_ for record in _valid_records(RunStore(workspace.runs_db), public) for hash_ in record["items"].values()
     )
+
+
+def signed_report_hashes(workspace: Workspace, public: PublicKey) -> dict[str, str]:
+    """The sha256 of reports/<run>/report.json each run signed by `public` names, by run id: what history, diff
+    and periods build on (runs.sqlite's records; `auditor verify` also checks the detached copies)."""
+    if not workspace.runs_db.exists():
+        return {}
+    return {
+        record["run_id"]: record["report"]["json"]
+        for record in _valid_records(RunStore(workspace.runs_db), public)
+        if record.get("report")
+    }
 
 
 def _valid_records(runs: RunStore, public: PublicKey) -> list[dict[str, Any]]:
@@ -350,15 +363,48 @@ def _check_reports(workspace: Workspace, records: dict[str, dict[str, Any]], rep
         folder = workspace.reports_dir / run_id
         for name, digest in record["report"].items():
             path = folder / f"report.{name}"
-            if not path.is_file():
-                report.problems.append(f"report {path} is missing (run {run_id} signed it)")
-            elif sha256_hex(path.read_bytes()) != digest:
-                report.problems.append(f"report {path} was changed after run {run_id} signed it")
+            problem = _report_file_problem(path, path.read_bytes() if path.is_file() else None, run_id, digest)
+            if problem:
+                report.problems.append(problem)
     for path in sorted(workspace.reports_dir.glob("*/report.json")):
         if path.parent.name not in records:
-            report.problems.append(f"report {path} is not signed by any run")
+            report.problems.append(_unsigned_report(path))
     if checked:
         report.checked.append(f"{checked} report(s) match their signed hashes")
+
+
+def _report_file_problem(path: Path, data: bytes | None, run_id: str, digest: str) -> str | None:
+    if data is None:
+        return f"report {path} is missing (run {run_id} signed it)"
+    if sha256_hex(data) != digest:
+        return f"report {path} was changed after run {run_id} signed it"
+    return None
+
+
+def _unsigned_report(path: Path) -> str:
+    return f"report {path} is not signed by any run"
+
+
+class ReportNotSigned(Exception):
+    """A run's report.json is not the one its run signed: changed, or signed by no run (or by another key)."""
+
+
+def read_signed_report(workspace: Workspace, public: PublicKey, run_id: str) -> ReadinessReport:
+    """reports/<run>/report.json, only when its bytes are the ones the run's signed record (verified with
+    `public`) names; ReportNotSigned naming the file otherwise. FileNotFoundError when there is no report.
+
+    The bytes are read once, checked, then parsed: what is rendered is what was checked.
+    """
+    path = workspace.reports_dir / run_id / "report.json"
+    data = path.read_bytes()
+    record = _signed_records(workspace, public, IntegrityReport()).get(run_id)
+    digest = (record.get("report") or {}).get("json") if record else None
+    if digest is None:
+        raise ReportNotSigned(f"{_unsigned_report(path)} (with key {public.key_id})")
+    problem = _report_file_problem(path, data, run_id, digest)
+    if problem:
+        raise ReportNotSigned(problem)
+    return ReadinessReport.model_validate_json(data)
 
 
 def _check_review_log(

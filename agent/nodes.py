@@ -20,11 +20,20 @@ from agent.citations import citation_ids
 from agent.prompts import PLANNER_HASH
 from agent.providers import ChatModel, every_endpoint_dropped
 from agent.report import control_status
-from agent.report_schema import ControlResult, Narrative, PossibleInjection, Provenance, ToolCallRecord, VerifierResult
+from agent.report_schema import (
+    Attachment,
+    ControlResult,
+    Narrative,
+    PossibleInjection,
+    Provenance,
+    ToolCallRecord,
+    VerifierResult,
+)
+from agent.review_log import ReviewLog, approved_attachments, attachment_record
 from agent.runs import now
 from agent.state import ControlState, Draft, EvidenceSummary, RetrievedChunk, RunContext
 from agent.summaries import summarize
-from agent.verifier import EvidenceFacts, VerificationContext, verify
+from agent.verifier import EvidenceFacts, VerificationContext, verification_digest, verify
 from agent.writers import DraftInput
 from agent.writers import llm as llm_writer
 from agent.writers import offline as offline_writer
@@ -101,27 +110,29 @@ class ControlPipeline:
             key = (planned["tool"], _params_key(planned["params"]))
             if key in seen:
                 continue  # two checks reading the same evidence: one call
-            try:
-                item = ctx.runner.collect(planned["tool"], planned["params"])
-            except Exception as exc:  # a failed source is a result (error findings), not a crash
-                record = ToolCallRecord(
-                    tool=planned["tool"],
-                    params=planned["params"],
-                    source=planned["source"],
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                # An unreadable source is said once for the run (report.run.sources), not once per control.
-                events.append(_event(ctx, state, "collect_error", str(exc), shown=not isinstance(exc, CollectionError)))
-            else:
-                record = ToolCallRecord(
-                    tool=item.tool, params=item.params, evidence_id=item.id, source=planned["source"]
-                )
-                evidence.append(
-                    EvidenceSummary(id=item.id, tool=item.tool, params=item.params, summary=summarize(item.data))
-                )
-                _remember_facts(ctx, item)
-            seen[key] = record.model_dump(mode="json")
-            calls.append(seen[key])
+            # One outcome, or one per member account for an AWS tool under [aws.organization].
+            for account, item in ctx.runner.collect_each_account(planned["tool"], planned["params"]):
+                if isinstance(item, Exception):  # a failed source is a result (error findings), not a crash
+                    exc = item
+                    record = ToolCallRecord(
+                        tool=planned["tool"],
+                        params=planned["params"] | ({"account": account} if account else {}),
+                        source=planned["source"],
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                    # An unreadable source is said once for the run (report.run.sources), not once per control.
+                    shown = not isinstance(exc, CollectionError)
+                    events.append(_event(ctx, state, "collect_error", str(exc), shown=shown))
+                else:
+                    record = ToolCallRecord(
+                        tool=item.tool, params=item.params, evidence_id=item.id, source=planned["source"]
+                    )
+                    evidence.append(
+                        EvidenceSummary(id=item.id, tool=item.tool, params=item.params, summary=summarize(item.data))
+                    )
+                    _remember_facts(ctx, item)
+                seen[key] = record.model_dump(mode="json")
+                calls.append(seen[key])
         ctx.runs.save_plan(state["run_id"], state["control_id"], [dict(call) for call in state["plan"]], calls)
         ctx.emit("collected", state["control_id"], f"{len(evidence)} evidence item(s)")
         reasoning = {**state.get("reasoning", {}), "evidence_used": [dict(item) for item in evidence]}
@@ -178,7 +189,13 @@ class ControlPipeline:
         control = _control(ctx, state["control_id"])
         chunks = retrieve_chunks(ctx, control)
         reasoning = {**state.get("reasoning", {}), "chunks_retrieved": [c["id"] for c in chunks]}
-        return {"chunks": chunks, "reasoning": reasoning}
+        # And the records reviewers accepted for it, which its narrative describes (a manual part only).
+        attachments = [] if control.kind == "automated" else _approved_attachments(ctx, control.id)
+        return {
+            "chunks": chunks,
+            "reasoning": reasoning,
+            "attachments": [a.model_dump(mode="json") for a in attachments],
+        }
 
     # -- draft, verify, repair, fall back --------------------------------------------------------
 
@@ -204,7 +221,7 @@ class ControlPipeline:
 
     def verify(self, state: ControlState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx = runtime.context
-        verdict = verify(state["draft"]["text"], verification_context(ctx, state))
+        verdict = _verdict(ctx, state["control_id"], state["draft"]["text"], verification_context(ctx, state))
         if not verdict.passed:
             ctx.emit("verified", state["control_id"], f"draft rejected: {len(verdict.problems)} problem(s)")
         history = list(state.get("reasoning", {}).get("drafts", []))
@@ -312,6 +329,19 @@ def _params_key(params: dict[str, Any]) -> str:
     return canonical_json(params).decode()
 
 
+def _verdict(ctx: RunContext, control_id: str, text: str, context: VerificationContext) -> VerifierResult:
+    """The verifier's verdict on a draft. An earlier run's is reused only when everything the verifier reads is
+    identical (`verification_digest`: the draft, its context and the code), as a re-run of unchanged evidence has."""
+    if ctx.runs is None:
+        return verify(text, context)
+    digest = verification_digest(text, context)
+    verdict = ctx.runs.verdict(control_id, digest)
+    if verdict is None:
+        verdict = verify(text, context)
+        ctx.runs.save_verdict(control_id, digest, verdict)
+    return verdict
+
+
 def _remember_facts(ctx: RunContext, item: StoredEvidence) -> None:
     with ctx.facts_lock:
         if item.id in ctx.facts_cache:
@@ -333,14 +363,35 @@ def evidence_facts(ctx: RunContext, evidence_id: str, tool: str, params: dict[st
 
 def verification_context(ctx: RunContext, state: ControlState) -> VerificationContext:
     findings = [Finding.model_validate(f) for f in state.get("findings", [])]
+    evidence = {e["id"]: evidence_facts(ctx, e["id"], e["tool"], e["params"]) for e in state.get("evidence", [])}
     return VerificationContext(
         chunks={c["id"]: c["text"] for c in state.get("chunks", [])},
-        evidence={e["id"]: evidence_facts(ctx, e["id"], e["tool"], e["params"]) for e in state.get("evidence", [])},
+        evidence=evidence | attachment_facts(_attachments(state)),
         findings=findings,
         check_titles={f.check: CHECKS[f.check].title for f in findings if f.check in CHECKS},
         statements=list(_control(ctx, state["control_id"]).statements),
         as_of=run_day(ctx, state),
+        audit_period=ctx.config.audit.bounds,
     )
+
+
+def _approved_attachments(ctx: RunContext, control_id: str) -> list[Attachment]:
+    with ReviewLog(ctx.workspace.review_db) as review_log:
+        return approved_attachments(review_log).get(control_id, [])
+
+
+def _attachments(state: ControlState) -> list[Attachment]:
+    return [Attachment.model_validate(a) for a in state.get("attachments", [])]
+
+
+def attachment_facts(attachments: list[Attachment]) -> dict[str, EvidenceFacts]:
+    """The verifier's support for sentences citing an approved attachment: the review log's record of it."""
+    return {
+        a.evidence_id: EvidenceFacts.from_data(
+            a.evidence_id, "manual.attachment", {}, attachment_record(a), a.attached_at.isoformat()
+        )
+        for a in attachments
+    }
 
 
 def run_day(ctx: RunContext, state: ControlState) -> date:
@@ -408,6 +459,8 @@ def _draft_input(ctx: RunContext, state: ControlState) -> DraftInput:
         feedback=ctx.feedback.get(control.id),
         collected_at={evidence_id: moment for evidence_id, moment in collected_at.items() if moment},
         as_of=run_day(ctx, state),
+        audit_period=ctx.config.audit.bounds,
+        attachments=_attachments(state),
     )
 
 
@@ -459,7 +512,8 @@ def build_result(
         model=draft["model"],
         prompt_template_hash=draft["prompt_template_hash"],
         retrieved_chunk_ids=[c["id"] for c in state.get("chunks", [])],
-        evidence_ids=[call.evidence_id for call in calls if call.evidence_id],
+        evidence_ids=[call.evidence_id for call in calls if call.evidence_id]
+        + [a["evidence_id"] for a in state.get("attachments", [])],
         tool_calls=calls,
         token_usage=dict(state.get("token_usage", {})),
         attempts=attempts,

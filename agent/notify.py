@@ -19,6 +19,7 @@ from agent.report import read_report
 from agent.report_schema import ReadinessReport
 from agent.requests import EvidenceRequest
 from tools.redact import redact
+from tools.signing import PublicKey
 from tools.workspace import Workspace
 
 TIMEOUT_S = 10.0
@@ -79,13 +80,14 @@ def notification(
     return redact(body).data
 
 
-def changes_since_previous(workspace: Workspace, report: ReadinessReport) -> RunDiff | None:
-    """This run compared with the newest earlier run that wrote a report (None: it is the first)."""
+def changes_since_previous(workspace: Workspace, public: PublicKey, report: ReadinessReport) -> RunDiff | None:
+    """This run compared with the newest earlier run that wrote a report its run signed with `public` (None: it
+    is the first)."""
     from agent.history import run_history
 
     earlier = [
         e
-        for e in run_history(workspace)
+        for e in run_history(workspace, public)
         if e.status == "completed" and e.started_at < report.run.started_at and e.full is not None
     ]
     if not earlier:
@@ -130,6 +132,7 @@ def notify_after_run(
     company: str,
     run_id: str,
     *,
+    public: PublicKey | None = None,  # what the earlier runs' reports are checked with; needed with `report`
     report: ReadinessReport | None = None,
     error: str | None = None,
     today: date,
@@ -139,7 +142,7 @@ def notify_after_run(
     if not os.environ.get(env_name, "").strip():
         return None
     try:
-        changes = changes_since_previous(workspace, report) if report is not None else None
+        changes = changes_since_previous(workspace, public, report) if report is not None and public else None
         body = notification(
             company, run_id, report=report, changes=changes, error=error, overdue=overdue_requests(workspace, today)
         )

@@ -9,11 +9,13 @@
     controls/<ID>/review.json      its review state (decision, edits, attachments, exception responses)
     controls/<ID>/evidence/<ev>.json   the evidence items it cites, as stored (redacted before storing)
     manifest.json                  every other file with its sha256 and size, the chain head, the run ids
+    manifest.signature.json        {"format", "key_id", "signature"}: the workspace key's ed25519 signature
+                                   over the manifest's canonical JSON (tools/signing.py)
 
-verify_package checks every file against the manifest (changed, removed, or added), the evidence chain (each
-record's hash, its link to the one before, its place; the last is the head the manifest and report name), every
-evidence file against its record's sha256, and the review log's chain. A changed manifest is caught by comparing
-its chain head with the one the report and chain give; sign the manifest for more (see `auditor verify`).
+verify_package checks the manifest's signature against a public key from outside the package, every file against
+the manifest (changed, removed, or added), the evidence chain (each record's hash, its link to the one before, its
+place; the last is the head the manifest and report name), every evidence file against its record's sha256, and
+the review log's chain. Whoever rewrites files and the manifest to match cannot sign the new manifest.
 """
 
 from __future__ import annotations
@@ -33,25 +35,37 @@ from agent.report_schema import ControlResult
 from agent.review_log import ReviewLog
 from tools.chain import GENESIS, chain_hash
 from tools.locker import EvidenceLocker, EvidenceRecord, TamperedEvidence
+from tools.signing import PublicKey, Signer
 from tools.workspace import Workspace
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+MANIFEST_SIGNATURE = "manifest.signature.json"
+SIGNATURE_FORMAT = "agentic-auditor/package-manifest/1"
 
 
 @dataclass
 class PackageReport:
     files: int = 0
-    evidence_items: int = 0
+    # Each control folder holds a copy of every item it cites: an item three controls cite is three copies.
+    evidence_copies: int = 0
+    evidence_ids: set[str] = field(default_factory=set)  # the distinct items those copies hold
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def evidence_summary(self) -> str:
+        """'44 evidence items (102 copies, one in each control folder that cites the item)'."""
+        return (
+            f"{len(self.evidence_ids)} evidence items ({self.evidence_copies} copies, one in each control "
+            "folder that cites the item)"
+        )
 
-def build_package(workspace: Workspace, inputs: ReportInputs, out: Path) -> PackageReport:
-    """Write the package for the report in `inputs` to `out` (a .zip)."""
+
+def build_package(workspace: Workspace, inputs: ReportInputs, out: Path, signer: Signer) -> PackageReport:
+    """Write the package for the report in `inputs` to `out` (a .zip), its manifest signed by `signer`."""
     report = inputs.report
     files: dict[str, bytes] = {
         "index.html": render_html(inputs).encode(),
@@ -78,7 +92,8 @@ def build_package(workspace: Workspace, inputs: ReportInputs, out: Path) -> Pack
                 except TamperedEvidence as exc:
                     summary.problems.append(str(exc))
                     continue
-                summary.evidence_items += 1
+                summary.evidence_copies += 1
+                summary.evidence_ids.add(evidence_id)
     with ReviewLog(workspace.review_db) as review_log:
         files["review-log.json"] = _json(
             [{**e.payload(), "prev_hash": e.prev_hash, "hash": e.hash} for e in review_log.entries()]
@@ -99,19 +114,23 @@ def build_package(workspace: Workspace, inputs: ReportInputs, out: Path) -> Pack
         for path, data in sorted(files.items()):
             archive.writestr(path, data)
         archive.writestr(MANIFEST, _json(manifest))
-    summary.files = len(files) + 1
+        signature = {"format": SIGNATURE_FORMAT, "key_id": signer.public.key_id, "signature": signer.sign(manifest)}
+        archive.writestr(MANIFEST_SIGNATURE, _json(signature))
+    summary.files = len(files) + 2
     return summary
 
 
-def verify_package(path: Path) -> PackageReport:
-    """Every problem with the package at `path`, each named; empty when it holds what its manifest says."""
+def verify_package(path: Path, public: PublicKey) -> PackageReport:
+    """Every problem with the package at `path`, each named; empty when it holds what its manifest says and the
+    manifest is signed by `public`."""
     result = PackageReport()
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
         return PackageReport(problems=[f"{path}: not a readable zip ({exc})"])
     with archive:
-        names = set(archive.namelist())
+        # Folder entries carry no content (`zip -r` adds them, `export package` does not): not files to account for.
+        names = {info.filename for info in archive.infolist() if not (info.is_dir() and info.file_size == 0)}
         if MANIFEST not in names:
             return PackageReport(problems=[f"{path}: no {MANIFEST}"])
         try:
@@ -119,12 +138,14 @@ def verify_package(path: Path) -> PackageReport:
             listed = {entry["path"]: entry for entry in manifest["files"]}
         except (ValueError, KeyError, TypeError) as exc:
             return PackageReport(problems=[f"{MANIFEST} cannot be read: {exc}"])
+        signature = archive.read(MANIFEST_SIGNATURE) if MANIFEST_SIGNATURE in names else None
+        result.problems += _signature_problems(manifest, signature, public)
         for name in sorted(listed):
             if name not in names:
                 result.problems.append(f"{name}: listed in the manifest, missing from the package")
             elif hashlib.sha256(archive.read(name)).hexdigest() != listed[name]["sha256"]:
                 result.problems.append(f"{name}: changed (its sha256 differs from the manifest's)")
-        for name in sorted(names - set(listed) - {MANIFEST}):
+        for name in sorted(names - set(listed) - {MANIFEST, MANIFEST_SIGNATURE}):
             result.problems.append(f"{name}: in the package but not in the manifest")
         result.files = len(names)
         contents = {name: archive.read(name) for name in names & set(listed)}
@@ -136,7 +157,8 @@ def verify_package(path: Path) -> PackageReport:
         parts = PurePosixPath(name).parts
         if len(parts) == 4 and parts[0] == "controls" and parts[2] == "evidence":
             evidence_id = PurePosixPath(name).stem
-            result.evidence_items += 1
+            result.evidence_copies += 1
+            result.evidence_ids.add(evidence_id)
             record = by_id.get(evidence_id)
             if record is None:
                 result.problems.append(f"{name}: evidence {evidence_id} is not in the chain")
@@ -216,6 +238,21 @@ def _record_payload(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 def _entry_payload(entry: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return {name: entry[name] for name in _ENTRY_FIELDS}, entry["hash"]
+
+
+def _signature_problems(manifest: Any, signature_file: bytes | None, public: PublicKey) -> list[str]:
+    if signature_file is None:
+        return [f"{MANIFEST_SIGNATURE}: missing: the manifest is not signed"]
+    try:
+        signature = json.loads(signature_file)
+        signed_by, encoded = signature["key_id"], signature["signature"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return [f"{MANIFEST_SIGNATURE} cannot be read: {exc}"]
+    if public.verifies(manifest, encoded):
+        return []
+    if signed_by != public.key_id:
+        return [f"{MANIFEST}: its signature names key {signed_by}, and does not verify with key {public.key_id}"]
+    return [f"{MANIFEST}: its signature does not verify with key {public.key_id}: the manifest was rewritten"]
 
 
 def _loaded(contents: dict[str, bytes], name: str, result: PackageReport) -> list[Any] | None:

@@ -18,7 +18,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from pydantic import ValidationError
 
-from agent.prompts import PLANNER_PROMPT, data_block
+from agent.prompts import PLANNER_PROMPT, control_fields, data_block
 from agent.providers import ChatModel, token_usage
 from agent.state import PlannedCall
 from knowledge.catalog import Catalog
@@ -119,12 +119,7 @@ def plan_with_model(
     messages = PLANNER_PROMPT.format_messages(
         company=config.company,
         max_calls=MAX_MODEL_CALLS,
-        control_id=control.id,
-        title=control.title,
-        description=control.description,
-        kind=control.kind,
-        frequency=control.frequency,
-        owner_role=control.owner_role,
+        **control_fields(control),
         criteria=data_block("criteria", _criteria_records(control, catalog)),
         baseline=data_block("baseline", ({key: call[key] for key in ("tool", "params", "check")} for call in baseline)),
     )

@@ -20,11 +20,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableWithFallbacks
 
-from agent.report_schema import WriterInfo
+from agent.report_schema import OFFLINE_WRITER, WriterInfo
 from tools.config import AuditorConfig, LlmEndpoint
 from tools.sources import SourceProblem, llm_dropped
 
-OFFLINE = WriterInfo(provider="offline", model="deterministic-v1")
+OFFLINE = OFFLINE_WRITER
 STANDARD_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 # Each provider's own API: where requests go without a `base_url`, and the only place its standard key goes.
 OFFICIAL_API = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
@@ -120,6 +120,10 @@ def build_endpoint(endpoint: LlmEndpoint) -> BaseChatModel:
     base_url = endpoint.base_url or OFFICIAL_API[endpoint.provider]
     connection = {"base_url": base_url, "api_key": _key(endpoint, base_url), "timeout": endpoint.timeout_s}
     if endpoint.provider == "openai":
+        if endpoint.max_tokens is not None and not _is_official_api("openai", base_url):
+            # langchain-openai sends the cap as `max_completion_tokens`, which compatible servers such as
+            # llama.cpp's ignore: without the older name too, a small model writes until its context is full.
+            connection["extra_body"] = {"max_tokens": endpoint.max_tokens}
         return module.ChatOpenAI(**common, **connection, stream_usage=True)
     return module.ChatAnthropic(**common, **connection)
 

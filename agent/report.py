@@ -8,7 +8,9 @@ Control status (control_status; not-applicable and out-of-scope findings are set
 - not_applicable: nothing was judged (every finding not applicable or out of scope, or none at all).
 - manual controls: awaiting_evidence until an approved attachment covering the current period exists, then
   evidenced. Hybrid controls take the automated status, except that a pass without such an attachment is
-  awaiting_evidence (the manual half is missing).
+  awaiting_evidence (the manual half is missing). Every control with a design statement only a person can
+  evidence (`provide`) is hybrid or manual (knowledge/control_library.py refuses an automated one), so checks
+  alone never pass a control whose design they do not wholly test.
 A finding without a severity counts as high (fail closed).
 
 Criterion status (criterion_status, over the controls mapped to it):
@@ -209,13 +211,14 @@ def _percent(part: int, whole: int) -> float:
 
 def fix_list(controls: list[ControlResult], run_date: date, due_days: Mapping[Severity, int]) -> list[FixItem]:
     """One item per (resource, check) that failed or could not be judged, with every control it affects."""
-    by_problem: dict[tuple[str, str], list[tuple[ControlResult, Finding]]] = {}
+    by_problem: dict[tuple[str | None, str, str], list[tuple[ControlResult, Finding]]] = {}
     for control in controls:
         for finding in control.findings:
             if finding.status in (Status.FAIL, Status.ERROR):
-                by_problem.setdefault((finding.resource, finding.check), []).append((control, finding))
+                key = (finding.account, finding.resource, finding.check)
+                by_problem.setdefault(key, []).append((control, finding))
     items = []
-    for (resource, check_id), affected in by_problem.items():
+    for (account, resource, check_id), affected in by_problem.items():
         findings = [finding for _, finding in affected]
         failing = [f for f in findings if f.status == Status.FAIL]
         shown = (failing or findings)[0]
@@ -231,10 +234,19 @@ def fix_list(controls: list[ControlResult], run_date: date, due_days: Mapping[Se
                 owner_role=" / ".join(sorted({control.owner_role for control, _ in affected if control.owner_role})),
                 due=run_date + timedelta(days=due_days[severity]),
                 evidence_ids=sorted({e for f in findings for e in f.evidence_ids}),
+                account=account,
             )
         )
     rank = {severity: index for index, severity in enumerate(SEVERITY_ORDER)}
-    return sorted(items, key=lambda i: (rank[i.severity or Severity.HIGH], i.status != "fail", i.resource, i.check))
+    return sorted(
+        items,
+        key=lambda i: (rank[i.severity or Severity.HIGH], i.status != "fail", i.resource, i.check, i.account or ""),
+    )
+
+
+def report_accounts(report: ReadinessReport) -> list[str]:
+    """The AWS accounts the report's findings name; with two or more, the renderings add an account column."""
+    return sorted({f.account for control in report.controls for f in control.findings if f.account is not None})
 
 
 def out_of_scope(controls: list[ControlResult]) -> list[OutOfScopeItem]:
@@ -246,13 +258,14 @@ def out_of_scope(controls: list[ControlResult]) -> list[OutOfScopeItem]:
                 by_reason.setdefault((finding.resource, finding.reason), []).append((control.id, finding))
     return [
         OutOfScopeItem(
-            resource=resource, reason=reason,
+            resource=resource,
+            reason=reason,
             controls=sorted({control_id for control_id, _ in found}),
             checks=sorted({finding.check for _, finding in found}),
             evidence_ids=sorted({e for _, finding in found for e in finding.evidence_ids}),
         )
         for (resource, reason), found in sorted(by_reason.items())
-    ]  # fmt: skip
+    ]
 
 
 # -- possible incidents ----------------------------------------------------------------------------
@@ -386,11 +399,14 @@ def merge_into_latest(
     judged = {result.id for result in results}
     wanted = set(library_ids)
     carried = [
-        control if control.run_id else control.model_copy(
-            update={"run_id": base.run.id, "assessed_at": base.run.finished_at or base.run.started_at})
+        control
+        if control.run_id
+        else control.model_copy(
+            update={"run_id": base.run.id, "assessed_at": base.run.finished_at or base.run.started_at}
+        )
         for control in base.controls
         if control.id not in judged and control.id in wanted
-    ]  # fmt: skip
+    ]
     return [*results, *carried], base.run.id
 
 
@@ -603,8 +619,8 @@ def _incidents_markdown(report: ReadinessReport) -> list[str]:
     lines = ["## Possible incidents", "", lead, ""]
     for incident in report.possible_incidents:
         lines.append(
-            f"- **{incident.principal}**, {incident.first_at:%Y-%m-%d %H:%M} to {incident.last_at:%H:%M} UTC "
-            f"(controls {', '.join(incident.controls)}):"
+            f"- **{incident.principal}**, {incident.first_at:%Y-%m-%d %H:%M} to {incident.last_at:%H:%M} UTC"
+            f"{_age(incident.last_at, report.run.started_at)} (controls {', '.join(incident.controls)}):"
         )
         for event in incident.events:
             evidence = " ".join(f"[ev:{e}]" for e in event.evidence_ids)
@@ -612,17 +628,26 @@ def _incidents_markdown(report: ReadinessReport) -> list[str]:
     return lines + [""]
 
 
+def _age(event_at: datetime, run_at: datetime) -> str:
+    """How long before the run the events happened: old events are history to answer, not an attack under way."""
+    days = (run_at.date() - event_at.date()).days
+    return f", {days} days before this run" if days > 1 else ""
+
+
 def _fix_list_markdown(report: ReadinessReport) -> list[str]:
     lines = ["## What to fix", ""]
     if not report.fix_list:
         return lines + ["No check failed or errored.", ""]
     lines += ["Most severe first; one line per resource and problem, with the controls it affects.", ""]
+    many_accounts = len(report_accounts(report)) > 1
     for item in report.fix_list:
         severity = (item.severity or "unrated").upper()
         problem = item.check if item.status == "fail" else f"{item.check} (could not be judged)"
         evidence = " ".join(f"[ev:{e}]" for e in item.evidence_ids)
+        account = f"account {item.account}, " if many_accounts and item.account else ""
+        owner = item.owner_role or "owner not set"
         lines.append(
-            f"- **{severity}** due {item.due:%Y-%m-%d}, {item.owner_role or 'owner not set'}: `{item.resource}` "
+            f"- **{severity}** due {item.due:%Y-%m-%d}, {owner}: {account}`{item.resource}` "
             f"{problem}: {item.reason} ({', '.join(item.controls)}) {evidence}".rstrip()
         )
     return lines + [""]

@@ -41,7 +41,11 @@ class _Model(BaseModel):
 
 class WriterInfo(_Model):
     provider: str  # "offline", "openai", ...
-    model: str  # "deterministic-v1" for the offline writer
+    model: str  # OFFLINE_WRITER.model for the offline writer
+
+
+# The deterministic writer: one name for it in run records and narratives alike.
+OFFLINE_WRITER = WriterInfo(provider="offline", model="deterministic-v2")
 
 
 class EvidenceHead(_Model):
@@ -216,6 +220,8 @@ class FixItem(_Model):
     owner_role: str  # the controls' owner roles, joined with " / " when they differ
     due: date  # run date + remediation.due_days[severity]
     evidence_ids: list[str] = Field(default_factory=list)
+    # The AWS account, when the run read several ([aws.organization]); left out of the JSON otherwise.
+    account: str | None = Field(default=None, exclude_if=lambda account: account is None)
 
 
 class IncidentEvent(_Model):

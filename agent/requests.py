@@ -1,4 +1,4 @@
-"""Evidence requests (the auditor's "provided by client" list): what each manual or hybrid control needs from a
+"""Evidence requests (the auditor's "provided by client" list): what each control needs from a
 person, from which owner, for which period, by when, and whether it has been received.
 
 A control's period follows its frequency (quarterly: the calendar quarter, annually: the year, ...); the record
@@ -36,6 +36,10 @@ class EvidenceRequest(BaseModel):
     received: list[str] = Field(default_factory=list)  # evidence ids of the approved attachments
 
 
+# Frequencies with no period of their own: evidenced per quarter, or once for a configured audit period.
+EVIDENCED_PER_PERIOD = ("continuous", "per_event")
+
+
 def period_of(frequency: str, day: date) -> tuple[date, date]:
     """The period a record of this frequency covers, around `day`. Continuous and per-event controls are
     evidenced per quarter (the records of the events in it)."""
@@ -58,6 +62,63 @@ def records_for(control: Control) -> list[str]:
     return provided or list(control.manual_evidence)
 
 
+def needs_records(control: Control) -> bool:
+    """A person must provide records for it: a manual or hybrid control, or any control with a statement whose
+    evidence is a record someone provides (`provide`), whatever its kind."""
+    return control.kind != "automated" or any(s.provide for s in control.statements)
+
+
+def control_requests(
+    control: Control,
+    approved: list[Attachment],
+    today: date,
+    *,
+    since: date | None = None,
+    audit_period: tuple[date, date] | None = None,
+) -> list[EvidenceRequest]:
+    """The requests of one control on `today`: its current period, and the previous one when it ended on or after
+    `since` (the audit's first run; with an `audit_period`, its start). The one computation both `auditor
+    requests` and the narratives use, so that they ask for the same records, periods and due dates.
+
+    With an `audit_period` ([audit] period), continuous and per-event controls are evidenced once for the whole
+    audit period, due at its end."""
+    since = audit_period[0] if audit_period is not None else since
+    current = period_of(control.frequency, today)
+    previous = period_of(control.frequency, current[0] - timedelta(days=1))
+    periods = ([previous] if since is not None and previous[1] >= since else []) + [current]
+    if audit_period is not None and control.frequency in EVIDENCED_PER_PERIOD:
+        periods = [audit_period]
+    requests = []
+    for start, end in periods:
+        received = [a.evidence_id for a in approved if a.period_start <= end and a.period_end >= start]
+        state: RequestState = "received" if received else "overdue" if end < today else "due"
+        requests.append(
+            EvidenceRequest(
+                control=control.id,
+                title=control.title,
+                owner_role=control.owner_role,
+                frequency=control.frequency,
+                records=records_for(control),
+                period_start=start,
+                period_end=end,
+                due=end,
+                state=state,
+                received=received,
+            )
+        )
+    return requests
+
+
+def request_period_bounds(today: date, audit_period: tuple[date, date] | None = None) -> set[date]:
+    """Every first and last day a request made on `today` can name (current and previous period of each
+    frequency, and the audit period): the dates a narrative's request may state without citing them."""
+    bounds = set(audit_period or ())
+    for frequency in ("daily", "weekly", "monthly", "quarterly", "annually"):
+        current = period_of(frequency, today)
+        bounds |= {*current, *period_of(frequency, current[0] - timedelta(days=1))}
+    return bounds
+
+
 def evidence_requests(
     controls: Iterable[Control],
     approved: Mapping[str, list[Attachment]],
@@ -65,35 +126,17 @@ def evidence_requests(
     *,
     since: date | None = None,
     owner: str | None = None,
+    audit_period: tuple[date, date] | None = None,
 ) -> list[EvidenceRequest]:
-    """Requests for the current period of every manual or hybrid control (with `owner`: only that owner's),
-    and for the previous period when it ended on or after `since` (the audit's first run)."""
+    """Requests of every control that needs records from a person (with `owner`: only that owner's), see
+    `control_requests`."""
     requests = []
     for control in controls:
-        if control.kind == "automated" or (owner and control.owner_role.lower() != owner.lower()):
+        if not needs_records(control) or (owner and control.owner_role.lower() != owner.lower()):
             continue
-        current = period_of(control.frequency, today)
-        previous = period_of(control.frequency, current[0] - timedelta(days=1))
-        periods = ([previous] if since is not None and previous[1] >= since else []) + [current]
-        for start, end in periods:
-            received = [
-                a.evidence_id for a in approved.get(control.id, []) if a.period_start <= end and a.period_end >= start
-            ]
-            state: RequestState = "received" if received else "overdue" if end < today else "due"
-            requests.append(
-                EvidenceRequest(
-                    control=control.id,
-                    title=control.title,
-                    owner_role=control.owner_role,
-                    frequency=control.frequency,
-                    records=records_for(control),
-                    period_start=start,
-                    period_end=end,
-                    due=end,
-                    state=state,
-                    received=received,
-                )
-            )
+        requests += control_requests(
+            control, approved.get(control.id, []), today, since=since, audit_period=audit_period
+        )
     return sorted(requests, key=lambda r: ({"overdue": 0, "due": 1, "received": 2}[r.state], r.due, r.control))
 
 
@@ -109,7 +152,7 @@ def requests_markdown(requests: list[EvidenceRequest], today: date) -> str:
     ]
     for r in requests:
         state = r.state + (f" ({', '.join(r.received)})" if r.received else "")
-        records = "; ".join(r.records) or "(the control names none: ask the owner)"
+        records = "; ".join(record.rstrip(".") for record in r.records) or "(the control names none: ask the owner)"
         lines.append(
             f"| {r.control} {r.title} | {r.owner_role} | {r.period_start}..{r.period_end} | {r.due} | "
             f"{state} | {records} |"

@@ -32,15 +32,16 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from agent.report_schema import Attachment, ControlResult, ExceptionResponse, ReadinessReport, ReviewState
-from tools.chain import GENESIS, canonical_json, chain_hash, sha256_hex
+from tools.chain import GENESIS, append_transaction, canonical_json, chain_hash, fields_except, sha256_hex
+from tools.config import date_range
 from tools.signing import PublicKey, Signer
 
 Action = Literal["approve", "reject", "edit", "regenerate", "attach", "respond"]
@@ -50,22 +51,37 @@ RESPONSE_FIELDS = ("check", "resource", "cause", "response", "remediation_date",
 # The TUI's view of a draft; the report states it as a ReviewState (see review_state).
 DraftState = Literal["draft", "approved", "rejected", "stale"]
 
-_TABLES = """
-CREATE TABLE IF NOT EXISTS review_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    reviewer TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('approve', 'reject', 'edit', 'regenerate', 'attach', 'respond')),
-    control_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    before_hash TEXT NOT NULL,
-    after_hash TEXT NOT NULL,
-    evidence_hash TEXT NOT NULL,
-    reason TEXT,
-    detail TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL UNIQUE
-);
+# PRAGMA user_version of a log this code writes. 0: a log from before versions were kept, whose CHECK
+# constraint may not know `respond` (see _migrate); 1: its CHECK lists every action in ACTIONS.
+SCHEMA_VERSION = 1
+# The review_log table's columns in order, each with its SQL declaration; LogEntry has a field of each name.
+_COLUMN_DECLARATIONS = {
+    "seq": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "at": "TEXT NOT NULL",
+    "reviewer": "TEXT NOT NULL",
+    "action": "TEXT NOT NULL CHECK (action IN (" + ", ".join(f"'{action}'" for action in ACTIONS) + "))",
+    "control_id": "TEXT NOT NULL",
+    "run_id": "TEXT NOT NULL",
+    "before_hash": "TEXT NOT NULL",
+    "after_hash": "TEXT NOT NULL",
+    "evidence_hash": "TEXT NOT NULL",
+    "reason": "TEXT",
+    "detail": "TEXT NOT NULL",
+    "prev_hash": "TEXT NOT NULL",
+    "hash": "TEXT NOT NULL UNIQUE",
+}
+_COLUMNS = ", ".join(_COLUMN_DECLARATIONS)
+_INSERT_ENTRY = f"INSERT INTO review_log ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMN_DECLARATIONS))})"
+
+
+def _review_log_table(name: str) -> str:
+    columns = ",\n".join(f"    {column} {declaration}" for column, declaration in _COLUMN_DECLARATIONS.items())
+    return f"\nCREATE TABLE IF NOT EXISTS {name} (\n{columns}\n);\n"
+
+
+_TABLES = (
+    _review_log_table("review_log")
+    + """
 CREATE INDEX IF NOT EXISTS review_log_control ON review_log (control_id, seq);
 
 CREATE TABLE IF NOT EXISTS review_signatures (
@@ -87,6 +103,7 @@ CREATE TABLE IF NOT EXISTS draft_records (
     control_json TEXT NOT NULL
 );
 """
+)
 
 
 def _refuse_changes(table: str, refusal: str) -> str:
@@ -109,6 +126,41 @@ _SCHEMA = (
 
 class ReviewLogError(Exception):
     """The review log cannot be opened or written."""
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring a log written by an older version up to SCHEMA_VERSION, in place and in one transaction.
+
+    SQLite cannot change a CHECK constraint, so a review_log whose CHECK misses an action is rebuilt:
+    the rows are copied unchanged (same seq, hashes and detail), so the hash chain and the signatures
+    (keyed by seq, in their own table) stay valid. DROP TABLE fires no DELETE trigger; _SCHEMA then
+    puts the index and the append-only triggers back on the new table."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise ReviewLogError(
+            f"{path}: the review log has schema version {version}, newer than this auditor's {SCHEMA_VERSION}; "
+            "upgrade agentic-auditor to read it"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'review_log'").fetchone()
+    rebuild = ""
+    if row is not None and not all(f"'{action}'" in row[0] for action in ACTIONS):
+        rebuild = (
+            "DROP TABLE IF EXISTS review_log_migrating;"
+            + _review_log_table("review_log_migrating")
+            + f"INSERT INTO review_log_migrating ({_COLUMNS}) SELECT {_COLUMNS} FROM review_log;"
+            "DROP TABLE review_log;"
+            "ALTER TABLE review_log_migrating RENAME TO review_log;"
+        )
+    try:
+        db.executescript(f"BEGIN IMMEDIATE; {rebuild} {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+    except sqlite3.DatabaseError as exc:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise ReviewLogError(
+            f"{path}: cannot upgrade the review log to schema version {SCHEMA_VERSION}: {exc}"
+        ) from exc
 
 
 def text_hash(text: str) -> str:
@@ -146,19 +198,14 @@ class LogEntry:
 
     def payload(self) -> dict[str, Any]:
         """What the row's hash covers: everything but the hashes of the chain itself."""
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "reviewer": self.reviewer,
-            "action": self.action,
-            "control_id": self.control_id,
-            "run_id": self.run_id,
-            "before_hash": self.before_hash,
-            "after_hash": self.after_hash,
-            "evidence_hash": self.evidence_hash,
-            "reason": self.reason,
-            "detail": self.detail,
-        }
+        return fields_except(self, "prev_hash", "hash")
+
+    def row(self) -> tuple[Any, ...]:
+        """The entry as a review_log row: its fields in _COLUMNS order, detail as JSON."""
+        return tuple(
+            json.dumps(self.detail, sort_keys=True) if column == "detail" else getattr(self, column)
+            for column in _COLUMN_DECLARATIONS
+        )
 
     @property
     def draft_key(self) -> str:
@@ -170,6 +217,7 @@ class LogEntry:
 class ChainReport:
     entries: int
     problems: list[str] = field(default_factory=list)
+    broken_rows: frozenset[int] = frozenset()  # seq of each row a problem names
 
     @property
     def ok(self) -> bool:
@@ -205,6 +253,11 @@ class ReviewLog:
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ReviewLogError(f"{self.path}: cannot open the review log: {exc}") from exc
+        try:
+            _migrate(self._db, self.path)
+        except ReviewLogError:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -215,18 +268,8 @@ class ReviewLog:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock before reading the chain head, so two reviewers appending at
-        # once cannot both chain onto the same previous row.
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return append_transaction(self._db, self._lock)
 
     def append(
         self,
@@ -275,25 +318,7 @@ class ReviewLog:
                     "INSERT OR IGNORE INTO draft_records (draft_hash, control_id, control_json) VALUES (?, ?, ?)",
                     (entry.draft_key, control_id, draft_json),
                 )
-            db.execute(
-                "INSERT INTO review_log (seq, at, reviewer, action, control_id, run_id, before_hash, after_hash,"
-                " evidence_hash, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.seq,
-                    entry.at,
-                    entry.reviewer,
-                    entry.action,
-                    entry.control_id,
-                    entry.run_id,
-                    entry.before_hash,
-                    entry.after_hash,
-                    entry.evidence_hash,
-                    entry.reason,
-                    json.dumps(entry.detail, sort_keys=True),
-                    entry.prev_hash,
-                    entry.hash,
-                ),
-            )
+            db.execute(_INSERT_ENTRY, entry.row())
             if self.signer is not None:
                 os_user = getpass.getuser()
                 db.execute(
@@ -317,27 +342,36 @@ class ReviewLog:
 
     def verify_signatures(self, public: PublicKey) -> list[str]:
         """Decisions not signed by `public`: appended without the key, with another key, or re-chained."""
+        return list(self.signature_problems(public).values())
+
+    def signature_problems(self, public: PublicKey) -> dict[int, str]:
+        """`verify_signatures` by seq: what is wrong with each decision whose signature does not verify."""
         with self._lock:
             signed = {
                 row[0]: row[1:]
                 for row in self._db.execute("SELECT seq, os_user, key_id, signature FROM review_signatures")
             }
-        problems = []
+        problems = {}
         for entry in self.entries():
             if entry.seq not in signed:
-                problems.append(
+                problems[entry.seq] = (
                     f"row {entry.seq}: {entry.action} by {entry.reviewer!r} is not signed (appended "
                     "without the workspace key)"
                 )
                 continue
             os_user, key_id, signature = signed[entry.seq]
             if not public.verifies(_signed_decision(entry.seq, entry.hash, os_user), signature):
-                problems.append(
+                problems[entry.seq] = (
                     f"row {entry.seq}: {entry.action} by {entry.reviewer!r} (OS user {os_user}) has a "
                     f"signature that does not verify with key {public.key_id} (signed by key {key_id}, "
                     "or the row was re-chained)"
                 )
         return problems
+
+    def os_users(self) -> dict[int, str]:
+        """By seq, the OS user each signed decision names (signed with it: `verify_signatures` checks)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT seq, os_user FROM review_signatures").fetchall())
 
     def entries(self, control_id: str | None = None) -> list[LogEntry]:
         query = "SELECT * FROM review_log"
@@ -373,15 +407,21 @@ class ReviewLog:
     def verify(self) -> ChainReport:
         """Recompute the chain; every row whose hash, link or draft does not match is a problem."""
         problems: list[str] = []
+        broken: set[int] = set()
+
+        def problem(seq: int, text: str) -> None:
+            problems.append(f"row {seq}: {text}")
+            broken.add(seq)
+
         prev_hash = GENESIS
         entries = self.entries()
         for expected_seq, entry in enumerate(entries, start=1):
             if entry.seq != expected_seq:
-                problems.append(f"row {entry.seq}: expected sequence number {expected_seq} (a row is missing)")
+                problem(entry.seq, f"expected sequence number {expected_seq} (a row is missing)")
             if entry.prev_hash != prev_hash:
-                problems.append(f"row {entry.seq}: does not link to the previous row's hash")
+                problem(entry.seq, "does not link to the previous row's hash")
             if chain_hash(entry.prev_hash, entry.payload()) != entry.hash:
-                problems.append(f"row {entry.seq}: content does not match its hash (the row was altered)")
+                problem(entry.seq, "content does not match its hash (the row was altered)")
             prev_hash = entry.hash
         chained, legacy = self._draft_rows()
         for entry in entries:
@@ -390,20 +430,21 @@ class ReviewLog:
             key = entry.detail.get("draft_hash")
             raw = chained.get(key) if key else legacy.get(entry.after_hash)
             if raw is None:
-                problems.append(f"row {entry.seq}: its draft {entry.draft_key[:12]} is missing")
+                problem(entry.seq, f"its draft {entry.draft_key[:12]} is missing")
                 continue
             if key and not _draft_matches(key, raw):
-                problems.append(
-                    f"row {entry.seq}: its stored draft was altered (its fields, e.g. the verifier result, no longer "
-                    "match the hash the chain recorded)"
+                problem(
+                    entry.seq,
+                    "its stored draft was altered (its fields, e.g. the verifier result, no longer "
+                    "match the hash the chain recorded)",
                 )
                 continue
             draft = _parse_draft(raw)
             if draft is None:
-                problems.append(f"row {entry.seq}: its stored draft cannot be read")
+                problem(entry.seq, "its stored draft cannot be read")
             elif text_hash(draft.narrative.text) != entry.after_hash:
-                problems.append(f"row {entry.seq}: its draft text was altered")
-        return ChainReport(entries=len(entries), problems=problems)
+                problem(entry.seq, "its draft text was altered")
+        return ChainReport(entries=len(entries), problems=problems, broken_rows=frozenset(broken))
 
 
 def _signed_decision(seq: int, row_hash: str, os_user: str) -> dict[str, Any]:
@@ -642,6 +683,20 @@ def approved_attachments(review_log: ReviewLog) -> dict[str, list[Attachment]]:
     return approved
 
 
+def attachment_record(attachment: Attachment) -> dict[str, str]:
+    """What a narrative may say of an attachment, as the review log records it: the verifier's support for a
+    sentence citing it (the locker holds the file itself)."""
+    return {
+        "file": Path(attachment.file).name,
+        "attached_by": attachment.attached_by,
+        "attached_at": attachment.attached_at.date().isoformat(),
+        "period_start": attachment.period_start.isoformat(),
+        "period_end": attachment.period_end.isoformat(),
+        "approved_by": attachment.approved_by or "",
+        "approved_at": attachment.approved_at.date().isoformat() if attachment.approved_at else "",
+    }
+
+
 def _attachments(entries: Iterable[LogEntry]) -> list[Attachment]:
     # A verdict on a control covers every file attached to it before: an approval accepts them (the reviewer
     # approved with them in place), a rejection withdraws that until the next approval.
@@ -700,11 +755,6 @@ def parse_period(text: str, today: date) -> tuple[date, date]:
     quarter = _QUARTER.fullmatch(text)
     if quarter:
         return quarter_of(date(int(quarter[1]), int(quarter[2]) * 3 - 2, 1))
-    start_text, _, end_text = text.partition("..")
-    try:
-        start, end = date.fromisoformat(start_text.strip()), date.fromisoformat(end_text.strip())
-    except ValueError:
-        raise ValueError(f"period {text!r}: write a quarter (2025-Q1) or two dates (2025-01-01..2025-03-31)") from None
-    if end < start:
-        raise ValueError(f"period {text!r}: it ends before it starts")
-    return start, end
+    if ".." not in text:
+        raise ValueError(f"period {text!r}: write a quarter (2025-Q1) or two dates (2025-01-01..2025-03-31)")
+    return date_range(text)

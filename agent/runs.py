@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.report_schema import ControlResult, EvidenceHead, WriterInfo
+from agent.report_schema import ControlResult, EvidenceHead, VerifierResult, WriterInfo
 from tools.redact import redact
 from tools.sources import SourceProblem
 
@@ -84,6 +84,23 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     message TEXT NOT NULL
 );
+-- A digest of each finished run's report (agent/history.py), so history and observation periods never read
+-- the reports themselves: summary, per-control finding counts and exceptions, each JSON. source_stamp names
+-- the report.json it was built from; a changed report gets a new digest.
+CREATE TABLE IF NOT EXISTS run_digests (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id),
+    source_stamp TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    controls TEXT NOT NULL,
+    exceptions TEXT NOT NULL
+);
+-- Each control's latest verifier verdict (VerifierResult JSON) with the sha256 of everything it read
+-- (agent/verifier.py verification_digest): a run whose draft and context are identical reuses it.
+CREATE TABLE IF NOT EXISTS verdicts (
+    control_id TEXT PRIMARY KEY,
+    inputs_sha256 TEXT NOT NULL,
+    verdict TEXT NOT NULL
+);
 """
 
 
@@ -94,6 +111,17 @@ def new_run_id() -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StoredDigest:
+    """One run's digest as stored: the JSON texts agent/history.py writes and reads."""
+
+    run_id: str
+    source_stamp: str
+    summary: str
+    controls: str
+    exceptions: str
 
 
 @dataclass(frozen=True)
@@ -125,6 +153,15 @@ class RunStore:
         with self._lock, self._db:  # one transaction per call, one call at a time
             yield self._db
 
+    def _one(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Row | None:
+        """The first row the query answers, or None."""
+        with self._connect() as db:
+            return db.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._connect() as db:
+            return db.execute(sql, params).fetchall()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -153,13 +190,11 @@ class RunStore:
             )
 
     def get(self, run_id: str) -> RunRecord | None:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
         return _record(row) if row else None
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
+        rows = self._all("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?", (limit,))
         return [_record(row) for row in rows]
 
     def resumable(self) -> RunRecord | None:
@@ -185,8 +220,7 @@ class RunStore:
 
     def evidence_heads(self) -> list[tuple[str, int, str]]:
         """(run id, seq, record hash) for every finished run that noted one, oldest first."""
-        with self._connect() as db:
-            rows = db.execute("SELECT run_id, seq, record_hash FROM evidence_heads ORDER BY seq").fetchall()
+        rows = self._all("SELECT run_id, seq, record_hash FROM evidence_heads ORDER BY seq")
         return [(row["run_id"], row["seq"], row["record_hash"]) for row in rows]
 
     def save_signed_record(self, run_id: str, payload: str, signature: str, head_line: str) -> None:
@@ -199,20 +233,17 @@ class RunStore:
             )
 
     def head_line(self, run_id: str) -> str | None:
-        with self._connect() as db:
-            row = db.execute("SELECT head_line FROM run_signatures WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._one("SELECT head_line FROM run_signatures WHERE run_id = ?", (run_id,))
         return row["head_line"] if row else None
 
     def signed_records(self) -> list[tuple[str, str, str]]:
         """(run id, payload, signature) of every signed run, in the order they were signed."""
-        with self._connect() as db:
-            rows = db.execute("SELECT run_id, payload, signature FROM run_signatures ORDER BY rowid").fetchall()
+        rows = self._all("SELECT run_id, payload, signature FROM run_signatures ORDER BY rowid")
         return [(row["run_id"], row["payload"], row["signature"]) for row in rows]
 
     def result_texts(self, run_id: str) -> dict[str, str]:
         """Each control's stored result JSON, as stored (what a run's signature covers)."""
-        with self._connect() as db:
-            rows = db.execute("SELECT control_id, result FROM control_results WHERE run_id = ?", (run_id,)).fetchall()
+        rows = self._all("SELECT control_id, result FROM control_results WHERE run_id = ?", (run_id,))
         return {row["control_id"]: row["result"] for row in rows}
 
     # -- per control ---------------------------------------------------------------------------------
@@ -246,31 +277,19 @@ class RunStore:
             )
 
     def results(self, run_id: str) -> list[ControlResult]:
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT result FROM control_results WHERE run_id = ? ORDER BY control_id", (run_id,)
-            ).fetchall()
+        rows = self._all("SELECT result FROM control_results WHERE run_id = ? ORDER BY control_id", (run_id,))
         return [ControlResult.model_validate_json(row["result"]) for row in rows]
 
     def result(self, run_id: str, control_id: str) -> ControlResult | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT result FROM control_results WHERE run_id = ? AND control_id = ?", (run_id, control_id)
-            ).fetchone()
+        row = self._one("SELECT result FROM control_results WHERE run_id = ? AND control_id = ?", (run_id, control_id))
         return ControlResult.model_validate_json(row["result"]) if row else None
 
     def plan(self, run_id: str, control_id: str) -> dict[str, Any] | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT plan, tool_calls FROM plans WHERE run_id = ? AND control_id = ?", (run_id, control_id)
-            ).fetchone()
+        row = self._one("SELECT plan, tool_calls FROM plans WHERE run_id = ? AND control_id = ?", (run_id, control_id))
         return {"plan": json.loads(row["plan"]), "tool_calls": json.loads(row["tool_calls"])} if row else None
 
     def reasoning(self, run_id: str, control_id: str) -> dict[str, Any] | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT reasoning FROM reasoning WHERE run_id = ? AND control_id = ?", (run_id, control_id)
-            ).fetchone()
+        row = self._one("SELECT reasoning FROM reasoning WHERE run_id = ? AND control_id = ?", (run_id, control_id))
         return json.loads(row["reasoning"]) if row else None
 
     def note_source_problem(self, run_id: str, problem: SourceProblem) -> None:
@@ -283,18 +302,49 @@ class RunStore:
 
     def source_problems(self, run_id: str) -> list[SourceProblem]:
         """What the run met so far; none blocks its source again (the cause may be fixed before a resume)."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT source, cause, fix FROM source_problems WHERE run_id = ? ORDER BY rowid", (run_id,)
-            ).fetchall()
+        rows = self._all("SELECT source, cause, fix FROM source_problems WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [SourceProblem(row["source"], row["cause"], row["fix"]) for row in rows]
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT at, control_id, kind, message FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
-            ).fetchall()
+        rows = self._all("SELECT at, control_id, kind, message FROM events WHERE run_id = ? ORDER BY seq", (run_id,))
         return [dict(row) for row in rows]
+
+    # -- digests (agent/history.py) ------------------------------------------------------------------
+
+    def save_digest(self, digest: StoredDigest) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO run_digests (run_id, source_stamp, summary, controls, exceptions) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (digest.run_id, digest.source_stamp, digest.summary, digest.controls, digest.exceptions),
+            )
+
+    def digests(self, run_ids: list[str], *, with_details: bool = True) -> dict[str, StoredDigest]:
+        """The stored digests of these runs by run id; without details only the summaries are read (controls
+        and exceptions are left empty)."""
+        details = "controls, exceptions" if with_details else "'' AS controls, '' AS exceptions"
+        rows = self._all(
+            f"SELECT run_id, source_stamp, summary, {details} FROM run_digests "
+            "WHERE run_id IN (SELECT value FROM json_each(?))",  # one parameter, however many runs
+            (json.dumps(run_ids),),
+        )
+        return {row["run_id"]: StoredDigest(*row) for row in rows}
+
+    # -- verdicts (agent/nodes.py) --------------------------------------------------------------------
+
+    def verdict(self, control_id: str, inputs_sha256: str) -> VerifierResult | None:
+        """The control's stored verdict if it was reached on exactly these inputs, else None."""
+        row = self._one(
+            "SELECT verdict FROM verdicts WHERE control_id = ? AND inputs_sha256 = ?", (control_id, inputs_sha256)
+        )
+        return VerifierResult.model_validate_json(row["verdict"]) if row else None
+
+    def save_verdict(self, control_id: str, inputs_sha256: str, verdict: VerifierResult) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO verdicts (control_id, inputs_sha256, verdict) VALUES (?, ?, ?)",
+                (control_id, inputs_sha256, verdict.model_dump_json()),
+            )
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -36,6 +37,33 @@ class CadenceError(ValueError):
 class Cadence:
     cron: str  # five fields, e.g. "17 3 * * *"
     on_calendar: str  # the same schedule for a systemd timer, e.g. "*-*-* 03:17:00"
+
+    @property
+    def more_than_daily(self) -> bool:
+        """Runs more than once on a day it runs (hourly, every 15 minutes...): its gaps are counted in hours."""
+        minute, hour = self.cron.split()[:2]
+        return len(_field_values(minute, *_CRON_FIELDS[0])) * len(_field_values(hour, *_CRON_FIELDS[1])) > 1
+
+
+def expected_runs(cadence: Cadence, start: datetime, end: datetime) -> list[datetime]:
+    """Every time from `start` up to (not including) `end` at which the cadence starts a run, in UTC (as CI
+    schedulers run), oldest first."""
+    minutes, hours, days, months, weekdays = (
+        sorted(_field_values(text, *field)) for text, field in zip(cadence.cron.split(), _CRON_FIELDS, strict=True)
+    )
+    any_day, any_weekday = len(days) == 31, len(weekdays) == 8  # `*` (parse_cadence refuses both restricted)
+    weekdays_python = {(d - 1) % 7 for d in weekdays}  # cron: 0 and 7 are Sunday; Python: Monday is 0
+    times = []
+    day = start.astimezone(UTC).date()
+    while day <= end.astimezone(UTC).date():
+        if day.month in months and (any_day or day.day in days) and (any_weekday or day.weekday() in weekdays_python):
+            for hour in hours:
+                for minute in minutes:
+                    at = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+                    if start <= at < end:
+                        times.append(at)
+        day += timedelta(days=1)
+    return times
 
 
 @dataclass(frozen=True)
@@ -66,7 +94,17 @@ def parse_cadence(every: str) -> Cadence:
             f"--every {every!r}: give a day of month or a day of week, not both "
             "(cron and systemd read the combination differently)"
         )
+    days, months = _field_values(fields[2], *_CRON_FIELDS[2]), _field_values(fields[3], *_CRON_FIELDS[3])
+    if not any(day <= _LONGEST_MONTH[month] for day in days for month in months):
+        raise CadenceError(
+            f"--every {every!r}: day(s) of month {fields[2]} never fall in month(s) {fields[3]}: "
+            "the schedule would never run"
+        )
     return Cadence(cron=" ".join(fields), on_calendar=_on_calendar(fields))
+
+
+# The most days each month has (February 29 in leap years: a schedule on it runs every four years).
+_LONGEST_MONTH = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 
 
 def _field_values(text: str, name: str, low: int, high: int) -> set[int]:
@@ -132,7 +170,8 @@ def _pad(text: str) -> str:
 
 
 def run_command(target: ScheduleTarget) -> list[str]:
-    return [target.executable, *RUN_ARGS]
+    """The scheduled run, on the workspace the schedule was made for (`auditor --workspace` included)."""
+    return [target.executable, "--workspace", target.workspace, *RUN_ARGS]
 
 
 def render_crontab_line(cadence: Cadence, target: ScheduleTarget) -> str:
@@ -147,8 +186,13 @@ def render_crontab_line(cadence: Cadence, target: ScheduleTarget) -> str:
 
 def crontab_with_line(existing: str, line: str) -> str:
     """The crontab with this tool's line in it: the marked line replaced (or added once); the rest kept."""
+    return crontab_without_line(existing) + line + "\n"
+
+
+def crontab_without_line(existing: str) -> str:
+    """The crontab without this tool's marked line; every other line kept as it was."""
     kept = [row for row in existing.splitlines() if not row.rstrip().endswith(CRON_MARKER)]
-    return "\n".join([*kept, line]) + "\n"
+    return "".join(f"{row}\n" for row in kept)
 
 
 def render_systemd_service(target: ScheduleTarget) -> str:

@@ -97,6 +97,7 @@ class ControlState(ControlInput, ControlOutput, total=False):
     evidence: list[EvidenceSummary]
     findings: list[dict[str, Any]]  # Finding JSON
     chunks: list[RetrievedChunk]
+    attachments: list[dict[str, Any]]  # Attachment JSON: the manual evidence reviewers approved for the control
     draft: Draft
     verdict: dict[str, Any]  # VerifierResult JSON for the current draft
     attempts: int  # model drafts written (first draft and repair)
@@ -145,17 +146,17 @@ class RunContext:
 
     config: AuditorConfig
     workspace: Workspace
-    catalog: "Catalog"
-    library: "ControlLibrary"
-    store: "KnowledgeStore"
-    runner: "EvidenceRunner"
-    runs: "RunStore"
+    catalog: Catalog
+    library: ControlLibrary
+    store: KnowledgeStore
+    runner: EvidenceRunner
+    runs: RunStore
     trigger: str = "manual"
     # Reviewer feedback per control, given to the model writer when a control is regenerated.
     feedback: dict[str, str] = field(default_factory=dict)
     on_event: Callable[[ProgressEvent], None] | None = None
     # Parsed evidence facts for the verifier, shared by every control of the run.
-    facts_cache: dict[str, "EvidenceFacts"] = field(default_factory=dict)
+    facts_cache: dict[str, EvidenceFacts] = field(default_factory=dict)
     facts_lock: threading.Lock = field(default_factory=threading.Lock)
     # Set to stop the run: controls not yet finished stop at their next step (`auditor run --resume` redoes them).
     cancel: threading.Event = field(default_factory=threading.Event)

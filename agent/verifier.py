@@ -41,17 +41,23 @@ tools/injection.py), and a text that hides characters from its reader is refused
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from agent.citations import Sentence, malformed, sentences
 from agent.report_schema import VerifierResult
-from agent.review_log import quarter_of
+from agent.requests import request_period_bounds
 from knowledge.citations import evidence_id_of
 from knowledge.models import DesignStatement
 from knowledge.text import stems
@@ -80,7 +86,7 @@ class EvidenceFacts:
     @classmethod
     def from_data(
         cls, evidence_id: str, tool: str, params: dict[str, Any], data: Any, collected_at: str = ""
-    ) -> "EvidenceFacts":
+    ) -> EvidenceFacts:
         facts = cls(evidence_id, tool, "", suspect=scan(f"ev:{evidence_id}", data))
         # When the locker stored it: a narrative states the collection date of what it cites.
         strings: list[str] = [tool, json.dumps(params, sort_keys=True, default=str), f"collected_at {collected_at}"]
@@ -133,10 +139,41 @@ class VerificationContext:
     findings: list[Finding]
     check_titles: dict[str, str] = field(default_factory=dict)  # the rule each finding applied
     statements: list[DesignStatement] = field(default_factory=list)  # the control's design (rule 10)
-    as_of: date | None = None  # the run's day: dates of its quarter are the period a request covers (rule 11)
+    as_of: date | None = None  # the run's day: the bounds of the periods a request made on it covers (rule 11)
+    audit_period: tuple[date, date] | None = None  # [audit] period: its first and last day are such bounds too
 
     def allowed(self) -> set[str]:
         return set(self.chunks) | {f"ev:{evidence_id}" for evidence_id in self.evidence}
+
+
+def verification_digest(text: str, context: VerificationContext) -> str:
+    """sha256 of everything a verdict depends on: the narrative, every field of its context, and the code (ours
+    and Python's). Equal digests mean `verify` would say the same again, so a run may reuse its verdict."""
+    inputs = {f.name: getattr(context, f.name) for f in fields(context)}
+    payload = json.dumps([_code_fingerprint(), text, inputs], sort_keys=True, default=_as_json)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"verification_digest cannot read a {type(value).__name__}")  # fail closed: no reuse
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """The Python version and the source of every module of the project's layers the verdict can depend on."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(sys.version.encode())
+    for source in sorted(path for layer in ("agent", "knowledge", "tools") for path in (root / layer).rglob("*.py")):
+        digest.update(str(source.relative_to(root)).encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
 
 
 def verify(text: str, context: VerificationContext) -> VerifierResult:
@@ -153,7 +190,8 @@ def verify(text: str, context: VerificationContext) -> VerifierResult:
         problems.append("the narrative is empty")
     for bad in malformed(text):
         problems.append(
-            f"malformed citation {bad}: use [CC6.1], [CC6.1/pof/3], [ev:<12 hex>], [policy:<file>#<section>] or [control:<ID>]"
+            f"malformed citation {bad}: use [CC6.1], [CC6.1/pof/3], [ev:<12 hex>], "
+            "[policy:<file>#<section>] or [control:<ID>]"
         )
     cited = 0
     for number, sentence in enumerate(parts, start=1):
@@ -306,9 +344,16 @@ def _is_identifier(token: str) -> bool:
     return bool(re.search(r"\w[/_@:.]\w", token))
 
 
+@functools.lru_cache(maxsize=4096)
+def _pattern(source: str, flags: int = 0) -> re.Pattern[str]:
+    """A pattern built from a run's data (an identifier, a reason, a key). re keeps only 512 compiled patterns, fewer
+    than one run builds, so without this each was compiled again for every sentence."""
+    return re.compile(source, flags)
+
+
 def _occurs_whole(needle: str, haystack: str) -> bool:
     """`needle` in `haystack` as a whole token: not inside a longer name (`raj` in `raj.patel`)."""
-    return re.search(r"(?<![\w-])(?<!\w\.)" + re.escape(needle) + r"(?![\w-]|\.\w)", haystack) is not None
+    return _pattern(r"(?<![\w-])(?<!\w\.)" + re.escape(needle) + r"(?![\w-]|\.\w)").search(haystack) is not None
 
 
 # Counts people write as words. "one" is left out: "one of", "no one", "at least one" say no count.
@@ -371,7 +416,9 @@ _NORMATIVE = re.compile(
     r"\b(must|should|shall|(is|are) (required|expected|designed) to|needs? to|as designed|by design)\b", re.IGNORECASE
 )
 _UNIVERSAL = re.compile(
-    r"\b(all|every|each)\b(?! but\b)[^.;]*?\b(have|has|had|are|is|were|was|use|uses|enforce|enforces|enforced|meet|meets|complies|comply|pass|passes|passed|block|blocks|rotate|rotated|encrypt|encrypts|encrypted)\b"
+    r"\b(all|every|each)\b(?! but\b)[^.;]*?"
+    r"\b(have|has|had|are|is|were|was|use|uses|enforce|enforces|enforced|meet|meets|complies|comply"
+    r"|pass|passes|passed|block|blocks|rotate|rotated|encrypt|encrypts|encrypted)\b"
     r"|\b(is|are|was|were)\s+(\w+\s+){0,2}(for|on|across|in|by|to)\s+(all|every|each)\b"
     r"|\bnone of\b[^.;]*?\b(lack|lacks|fail|fails|failed|miss|missing)\b"
     r"|\b(no|zero|0)\s+(of\s+)?(the\s+)?(\d+\s+)?(\w+\s+){0,2}?(lacks?|fails?|failed|missing|without)\b"
@@ -379,7 +426,8 @@ _UNIVERSAL = re.compile(
     re.IGNORECASE,
 )
 _CONCLUSIVE = re.compile(
-    r"\bno (exceptions?|failures?|gaps?|issues?|deviations?)\b|\bwithout (any )?exceptions?\b|\bfully (compliant|effective|implemented|met)\b"
+    r"\bno (exceptions?|failures?|gaps?|issues?|deviations?)\b|\bwithout (any )?exceptions?\b"
+    r"|\bfully (compliant|effective|implemented|met)\b"
     r"|\boperat(es|ing|ed) (effectively|as designed|as intended)\b|\b(is|are|was|were) (in )?complian(t|ce)\b"
     r"|\bno (remediation|action) (is )?(needed|required)\b|\b(is|are|was|were) (effective|met|satisfied)\b",
     re.IGNORECASE,
@@ -416,12 +464,12 @@ def _without_quotes_and_reasons(sentence: Sentence, context: VerificationContext
     failed_checks = {f.check for f in context.findings if f.status == Status.FAIL}
     for check, title in context.check_titles.items():
         if check not in failed_checks and title:
-            plain = re.sub(rf"[“\"]{re.escape(title)}[”\"]\s+(is met|holds)\b", " ", plain, flags=re.IGNORECASE)
+            plain = _pattern(rf"[“\"]{re.escape(title)}[”\"]\s+(is met|holds)\b", re.IGNORECASE).sub(" ", plain)
     plain = _QUOTED.sub(" ", plain)
     for finding in context.findings:
         reason = _first_clause(finding.reason)
         if reason:
-            plain = re.sub(re.escape(reason), " ", plain, flags=re.IGNORECASE)
+            plain = _pattern(re.escape(reason), re.IGNORECASE).sub(" ", plain)
     return plain
 
 
@@ -642,7 +690,7 @@ def _own_words(sentence: Sentence, context: VerificationContext) -> str:
         named = r"\W+".join(re.escape(word) for word in re.findall(r"[\w'-]+", title))
         if named:
             after_id = rf"(\b{re.escape(citation.removeprefix('control:'))}\s*[,:(]\s*)"
-            plain = re.sub(after_id + named, r"\1 ", plain, flags=re.IGNORECASE)
+            plain = _pattern(after_id + named, re.IGNORECASE).sub(r"\1 ", plain)
         if design_said:
             plain = _blank_copies(plain, description)
     return plain
@@ -779,7 +827,8 @@ def _claim_about_unjudged_check(sentence: Sentence, context: VerificationContext
     plain = sentence.plain
     if _UNJUDGED_SAID.search(plain):
         return None
-    words = {stem for _, stem in _content_words(_own_words(sentence, context))}
+    # What a duty lists ("must provide: the record of each root user sign-in") is a request, not a claim.
+    words = {stem for _, stem in _content_words(_LIST_OF_DUTIES.sub(" ", _own_words(sentence, context)))}
     for check in dict.fromkeys(f.check for f in context.findings):
         outcome = _check_outcome({f.status for f in context.findings if f.check == check})
         if outcome not in ("error", "not_applicable"):
@@ -853,7 +902,7 @@ def _quantity_not_in_evidence(sentence: Sentence, context: VerificationContext) 
             continue  # "count", "size": too common to tie a number to
         # The key's words (one more may sit between two of them), a linking verb, then the number.
         named = r"\b" + r"(?:\s+\w+)?\s+".join(map(re.escape, words)) + r"s?\b"
-        for match in re.finditer(named + _STATED_VALUE, claims):
+        for match in _pattern(named + _STATED_VALUE).finditer(claims):
             comparator = " ".join((match.group("comparator") or "").split())
             stated = numbers(match.group("value"))
             if not stated:
@@ -941,8 +990,8 @@ def context_from(
 #     a finding (pass or fail) of a check linked to that statement: "tested" is never said of a statement no
 #     check of this run judged. Negated ("was not tested", "could not be tested") it is no claim.
 # 11. A date (YYYY-MM-DD) is supported when it occurs in what the sentence cites (evidence data, its
-#     collection time, a finding's facts or reason, a chunk), or is a bound of the run's quarter (the period a
-#     request for records covers).
+#     collection time, a finding's facts or reason, a chunk), or is a bound of a period a request for records
+#     made on the run's day covers (agent/requests.py request_period_bounds).
 
 _TESTED_SAID = re.compile(
     r"\b(?:tested|testing|tests?|passed|pass(?:es)?|examined|inspected|reperformed|held|holds)\b", re.IGNORECASE
@@ -983,9 +1032,9 @@ def _unsupported_date(sentence: Sentence, context: VerificationContext) -> str |
     if not said:
         return None
     support = _support(sentence, context).text
-    period = (
-        {d.isoformat() for d in quarter_of(context.as_of)} | {context.as_of.isoformat()} if context.as_of else set()
-    )
+    # The periods a request covers (agent/requests.py: each frequency's, the audit period's) and the run's day.
+    bounds = request_period_bounds(context.as_of, context.audit_period) if context.as_of else set()
+    period = {d.isoformat() for d in bounds} | ({context.as_of.isoformat()} if context.as_of else set())
     for day in said:
         if day not in period and not re.search(re.escape(day) + r"(?!\d)", support):
             return f"the date {day} is not in the cited evidence, findings or criteria"

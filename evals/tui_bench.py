@@ -88,10 +88,9 @@ def build_workspace(root: Path, *, controls: int, evidence: int) -> Path:
         Narrative,
         Provenance,
         ReadinessReport,
-        RunInfo,
         VerifierResult,
-        WriterInfo,
     )
+    from evals.bench.synthetic_report import offline_run
     from knowledge.catalog import load_catalog
     from tools.locker import EvidenceLocker
     from tools.workspace import Workspace
@@ -140,13 +139,7 @@ def build_workspace(root: Path, *, controls: int, evidence: int) -> Path:
     criteria_results = [CriterionResult(id=criterion, status="not_assessed", control_ids=[]) for criterion in criteria]
     report = ReadinessReport(
         company="Bench Corp",
-        run=RunInfo(
-            id=run_id,
-            started_at=FIXED_START,
-            finished_at=FIXED_START + timedelta(minutes=3),
-            trigger="manual",
-            writer=WriterInfo(provider="offline", model="deterministic-v1"),
-        ),
+        run=offline_run(run_id, FIXED_START, FIXED_START + timedelta(minutes=3)),
         summary=summarize(criteria_results, results),
         criteria=criteria_results,
         controls=results,

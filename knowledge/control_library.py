@@ -157,7 +157,8 @@ def _semantic_problems(control: Control, path: Path, node: yaml.Node, known: _Kn
 
 def _statement_problems(control: Control, path: Path, node: yaml.Node) -> list[str]:
     """Every evidence check tests at least one statement, and statements cite only the control's own checks;
-    a manual control's statements are all provided by people, an automated control's not all."""
+    a manual control's statements are all provided by people, an automated control's none (a control whose
+    checks cover only part of its design is hybrid, so a pass of its checks alone never passes it)."""
     where = f"{_where(path, node)}: control {control.id}"
     if not control.statements:
         return [f"{where}: lists no design statements"]
@@ -168,6 +169,10 @@ def _statement_problems(control: Control, path: Path, node: yaml.Node) -> list[s
         if control.kind == "manual" and statement.tested:
             problems.append(f"{at}: a manual control's statements give `provide`, not checks")
             continue
+        if control.kind == "automated" and not statement.tested:
+            problems.append(
+                f"{at}: gives `provide` in an automated control; evidence a person provides makes it hybrid"
+            )
         for check_id in statement.checks:
             if check_id not in evidence_checks:
                 problems.append(f"{at}: check {check_id!r} is not among the control's evidence checks")

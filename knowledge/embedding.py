@@ -1,4 +1,5 @@
-"""The embedding function of the knowledge store, registered with Chroma as `soc2-concept-hash-v1`.
+"""The embedding of the knowledge store, registered with Chroma as `soc2-concept-hash-v1`
+(`knowledge.chroma_embedding`). This module does not load Chroma, so a search can rank saved vectors without it.
 
 Why this embedding: Chroma's default model is downloaded on first use, which fails offline, and the PyPI
 packages that bundle a sentence model need sentence-transformers and so PyTorch. This function needs
@@ -7,8 +8,7 @@ that map plain words such as "offboarding" and formal ones such as "removes acce
 weights each by sublinear term frequency and by its inverse document frequency over the shipped TSC
 catalog, hashes it into a fixed-size vector with a sign bit (the hashing trick) and L2-normalises.
 It is deterministic (hashlib, not the salted `hash()`; no randomness), so a chunk's vector is the same
-across rebuilds, processes and machines. Registered under a stable name, a persistent store reopens
-with it in a fresh client. `python -m evals.retrieval.run` measures its quality.
+across rebuilds, processes and machines. `python -m evals.retrieval.run` measures its quality.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from chromadb.utils.embedding_functions import register_embedding_function
 
 from knowledge.text import terms
 
+EMBEDDING_NAME = "soc2-concept-hash-v1"  # the name Chroma reopens a persistent collection's embedding by
 DIMENSIONS = 1024
 CONCEPT_WEIGHT = 2.0  # concept tokens carry the cross-vocabulary signal; weight them above plain words
 
@@ -64,8 +62,9 @@ def _bucket(term: str) -> tuple[int, float]:
     return value % DIMENSIONS, (1.0 if (value >> 63) & 1 else -1.0)
 
 
-def embed_text(text: str) -> list[float]:
-    idf = corpus_idf()
+def embed_text(text: str, idf: IdfTable | None = None) -> list[float]:
+    """The text's vector; `idf` is `corpus_idf()`, passed by a caller that saved it (computing it takes a while)."""
+    idf = idf or corpus_idf()
     vector = np.zeros(DIMENSIONS, dtype=np.float64)
     for term, count in Counter(terms(text)).items():
         weight = (1 + math.log(count)) * idf.weights.get(term, idf.unseen)
@@ -85,40 +84,7 @@ def embedding_fingerprint() -> str:
     its chunks rather than mix old and new vectors.
     """
     here = Path(__file__).resolve().parent
-    digest = hashlib.sha256(f"{ConceptHashEmbedding.name()}:{DIMENSIONS}:{CONCEPT_WEIGHT}".encode())
+    digest = hashlib.sha256(f"{EMBEDDING_NAME}:{DIMENSIONS}:{CONCEPT_WEIGHT}".encode())
     for path in (here / "embedding.py", here / "text.py", here / "data" / "tsc.json"):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-@register_embedding_function
-class ConceptHashEmbedding(EmbeddingFunction[Documents]):
-    """Chroma adapter for `embed_text`; it has no settings beyond the vector size."""
-
-    def __init__(self) -> None:
-        pass
-
-    def __call__(self, input: Documents) -> Embeddings:
-        return [np.asarray(embed_text(text), dtype=np.float32) for text in input]
-
-    @staticmethod
-    def name() -> str:
-        return "soc2-concept-hash-v1"
-
-    def default_space(self) -> str:
-        return "cosine"
-
-    def supported_spaces(self) -> list[str]:
-        return ["cosine"]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"dimensions": DIMENSIONS}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "ConceptHashEmbedding":
-        if config.get("dimensions", DIMENSIONS) != DIMENSIONS:
-            raise ValueError(
-                f"this knowledge store was built with {config['dimensions']}-dimension vectors and this version "
-                f"uses {DIMENSIONS}: delete the workspace's knowledge/ folder and run `auditor knowledge build`"
-            )
-        return ConceptHashEmbedding()

@@ -19,7 +19,8 @@ _PAGE_HEADER = re.compile(r"Page \d+\s+TSP\s+Ref\. #\s+TRUST SERVICES CRITERIA A
 _FOOTNOTE = re.compile(r"\s*fn \d+")
 # Where a point of focus's text ends: the next bullet, an upper-case or other heading, the next criterion.
 _TEXT_END = re.compile(
-    r"\s•|\s[A-Z]{3,}(?:\s+[A-Z]{2,})+\s|\s(?:Appendix [A-Z]|Additional points? of focus|Points of focus specified|The following points of focus)"
+    r"\s•|\s[A-Z]{3,}(?:\s+[A-Z]{2,})+\s"
+    r"|\s(?:Appendix [A-Z]|Additional points? of focus|Points of focus specified|The following points of focus)"
     r"|\s(?:CC|PI|A|C|P)\d\.\d+\s"
     r"|(?<=\.)[ \t]*\n[ \t]+(?=[A-Z])"  # a new paragraph: a line that starts indented after a full stop
 )

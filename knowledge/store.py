@@ -2,43 +2,54 @@
 
 Every chunk carries a stable citation id: `CC6.1` (criterion), `CC6.1/pof/3` (point of focus),
 `control:IAM-01` (control), `policy:<file>#<section>` (company document). Retrieval is hybrid: dense
-vectors from Chroma (`knowledge.embedding`) and BM25 over the same analysed terms (`knowledge.text`),
-fused by reciprocal rank. The store is built on first open, so every consumer can just open it; a new
-workspace gets a copy of the store this machine built for this version (`prebuilt_store_dir`), not a new build.
+vectors (`knowledge.embedding`) and BM25 over the same analysed terms (`knowledge.text`), fused by
+reciprocal rank. The store is built on first open, so every consumer can just open it; a new workspace
+gets a copy of the store this machine built for this version (`prebuilt_store_dir`), not a new build.
+
+Chroma holds the chunks and their vectors and every write goes to it. Searching and reading a chunk use a copy
+read from it in one pass (`SearchIndex`: every chunk, its terms and its vector, saved beside the store and
+removed by every write), ranked by exact cosine in numpy, so a process that only reads never starts a Chroma
+client.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import chromadb
-from chromadb.config import Settings
+import numpy as np
 from rank_bm25 import BM25Okapi
 
 from knowledge.catalog import Catalog, load_catalog
 from knowledge.citations import CitationKind, claimed_kind
-from knowledge.control_library import ControlLibrary, load_controls
-from knowledge.embedding import ConceptHashEmbedding, embedding_fingerprint
+from knowledge.embedding import DIMENSIONS, IdfTable, corpus_idf, embed_text, embedding_fingerprint
 from knowledge.text import terms
 
-if TYPE_CHECKING:  # documents pull in pypdf and the redactor (detect-secrets): not needed to search
+if TYPE_CHECKING:  # not needed to search: documents load pypdf and detect-secrets, Chroma takes a second
+    import chromadb
+
+    from knowledge.control_library import ControlLibrary
     from knowledge.documents import DocumentChunk
 
 COLLECTIONS = ("criteria", "controls", "documents")
 # Where each kind of chunk is stored; criteria and their points of focus (and ids of no chunk) in "criteria".
 _COLLECTION_OF_KIND: dict[CitationKind, str] = {"control": "controls", "policy": "documents"}
 FINGERPRINT_FILE = "embedding.fingerprint"  # in the store's folder: which embedding made its vectors
-# In the store's folder too: every chunk with its analysed terms, so a new process scores BM25 without
-# stemming the whole store again. Written when first needed, removed by every write to the store.
-LEXICAL_FILE = "lexical-index.json"  # JSON, not pickle: reading a workspace never runs code from it
+# In the store's folder too, the saved SearchIndex: every chunk with its analysed terms (JSON), and its vector
+# (.npy, whose digest the JSON notes), so a new process searches without Chroma and without stemming the store
+# again. Written when first needed, removed by every write to the store. JSON and .npy, not pickle: reading a
+# workspace never runs code from it.
+INDEX_FILE = "search-index.json"
+VECTORS_FILE = "search-vectors.npy"
 RRF_K = 60  # the usual reciprocal-rank-fusion constant for chunk search
 # Criterion ranking, measured with `python -m evals.retrieval.run`: in each ranking a criterion scores the
 # reciprocal ranks of its best 3 chunks. The hashed dense vectors are a weaker, correlated lexical signal, so
@@ -71,22 +82,42 @@ class CriterionHit:
     best_chunk: Chunk
 
 
+@dataclass(frozen=True)
+class SearchIndex:
+    """What searching reads: every chunk of the store, its analysed terms and its vector, in one order."""
+
+    chunks: list[Chunk]
+    bm25: BM25Okapi
+    vectors: np.ndarray  # one row per chunk: the unit-length vector Chroma stores for it
+    idf: IdfTable  # what a question's vector is weighted by, saved too: computing it costs more than a search
+
+    @cached_property
+    def by_collection_and_id(self) -> dict[tuple[str, str], Chunk]:
+        return {(chunk.collection, chunk.id): chunk for chunk in self.chunks}
+
+
 class KnowledgeStore:
-    def __init__(self, client: chromadb.ClientAPI, path: Path | None = None):
-        self._client = client
-        self._path = path  # where the embedding fingerprint is noted; None for an in-memory store
-        self._embedding = ConceptHashEmbedding()
-        self._lexical: tuple[BM25Okapi, list[Chunk]] | None = None
-        self._lock = threading.Lock()
+    def __init__(self, client: chromadb.ClientAPI | None = None, path: Path | None = None):
+        """A store on `client`, or (`open`) on the persistent Chroma database at `path`, connected on first need."""
+        self._connected = client
+        self._path = path  # where the embedding fingerprint and the search index are saved; None in memory
+        self._index: SearchIndex | None = None
+        self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, path: Path, *, build_if_empty: bool = True) -> "KnowledgeStore":
+    def open(cls, path: Path, *, build_if_empty: bool = True) -> KnowledgeStore:
         """The persistent store at `path`; built from the shipped catalog and controls on first use."""
         path.mkdir(parents=True, exist_ok=True)
         if build_if_empty and not any(path.iterdir()):
             shutil.copytree(prebuilt_store_dir(), path, dirs_exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
-        store = cls(client, path)
+        store = cls(path=path)
+        saved = store._saved_search_index()
+        built = saved is not None and any(chunk.collection == "criteria" for chunk in saved.chunks)
+        if built and _stored_fingerprint(path) == embedding_fingerprint():
+            # Built, with this version's vectors, and unchanged since its index was saved: nothing to check in
+            # Chroma, which a search then never needs.
+            store._index = saved
+            return store
         if build_if_empty and not store.is_built():
             store.build()
         elif store.is_built() and _stored_fingerprint(path) != embedding_fingerprint():
@@ -104,16 +135,30 @@ class KnowledgeStore:
         total = 0
         for name in COLLECTIONS:
             stored = self._collection(name).get(include=["documents", "metadatas"])
-            chunks = list(zip(stored["ids"], stored["documents"], stored["metadatas"]))
+            chunks = list(zip(stored["ids"], stored["documents"], stored["metadatas"], strict=True))
             self._client.delete_collection(name)
             self._upsert(name, [(i, text, dict(meta)) for i, text, meta in chunks])
             total += len(chunks)
         self._note_fingerprint()
         return total
 
+    @property
+    def _client(self) -> chromadb.ClientAPI:
+        with self._lock:
+            if self._connected is None:
+                import chromadb
+                from chromadb.config import Settings
+
+                self._connected = chromadb.PersistentClient(
+                    path=str(self._path), settings=Settings(anonymized_telemetry=False)
+                )
+            return self._connected
+
     def _collection(self, name: str) -> Any:
+        from knowledge.chroma_embedding import ConceptHashEmbedding  # registers it before a collection reopens
+
         return self._client.get_or_create_collection(
-            name, embedding_function=self._embedding, configuration={"hnsw": {"space": "cosine"}}
+            name, embedding_function=ConceptHashEmbedding(), configuration={"hnsw": {"space": "cosine"}}
         )
 
     # -- building -----------------------------------------------------------------------------------
@@ -123,6 +168,8 @@ class KnowledgeStore:
     def build(self, catalog: Catalog | None = None, controls: ControlLibrary | None = None) -> int:
         """Load criteria, points of focus and controls; idempotent, ids stable. Returns chunks written."""
         catalog = catalog or load_catalog()
+        from knowledge.control_library import load_controls  # YAML and validation: only a build reads the library
+
         controls = controls or load_controls()
         criteria_chunks = _criteria_chunks(catalog, self._imported_pof_texts())
         control_chunks = [
@@ -138,7 +185,7 @@ class KnowledgeStore:
         stale = [i for i in self._collection("controls").get(include=[])["ids"] if i not in current]
         if stale:
             self._collection("controls").delete(ids=stale)
-            self._forget_lexical_index()
+            self._forget_search_index()
         self._upsert("criteria", criteria_chunks)
         self._upsert("controls", control_chunks)
         self._note_fingerprint()
@@ -147,7 +194,9 @@ class KnowledgeStore:
     def _imported_pof_texts(self) -> dict[str, str]:
         """Full point-of-focus text loaded earlier by the importer survives a rebuild."""
         result = self._collection("criteria").get(where={"imported": True}, include=["metadatas"])
-        return {i: m["full_text"] for i, m in zip(result["ids"], result["metadatas"]) if m.get("full_text")}
+        return {
+            i: m["full_text"] for i, m in zip(result["ids"], result["metadatas"], strict=True) if m.get("full_text")
+        }
 
     def set_point_of_focus_text(self, texts: dict[str, str], catalog: Catalog | None = None) -> int:
         """Attach full text to point-of-focus chunks (`CC6.1/pof/3` -> text). Returns chunks updated."""
@@ -163,7 +212,7 @@ class KnowledgeStore:
         files = sorted({_document_name(c.citation_id) for c in chunks})
         if files:
             self._collection("documents").delete(where={"file": {"$in": files}})
-            self._forget_lexical_index()
+            self._forget_search_index()
         self._upsert(
             "documents",
             [
@@ -192,22 +241,21 @@ class KnowledgeStore:
         for start in range(0, len(chunks), batch):
             part = chunks[start : start + batch]
             collection.upsert(ids=[c[0] for c in part], documents=[c[1] for c in part], metadatas=[c[2] for c in part])
-        self._forget_lexical_index()
+        self._forget_search_index()
 
-    def _forget_lexical_index(self) -> None:
+    def _forget_search_index(self) -> None:
         with self._lock:
-            self._lexical = None
+            self._index = None
             if self._path is not None:
-                (self._path / LEXICAL_FILE).unlink(missing_ok=True)
+                (self._path / INDEX_FILE).unlink(missing_ok=True)  # first: without it the vectors are never read
+                (self._path / VECTORS_FILE).unlink(missing_ok=True)
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self, citation_id: str) -> Chunk | None:
         """The chunk a citation id names (`CC6.1`, `CC6.1/pof/3`, `control:IAM-01`, `policy:x.md#y`), or None."""
         name = _COLLECTION_OF_KIND.get(claimed_kind(citation_id), "criteria")
-        result = self._collection(name).get(ids=[citation_id], include=["documents", "metadatas"])
-        if not result["ids"]:
-            return None
-        return Chunk(result["ids"][0], result["documents"][0], name, 1.0, dict(result["metadatas"][0]))
+        chunk = self._search_index().by_collection_and_id.get((name, citation_id))
+        return None if chunk is None else _with_score(chunk, 1.0)
 
     def count(self) -> dict[str, int]:
         return {name: self._collection(name).count() for name in COLLECTIONS}
@@ -254,67 +302,80 @@ class KnowledgeStore:
         return [CriterionHit(cid, score, best[cid][1]) for cid, score in ranked[:k]]
 
     def _dense(self, query: str, collections: tuple[str, ...], n: int) -> list[Chunk]:
-        hits: list[Chunk] = []
-        for name in collections:
-            collection = self._collection(name)
-            size = collection.count()
-            if size == 0:
-                continue
-            result = collection.query(
-                query_texts=[query], n_results=min(n, size), include=["documents", "metadatas", "distances"]
-            )
-            for i, doc, meta, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
-            ):
-                hits.append(Chunk(i, doc, name, 1.0 - dist, dict(meta)))
+        """The n chunks nearest the query by cosine, over every stored vector: exact, as Chroma ranks them."""
+        index = self._search_index()
+        similarities = index.vectors @ np.asarray(embed_text(query, index.idf), dtype=np.float32)
+        hits = [
+            _with_score(chunk, float(similarity))
+            for chunk, similarity in zip(index.chunks, similarities, strict=True)
+            if chunk.collection in collections
+        ]
         hits.sort(key=lambda c: (-c.score, c.id))
         return hits[:n]
 
     def _bm25(self, query: str, collections: tuple[str, ...], n: int) -> list[Chunk]:
-        index, chunks = self._lexical_index()
-        scores = index.get_scores(terms(query))
+        index = self._search_index()
+        chunks = index.chunks
+        scores = index.bm25.get_scores(terms(query))
         ranked = sorted(
             (i for i, chunk in enumerate(chunks) if chunk.collection in collections and scores[i] > 0),
             key=lambda i: (-scores[i], chunks[i].id),
         )
         return [_with_score(chunks[i], float(scores[i])) for i in ranked[:n]]
 
-    def _lexical_index(self) -> tuple[BM25Okapi, list[Chunk]]:
+    def _search_index(self) -> SearchIndex:
         with self._lock:
-            if self._lexical is None:
-                chunks, corpus = self._saved_lexical_terms() or self._analyse_chunks()
-                self._lexical = (BM25Okapi(corpus), chunks)
-            return self._lexical
+            if self._index is None:
+                self._index = self._saved_search_index() or self._read_search_index()
+            return self._index
 
-    def _analyse_chunks(self) -> tuple[list[Chunk], list[list[str]]]:
-        chunks = []
+    def _read_search_index(self) -> SearchIndex:
+        """Every chunk and vector from Chroma, with the chunks' terms analysed; saved for the next process."""
+        chunks, vectors = [], []
         for name in COLLECTIONS:
-            result = self._collection(name).get(include=["documents", "metadatas"])
+            result = self._collection(name).get(include=["documents", "metadatas", "embeddings"])
             rows = zip(result["ids"], result["documents"], result["metadatas"], strict=True)
             chunks.extend(Chunk(i, d, name, 0.0, dict(m)) for i, d, m in rows)
+            vectors.extend(result["embeddings"])
         corpus = [terms(c.text) or ["∅"] for c in chunks] or [["∅"]]
+        matrix = np.array(vectors, dtype=np.float32).reshape(len(chunks), DIMENSIONS)
+        idf = corpus_idf()
         if self._path is not None:
-            saved = self._path / LEXICAL_FILE
-            partial = saved.with_suffix(".partial")  # renamed into place: a reader never sees half a file
+            # The vectors first, the JSON naming their digest last, each renamed into place: a reader never
+            # sees half a file, nor a JSON with vectors from another write.
+            buffer = io.BytesIO()
+            np.save(buffer, matrix, allow_pickle=False)
+            _write_aside(self._path / VECTORS_FILE, buffer.getvalue())
             rows = [[c.id, c.text, c.collection, c.metadata] for c in chunks]
-            partial.write_text(
-                json.dumps({"fingerprint": embedding_fingerprint(), "chunks": rows, "terms": corpus}), encoding="utf-8"
-            )
-            partial.replace(saved)
-        return chunks, corpus
+            saved = {
+                "fingerprint": embedding_fingerprint(),
+                "vectors_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+                "chunks": rows,
+                "terms": corpus,
+                "idf": {"weights": idf.weights, "unseen": idf.unseen},
+            }
+            _write_aside(self._path / INDEX_FILE, json.dumps(saved).encode("utf-8"))
+        return SearchIndex(chunks, BM25Okapi(corpus), matrix, idf)
 
-    def _saved_lexical_terms(self) -> tuple[list[Chunk], list[list[str]]] | None:
-        """The chunks and terms saved by an earlier process, if made by this version's text analysis."""
+    def _saved_search_index(self) -> SearchIndex | None:
+        """The index saved by an earlier process, if made by this version's analysis and embedding."""
         if self._path is None:
             return None
         try:
-            saved = json.loads((self._path / LEXICAL_FILE).read_text(encoding="utf-8"))
+            saved = json.loads((self._path / INDEX_FILE).read_text(encoding="utf-8"))
+            vectors = (self._path / VECTORS_FILE).read_bytes()
             if saved["fingerprint"] != embedding_fingerprint():
                 return None
+            if hashlib.sha256(vectors).hexdigest() != saved["vectors_sha256"]:
+                return None
             chunks = [Chunk(i, text, name, 0.0, metadata) for i, text, name, metadata in saved["chunks"]]
-            return chunks, saved["terms"]
+            matrix = np.load(io.BytesIO(vectors), allow_pickle=False)
+            if matrix.shape != (len(chunks), DIMENSIONS):
+                return None
+            idf = IdfTable(saved["idf"]["weights"], saved["idf"]["unseen"])
+            return SearchIndex(chunks, BM25Okapi(saved["terms"]), matrix, idf)
         except (OSError, ValueError, KeyError, TypeError):
-            return None  # none yet, or unreadable: analysed again and saved anew
+            return None  # none yet, or unreadable: read from Chroma again and saved anew
 
 
 def prebuilt_store_dir() -> Path:
@@ -337,7 +398,7 @@ def prebuilt_store_dir() -> Path:
         partial.mkdir(parents=True)
         store = KnowledgeStore.open(partial, build_if_empty=False)
         store.build()
-        store._lexical_index()  # saved beside it, so a new workspace's first search stems nothing
+        store._search_index()  # saved beside it, so a new workspace's first search needs no Chroma
         try:
             partial.rename(prebuilt)
         except OSError:  # another process renamed its build first: use that one
@@ -351,6 +412,12 @@ def _fuse(rankings: list[list[str]]) -> list[tuple[str, float]]:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (RRF_K + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _write_aside(target: Path, content: bytes) -> None:
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")  # one per process: two may save at once
+    partial.write_bytes(content)
+    partial.replace(target)
 
 
 def _with_score(chunk: Chunk, score: float) -> Chunk:

@@ -253,5 +253,5 @@ def concepts(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """The index terms of a text: stems, stem bigrams and concept tokens."""
     words = stems(text)
-    bigrams = [f"{a}_{b}" for a, b in zip(words, words[1:])]
+    bigrams = [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     return words + bigrams + concepts(text)

@@ -83,9 +83,7 @@ def _knowledge_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A real moto server on a free loopback port, shared by the session; yields its endpoint URL."""
+def _serve_moto() -> Iterator[str]:
     from tools.demo.server import MotoServer  # moto takes seconds to import; most tests never need it
 
     server = MotoServer()
@@ -93,6 +91,34 @@ def moto_server() -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A real moto server on a free loopback port, shared by the session; yields its endpoint URL."""
+    yield from _serve_moto()
+
+
+@pytest.fixture(scope="module")
+def own_moto_server() -> Iterator[str]:
+    """A moto server of the requesting module's own, for a module whose changes to AWS other tests must not see."""
+    yield from _serve_moto()
+
+
+@pytest.fixture(scope="session")
+def aws_organization(moto_server: str) -> Callable[[int], list[str]]:
+    """`aws_organization(n)`: an AWS Organization on the moto server (in moto's default account, shared by the
+    session) with n new member accounts; the first gets a password policy that passes the length check, the
+    others none. Returns the new accounts' ids, sorted."""
+    from tools.demo.organization import create_member_accounts, member_session
+
+    def create(members: int) -> list[str]:
+        ids = create_member_accounts(moto_server, members)
+        iam = member_session(moto_server, ids[0]).client("iam", endpoint_url=moto_server)
+        iam.update_account_password_policy(MinimumPasswordLength=14)
+        return ids
+
+    return create
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +147,98 @@ def workspace_with_knowledge(knowledge_template: Path) -> Callable[[Path], Works
     def make(path: Path) -> Workspace:
         workspace = Workspace.at(path)
         shutil.copytree(knowledge_template, workspace.chroma_dir, dirs_exist_ok=True)
+        return workspace
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def approved_access_review() -> Callable[..., None]:
+    """`approved_access_review(workspace, evidence_id, path, reason=None)`: dana attaches the Q1 2026 access
+    review at `path` (2026-01-01 to 2026-03-31) to IAM-11 in the workspace's review log, then approves IAM-11."""
+    from agent.review_log import ReviewLog
+
+    def attach(workspace: Workspace, evidence_id: str, path: str, reason: str | None = None) -> None:
+        with ReviewLog(workspace.review_db) as log:
+            common = {
+                "reviewer": "dana",
+                "control_id": "IAM-11",
+                "run_id": "-",
+                "before_hash": "",
+                "after_hash": "",
+                "evidence_hash": "",
+            }
+            period = {"period_start": "2026-01-01", "period_end": "2026-03-31"}
+            log.append(
+                action="attach", reason=reason, detail={"evidence_id": evidence_id, "path": path, **period}, **common
+            )
+            log.append(action="approve", **common)
+
+    return attach
+
+
+@pytest.fixture(scope="session")
+def signed_report_workspace() -> Callable[[Path], Workspace]:
+    """`signed_report_workspace(path)`: a small workspace without a demo run: a synthetic report of run
+    "synthetic" whose findings cite three real locker items, an approval and a rejection in the review log,
+    and the run signed as a real run's end signs it (agent/integrity.py)."""
+    from agent.integrity import sign_run
+    from agent.report import write_report
+    from agent.report_schema import EvidenceHead
+    from agent.review_log import ReviewLog, text_hash
+    from agent.runs import RunStore
+    from evals.bench.synthetic_report import HOSTILE, synthetic_inputs
+    from tools.locker import EvidenceLocker
+
+    def make(path: Path) -> Workspace:
+        workspace = Workspace.at(path)
+        workspace.locker_db.parent.mkdir(parents=True, exist_ok=True)
+        report = synthetic_inputs(controls=3, evidence=3, runs=1).report
+        with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
+            stored = [
+                locker.put(
+                    "synthetic",
+                    "aws",
+                    "aws.s3.list_buckets",
+                    "s3:ListBuckets",
+                    {"n": n},
+                    {"buckets": [f"b{n}"], "note": HOSTILE},
+                )
+                for n in range(3)
+            ]
+            controls = [
+                c.model_copy(
+                    update={"findings": [f.model_copy(update={"evidence_ids": [stored[i].id]}) for f in c.findings]}
+                )
+                for i, c in enumerate(report.controls)
+            ]
+            head = EvidenceHead(seq=stored[-1].seq, record_hash=stored[-1].record_hash)
+            run = report.run.model_copy(update={"evidence_head": head})
+            report = report.model_copy(update={"controls": controls, "run": run})
+            write_report(workspace, report)
+            with ReviewLog(workspace.review_db) as review_log:
+                review_log.append(
+                    reviewer="ana",
+                    action="approve",
+                    control_id=controls[0].id,
+                    run_id="synthetic",
+                    before_hash="",
+                    after_hash="",
+                    evidence_hash="",
+                )
+                rejected = text_hash(controls[2].narrative.text)
+                review_log.append(
+                    reviewer="bo",
+                    action="reject",
+                    control_id=controls[2].id,
+                    run_id="synthetic",
+                    before_hash=rejected,
+                    after_hash=rejected,
+                    evidence_hash="",
+                    reason="cites the wrong bucket",
+                )
+            config = AuditorConfig(workspace=workspace.root)
+            sign_run(config, workspace, RunStore(workspace.runs_db), locker, report.run.id)
         return workspace
 
     return make

@@ -55,3 +55,43 @@ def test_regenerate_uses_feedback_reuses_evidence_and_leaves_the_report(
     assert verify_narrative(workspace, result, result.narrative.text).passed
     invented = verify_narrative(workspace, result, result.narrative.text.replace("raj.patel", "dana.admin"))
     assert invented.problems and "identifier `dana.admin`" in invented.problems[0]
+
+
+def test_a_manual_control_with_an_approved_attachment_describes_it_and_cites_it(
+    tmp_path: Path, workspace_with_knowledge, demo_config
+) -> None:
+    from datetime import UTC, date, datetime
+
+    from agent.review_log import ReviewLog, quarter_of
+    from tools.locker import EvidenceLocker
+
+    workspace = workspace_with_knowledge(tmp_path / "ws")
+    config = demo_config(workspace)
+    today = datetime.now(UTC).date()
+    start, end = quarter_of(today)
+    with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
+        record = locker.put(
+            "attach",
+            "manual",
+            "manual.attachment",
+            "read_file",
+            {"path": "/records/joiners.csv"},
+            {"file": "joiners.csv", "content": "ticket,approved_by\nIT-1,priya\n", "control": "IAM-09"},
+        )
+    with ReviewLog(workspace.review_db) as log:
+        common = {"control_id": "IAM-09", "run_id": "-", "before_hash": "", "after_hash": "", "evidence_hash": ""}
+        detail = {"evidence_id": record.id, "path": "/records/joiners.csv"}
+        period = {"period_start": start.isoformat(), "period_end": end.isoformat()}
+        log.append(reviewer="dana", action="attach", detail=detail | period, **common)
+        log.append(reviewer="priya", action="approve", **common)
+
+    result = run_proof(config, workspace, control_ids=["IAM-09"], model=None).report.controls[0]
+    text = result.narrative.text
+    assert result.narrative.status == "verified", result.narrative.verifier.problems
+    assert (
+        f"The record `joiners.csv`, attached by dana on {today}, covers {start} to {end}, and priya approved it on "
+        f"{today} [ev:{record.id}]."
+    ) in text
+    assert "must provide" not in text and record.id in result.narrative.provenance.evidence_ids
+    assert verify_narrative(workspace, result, text).passed
+    assert not verify_narrative(workspace, result, text.replace(str(start), str(date(2020, 1, 1)))).passed

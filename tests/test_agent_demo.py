@@ -8,6 +8,7 @@ resources; the report JSON validates against the report contract.
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -42,8 +43,12 @@ def test_demo_command_runs_every_control_and_says_what_next(demo_command) -> Non
     report = latest_report(workspace)
     assert {c.id for c in report.controls} == {c.id for c in load_controls().controls}
     assert report.run.trigger == "demo" and report.company == "Acme AI"
-    assert "auditor review" in output and "auditor report" in output and "report.md" in output
+    # The hints repeat the `-w` the demo ran with (compared without spaces: the console wraps long lines).
+    unwrapped = "".join(output.split())
+    assert f"auditor-w{workspace.root}review" in unwrapped and f"auditor-w{workspace.root}report" in unwrapped
+    assert "report.md" in output
     assert "demo servers are stopped" in output
+    assert "MLflow model registry skipped: not asked for" in output
 
 
 def test_every_sentence_is_cited_and_every_citation_resolves(demo_command) -> None:
@@ -111,6 +116,22 @@ def test_statuses_are_honest_and_gaps_are_listed_once_by_severity(demo_command) 
     assert controls["IAM-02"].status == "fail" and "aws.iam.root_mfa" in controls["IAM-02"].status_reason
     # Nothing is attached in a fresh workspace: every manual control awaits evidence.
     assert {c.status for c in report.controls if c.kind == "manual"} == {"awaiting_evidence"}
+    # Only a control whose every design statement was tested passes: checks that pass beside a statement only a
+    # person can evidence leave it awaiting that evidence (CHG-03, CHG-04, IAM-08 and VUL-02 in the demo).
+    library = {control.id: control for control in load_controls().controls}
+    assert [
+        c.id for c in report.controls if c.status == "pass" and not all(s.tested for s in library[c.id].statements)
+    ] == []
+    assert {controls[i].status for i in ("CHG-03", "CHG-04", "IAM-08", "VUL-02")} == {"awaiting_evidence"}
+    # AI-10 fails on the public, unencrypted bucket a training job wrote its model to, whatever the bucket's name.
+    [artifacts] = [
+        f
+        for f in controls["AI-10"].findings
+        if f.resource == "arn:aws:s3:::acme-ai-marketing-site" and f.check == "ai.model_artifacts.buckets_protected"
+    ]
+    assert artifacts.status == Status.FAIL and controls["AI-10"].status == "fail"
+    # The demo's code passes `system=prompt` to its model client: source code, not a prompt injection.
+    assert [c.id for c in report.controls if c.possible_injections] == []
     # IAM-08's support role supports CC7.4 and CC9.2 only weakly: it makes neither ready.
     criteria = {c.id: c for c in report.criteria}
     assert criteria["CC7.4"].status != "ready" and criteria["CC9.2"].status != "ready"
@@ -130,3 +151,37 @@ def test_statuses_are_honest_and_gaps_are_listed_once_by_severity(demo_command) 
     assert {e.check for e in incident.events} == {"logs.audit_logging_tampered", "logs.sg_opened_to_world"}
     markdown = (workspace.reports_dir / report.run.id / "report.md").read_text()
     assert markdown.index("## Possible incidents") < markdown.index("## Summary") < markdown.index("## What to fix")
+    age = (report.run.started_at.date() - incident.last_at.date()).days
+    assert f"{incident.last_at:%H:%M} UTC, {age} days before this run (controls" in markdown  # March 2025: history
+
+
+# A request in a narrative: “For “<statement>”, which the agent does not test, the <owner> must (also) provide:
+# <record>, covering <start> to <end> (or: for <day>), by <due> [control:<id>]”.
+NARRATIVE_REQUEST = re.compile(
+    r"which the agent does not test, (?P<owner>.+?) must (?:also )?provide: (?P<record>.+?), "
+    r"(?:covering (?P<start>\d{4}-\d{2}-\d{2}) to (?P<end>\d{4}-\d{2}-\d{2})|for (?P<day>\d{4}-\d{2}-\d{2})), "
+    r"(?:which was due )?by (?P<due>\d{4}-\d{2}-\d{2}) \[control:"
+)
+
+
+def test_narratives_ask_for_the_records_periods_and_due_dates_auditor_requests_lists(demo_command) -> None:
+    workspace, _ = demo_command
+    report = latest_report(workspace)
+    day = report.run.started_at.date().isoformat()
+    result = CliRunner().invoke(app, ["-w", str(workspace.root), "requests", "--on", day, "--format", "json"])
+    rows = {r["control"]: r for r in json.loads(result.output)}
+    needing = {c.id for c in load_controls().controls if any(s.provide for s in c.statements)}
+    assert set(rows) == needing  # whatever the kind: manual, hybrid, or automated with records to provide
+    for control in report.controls:
+        asked = [m.groupdict() for m in NARRATIVE_REQUEST.finditer(control.narrative.text)]
+        if control.id not in rows:
+            assert not asked, control.id
+            continue
+        row = rows[control.id]
+        assert asked, control.id
+        assert [m["record"].lower() for m in asked] == [r.rstrip(".").lower() for r in row["records"]], control.id
+        for m in asked:
+            owner = m["owner"].removeprefix("the ")
+            period = (m["start"] or m["day"], m["end"] or m["day"], m["due"])
+            assert owner == row["owner_role"], control.id
+            assert period == (row["period_start"], row["period_end"], row["due"]), control.id

@@ -6,14 +6,16 @@ or management response, and always passes the verifier."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
 from agent.citations import sentences
-from agent.report_schema import ToolCallRecord
+from agent.nodes import attachment_facts
+from agent.report_schema import Attachment, ToolCallRecord
+from agent.requests import period_of
 from agent.verifier import EvidenceFacts, VerificationContext, verify
 from agent.writers import DraftInput
 from agent.writers.offline import write
@@ -100,6 +102,8 @@ def _draft(
     collected: bool = True,
     tool: str = "aws.iam.credential_report",
     data: object = None,
+    audit_period: tuple[date, date] | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> tuple[DraftInput, VerificationContext]:
     load_all()
     control = load_controls().get(control_id)
@@ -121,15 +125,18 @@ def _draft(
         tool_calls=calls,
         collected_at={REPORT: COLLECTED} if collected else {},
         as_of=RUN_DAY,
+        audit_period=audit_period,
+        attachments=list(attachments),
     )
     evidence = {REPORT: EvidenceFacts.from_data(REPORT, tool, {}, data, COLLECTED)} if collected else {}
     context = VerificationContext(
         {c["id"]: c["text"] for c in chunks},
-        evidence,
+        evidence | attachment_facts(list(attachments)),
         findings,
         titles,
         statements=list(control.statements),
         as_of=RUN_DAY,
+        audit_period=audit_period,
     )
     return draft, context
 
@@ -178,7 +185,21 @@ def test_configuration_exceptions_are_named_with_their_reasons_and_advice_to_cor
     )
     assert "on 4 IAM users: 2 of them failed" in text
     assert "The exceptions: console user ben has no MFA device; and console user cho has no MFA device" in text
-    assert "IAM-01 does not operate as designed until the Security Engineer remediates `ben` and `cho`" in text
+    title = CHECKS["aws.iam.console_user_mfa"].title
+    assert (
+        f"IAM-01 does not operate as designed until the Security Engineer remediates the 2 IAM users (`ben` and "
+        f"`cho`) failing “{title}”"
+    ) in text
+    assert "a run after the stored evidence expires" not in text
+
+
+def test_a_quoted_reason_starting_with_a_is_lowered_mid_sentence() -> None:
+    findings = [
+        f.model_copy(update={"reason": f"A console user {f.resource.rsplit('/', 1)[1]} has no MFA device."})
+        for f in _mfa({"ana": Status.FAIL, "ben": Status.FAIL})
+    ]
+    text = _written(*_draft("IAM-01", findings))
+    assert "The exceptions: a console user ana has no MFA device; and a console user ben" in text
 
 
 def test_long_lists_are_summarised() -> None:
@@ -190,61 +211,95 @@ def test_long_lists_are_summarised() -> None:
 
 
 def _branch_protected() -> Finding:
-    return Finding(
-        check="github.branch_protection",
-        status=Status.PASS,
-        resource="acme-ai/platform",
-        reason="Branch main of acme-ai/platform is protected.",
-        evidence_ids=[REPORT],
+    return _finding(
+        "github.branch_protection", Status.PASS, "acme-ai/platform", "Branch main of acme-ai/platform is protected."
     )
 
 
 def test_every_statement_tested_and_passed_is_the_only_case_for_operated_as_designed() -> None:
     protected = _branch_protected()
-    reviewed = Finding(
-        check="github.required_reviews",
-        status=Status.PASS,
-        resource="acme-ai/platform",
-        reason="Branch main of acme-ai/platform requires 1 approving review(s) before merge.",
-        evidence_ids=[REPORT],
+    reviewed = _finding(
+        "github.required_reviews",
+        Status.PASS,
+        "acme-ai/platform",
+        "Branch main of acme-ai/platform requires 1 approving review(s) before merge.",
+    )
+    admins = _finding(
+        "github.enforce_admins",
+        Status.PASS,
+        "acme-ai/platform:main",
+        "Branch protection of main in acme-ai/platform applies to administrators too (enforce_admins: true).",
     )
     data = {"repos": [{"repo": "acme-ai/platform"}]}
-    both = _written(*_draft("CHG-01", [protected, reviewed], tool="github.branch_protection", data=data))
+    every = _written(*_draft("CHG-01", [protected, reviewed, admins], tool="github.branch_protection", data=data))
     assert (
-        "Its design statements were tested and passed, so CHG-01 operated as designed on the evidence collected on 2026-11-28"
-        in both
+        "Its design statements were tested and passed, so CHG-01 operated as designed "
+        "on the evidence collected on 2026-11-28" in every
     )
+    # The demo's protection spares administrators (enforce_admins: false): no longer "operated as designed".
+    spared = admins.model_copy(
+        update={
+            "status": Status.FAIL,
+            "reason": "Branch protection of main in acme-ai/platform does not apply to administrators "
+            "(enforce_admins: false).",
+        }
+    )
+    spared_admins = _written(
+        *_draft("CHG-01", [protected, reviewed, spared], tool="github.branch_protection", data=data)
+    )
+    assert "operated as designed" not in spared_admins
+    assert "does not apply to administrators" in spared_admins and "does not operate as designed" in spared_admins
     only_one = _written(*_draft("CHG-01", [protected], tool="github.branch_protection", data=data))
     assert "operated as designed" not in only_one
     assert (
-        "“Merging into the default branch requires a pull request with at least one approving review” was not tested in this run"
-        in only_one
+        "“Merging into the default branch requires a pull request with at least one approving review” "
+        "was not tested in this run" in only_one
     )
 
 
-def test_a_past_event_is_an_exception_in_the_period_with_a_stale_evidence_warning() -> None:
+def _written_trail_stopped(
+    when: str = "2025-03-05T22:17:03Z", audit_period: tuple[date, date] | None = None, **facts: object
+) -> str:
+    """LOG-04's narrative over one StopLogging of the organisation trail at `when` (by default in March 2025): its
+    CloudTrail records, and logs.audit_logging_tampered failing on them with `facts`."""
     trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/acme-org-trail"
-    stopped = Finding(
-        check="logs.audit_logging_tampered",
-        status=Status.FAIL,
-        resource=trail,
-        reason=f"Audit logging of {trail} was changed 1 time(s): StopLogging by ops-admin at 2025-03-05T22:17:03Z.",
-        evidence_ids=[REPORT],
-        facts={"events": 1, "first": "2025-03-05T22:17:03Z", "last": "2025-03-05T22:17:03Z", "principal": "ops-admin"},
+    reason = f"Audit logging of {trail} was changed 1 time(s): StopLogging by ops-admin at {when}."
+    stopped = _finding(
+        "logs.audit_logging_tampered", Status.FAIL, trail, reason, events=1, first=when, last=when, **facts
     )
-    data = {"records_scanned": 40, "events": [{"eventName": "StopLogging", "eventTime": "2025-03-05T22:17:03Z"}]}
-    text = _written(*_draft("LOG-04", [stopped], tool="logs.cloudtrail_events", data=data))
-    assert "The agent reperformed “Audit logging was not stopped, deleted or narrowed”, dated 2025-03-05" in text
-    assert "1 exception found" in text
-    assert (
-        "Warning: the newest record examined is from 2025-03-05, more than a quarter before the evidence was collected on 2026-11-28"
-        in text
+    records = {"records_scanned": 40, "events": [{"eventName": "StopLogging", "eventTime": when}]}
+    return _written(
+        *_draft("LOG-04", [stopped], tool="logs.cloudtrail_events", data=records, audit_period=audit_period)
     )
+
+
+def test_a_past_event_in_the_period_is_an_exception_to_answer_not_to_fix() -> None:
+    text = _written_trail_stopped("2026-11-02T22:17:03Z", principal="ops-admin")
+    assert "1 exception found" in text and "Warning" not in text
     assert (
         "record past events in the period, which a later fix cannot undo, so LOG-04 does not operate as designed "
         "until the Security Engineer records an incident or a management response"
     ) in text
     assert "confirm the fix" not in text and "remediates" not in text
+
+
+def test_a_past_event_before_the_period_is_said_to_be_of_an_earlier_period_with_a_stale_evidence_warning() -> None:
+    text = _written_trail_stopped(principal="ops-admin")
+    assert "The agent reperformed “Audit logging was not stopped, deleted or narrowed”, dated 2025-03-05" in text
+    assert "1 exception found" in text
+    assert (
+        "Warning: the newest record examined is from 2025-03-05, more than a quarter before the evidence was "
+        "collected on 2026-11-28" in text
+    )
+    assert (
+        "The exceptions for `acme-org-trail` record events on 2025-03-05, before the period under review (2026-10-01 "
+        "to 2026-12-31), so they belong to an earlier period than this one; the Security Engineer should still answer "
+        "each in the review with an incident record or a management response"
+    ) in text
+    assert "in the period, which" not in text and "does not operate as designed" not in text
+    # With an [audit] period, that period is the one under review.
+    text = _written_trail_stopped(audit_period=(date(2025, 3, 1), date(2025, 6, 30)), principal="ops-admin")
+    assert "record past events in the period, which a later fix cannot undo" in text
 
 
 def test_uncollected_evidence_is_reported_without_saying_it_was_tested() -> None:
@@ -268,8 +323,70 @@ def test_manual_controls_are_specific_requests(control_id: str) -> None:
     assert text.startswith(f"{control.id}, ") and "is a manual control" in text
     for statement in control.statements:
         assert statement.provide.rstrip(".")[1:] in text
-    assert text.count("covering 2026-10-01 to 2026-12-31, by 2026-12-31") == len(control.statements)
+    start, end = period_of(control.frequency, RUN_DAY)  # as `auditor requests` asks (agent/requests.py)
+    assert text.count(f"covering {start} to {end}, by {end}") == len(control.statements)
     assert "No such record" not in text and "works alongside" not in text and "triggering event" not in text
+
+
+def _review_attachment(start: date, end: date, approved: bool = True, name: str = "access-review-q4.pdf") -> Attachment:
+    return Attachment(
+        control_id="IAM-09",
+        evidence_id="b1b2b3b4b5b6",
+        file=f"/home/dana/records/{name}",
+        attached_by="dana",
+        attached_at=datetime(2026, 11, 20, 14, 5, tzinfo=UTC),
+        period_start=start,
+        period_end=end,
+        approved_by="priya" if approved else None,
+        approved_at=datetime(2026, 11, 21, 9, 0, tzinfo=UTC) if approved else None,
+    )
+
+
+def test_an_approved_attachment_is_described_instead_of_requested() -> None:
+    quarter = _review_attachment(date(2026, 10, 1), date(2026, 12, 31))
+    text = _written(*_draft("IAM-09", [], collected=False, attachments=(quarter,)))
+    assert (
+        "The record `access-review-q4.pdf`, attached by dana on 2026-11-20, covers 2026-10-01 to 2026-12-31, and "
+        "priya approved it on 2026-11-21 [ev:b1b2b3b4b5b6]."
+    ) in text
+    assert "These records are provided for “" in text and "must provide" not in text
+    assert "operated as designed" not in text
+    # Covering part of the period: described, and the rest still requested.
+    october = _review_attachment(date(2026, 10, 1), date(2026, 10, 31), name="october.pdf")
+    partial = _written(*_draft("IAM-09", [], collected=False, attachments=(october,)))
+    assert "The record `october.pdf`" in partial and "must provide" in partial
+    # Not approved (yet, or withdrawn): requested as before, never described.
+    pending = _written(
+        *_draft(
+            "IAM-09",
+            [],
+            collected=False,
+            attachments=(_review_attachment(date(2026, 10, 1), date(2026, 12, 31), approved=False),),
+        )
+    )
+    assert "access-review-q4.pdf" not in pending and "must provide" in pending
+
+
+def test_the_verifier_checks_an_attachment_sentence_against_the_review_log_record() -> None:
+    quarter = _review_attachment(date(2026, 10, 1), date(2026, 12, 31))
+    _, context = _draft("IAM-09", [], collected=False, attachments=(quarter,))
+    invented = verify("The record `access-review-q3.pdf` covers 2026-07-01 to 2026-09-30 [ev:b1b2b3b4b5b6].", context)
+    assert not invented.passed
+    assert any("2026-07-01" in p for p in invented.problems), invented.problems
+
+
+def test_a_configured_audit_period_is_stated_requested_and_warns_about_older_evidence() -> None:
+    year = (date(2026, 1, 1), date(2026, 12, 31))
+    text = _written(*_draft("IAM-01", _mfa({"ana": Status.PASS}), audit_period=year))
+    assert "The audit period runs from 2026-01-01 to 2026-12-31 [control:IAM-01]." in text
+    assert "covering 2026-01-01 to 2026-12-31, by 2026-12-31" in text
+    old = _written_trail_stopped(audit_period=year)
+    assert (
+        "Warning: the newest record examined is from 2025-03-05, before the audit period starts on 2026-01-01"
+    ) in old
+    # A period that the records fall in: no warning.
+    then = _written_trail_stopped(audit_period=(date(2025, 1, 1), date(2025, 12, 31)))
+    assert "Warning" not in then
 
 
 def test_verifier_refuses_a_statement_said_tested_when_no_linked_check_ran() -> None:

@@ -25,9 +25,12 @@ def test_model_calls_beyond_the_control_or_the_configuration_are_rejected(tmp_pa
     (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-not-a-real-key\n")
     (logs / "innocent.log").symlink_to(tmp_path / ".env")
     config = AuditorConfig.model_validate(
-        {"github": {"owner": "acme-ai", "repos": ["platform"]}, "repos": {"local": [str(tmp_path / "service")]},
-         "logs": {"paths": [str(logs)]}}
-    )  # fmt: skip
+        {
+            "github": {"owner": "acme-ai", "repos": ["platform"]},
+            "repos": {"local": [str(tmp_path / "service")]},
+            "logs": {"paths": [str(logs)]},
+        }
+    )
     calls = [
         tool_call("logs.auth_events", {"paths": [str(tmp_path / ".env")]}, "c1"),
         tool_call("logs.auth_events", {"paths": [f"{logs}/../.env"]}, "c2"),

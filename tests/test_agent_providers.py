@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import openai
 import pytest
@@ -19,23 +20,23 @@ def _config(**llm: object) -> AuditorConfig:
     return AuditorConfig(llm=LlmConfig(**llm))
 
 
+def _local_server_model(**llm: object) -> Any:
+    """The model of a local OpenAI-compatible server: smollm2 at 127.0.0.1:8089, its key in $LOCAL_LLM_KEY."""
+    return build_chat_model(
+        _config(
+            provider="openai", model="smollm2", base_url="http://127.0.0.1:8089/v1", api_key_env="LOCAL_LLM_KEY", **llm
+        )
+    )
+
+
 def test_offline_means_no_model() -> None:
     assert build_chat_model(AuditorConfig()) is None
-    assert describe(None).model == "deterministic-v1"
+    assert describe(None).model == "deterministic-v2"
 
 
 def test_openai_compatible_server_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCAL_LLM_KEY", "sk-local-not-a-secret")
-    model = build_chat_model(
-        _config(
-            provider="openai",
-            model="smollm2",
-            base_url="http://127.0.0.1:8089/v1",
-            api_key_env="LOCAL_LLM_KEY",
-            timeout_s=5,
-            max_retries=0,
-        )
-    )
+    model = _local_server_model(timeout_s=5, max_retries=0)
     assert isinstance(model, ChatOpenAI)
     assert (model.model_name, model.openai_api_base, model.request_timeout, model.max_retries) == (
         "smollm2",
@@ -130,6 +131,18 @@ def test_max_tokens_caps_each_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     capped = build_chat_model(_config(provider="openai", model="smollm2", api_key_env="LOCAL_LLM_KEY", max_tokens=160))
     uncapped = build_chat_model(_config(provider="openai", model="smollm2", api_key_env="LOCAL_LLM_KEY"))
     assert capped.max_tokens == 160 and uncapped.max_tokens is None
+
+
+def test_a_compatible_server_also_gets_the_cap_under_its_older_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # llama.cpp's server reads `max_tokens` and ignores `max_completion_tokens`, the name langchain-openai sends.
+    monkeypatch.setenv("LOCAL_LLM_KEY", "sk-local-not-a-secret")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-real-openai-key")
+    local = _local_server_model(max_tokens=160)
+    official = build_chat_model(_config(provider="openai", model="gpt-4o-mini", max_tokens=160))
+    local_payload = local._get_request_payload("hello")
+    official_payload = official._get_request_payload("hello")
+    assert local_payload["max_completion_tokens"] == 160 and local_payload["extra_body"] == {"max_tokens": 160}
+    assert official_payload["max_completion_tokens"] == 160 and "extra_body" not in official_payload
 
 
 # -- the standard key goes only to its provider's own API ------------------------------------------------

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 
+from agent.report import summarize
 from agent.report_schema import (
     ControlResult,
     CriterionResult,
@@ -14,7 +16,6 @@ from agent.report_schema import (
     Provenance,
     ReadinessReport,
     RunInfo,
-    Summary,
     VerifierResult,
     WriterInfo,
 )
@@ -237,21 +238,8 @@ def test_logs_written_before_drafts_were_chained_stay_readable(log):
     )
     db.execute(
         "INSERT INTO review_log (seq, at, reviewer, action, control_id, run_id, before_hash, after_hash,"
-        " evidence_hash, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
-        (
-            entry.seq,
-            entry.at,
-            entry.reviewer,
-            entry.action,
-            entry.control_id,
-            entry.run_id,
-            entry.before_hash,
-            entry.after_hash,
-            entry.evidence_hash,
-            entry.reason,
-            entry.prev_hash,
-            chain_hash(GENESIS, entry.payload()),
-        ),
+        " evidence_hash, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        replace(entry, hash=chain_hash(GENESIS, entry.payload())).row(),  # detail {} is stored as '{}'
     )
     db.commit()
     db.close()
@@ -356,21 +344,12 @@ def test_unknown_action_is_refused(log):
 
 def _report(control: ControlResult) -> ReadinessReport:
     """A one-control fixture report (built from the report models, not from a run)."""
+    criteria = [CriterionResult(id="CC6.1", status="ready", control_ids=[control.id])]
     return ReadinessReport(
         company="Acme AI",
         run=RunInfo(id="run-1", started_at=FIXED_TIME, writer=WriterInfo(provider="offline", model="deterministic-v1")),
-        summary=Summary(
-            criteria_total=1,
-            ready=1,
-            partial=0,
-            gap=0,
-            not_assessed=0,
-            readiness_pct=100.0,
-            controls_total=1,
-            controls_evidenced=1,
-            controls_evidenced_pct=100.0,
-        ),
-        criteria=[CriterionResult(id="CC6.1", status="ready", control_ids=[control.id])],
+        summary=summarize(criteria, [control]),
+        criteria=criteria,
         controls=[control],
     )
 
@@ -501,3 +480,90 @@ def test_a_response_answers_one_exception_and_the_report_shows_the_others_unansw
         "INC-7 opened; logging restored; remediation by 2025-03-06 (dana,"
     ) in markdown
     assert "`trail/legacy-trail` (logs.audit_logging_tampered): no response yet." in markdown
+
+
+# The schema of a review log written before the `respond` action existed (tui/review_log.py at 1bc7d25, with
+# the signatures table signing added): its CHECK constraint refuses `respond`.
+OLD_SCHEMA = """
+CREATE TABLE review_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('approve', 'reject', 'edit', 'regenerate', 'attach')),
+    control_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    before_hash TEXT NOT NULL,
+    after_hash TEXT NOT NULL,
+    evidence_hash TEXT NOT NULL,
+    reason TEXT,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE INDEX review_log_control ON review_log (control_id, seq);
+CREATE TRIGGER review_log_no_update BEFORE UPDATE ON review_log
+BEGIN SELECT RAISE(ABORT, 'the review log is append-only: UPDATE refused'); END;
+CREATE TRIGGER review_log_no_delete BEFORE DELETE ON review_log
+BEGIN SELECT RAISE(ABORT, 'the review log is append-only: DELETE refused'); END;
+CREATE TABLE review_signatures (seq INTEGER PRIMARY KEY, os_user TEXT NOT NULL, key_id TEXT NOT NULL,
+                                signature TEXT NOT NULL);
+CREATE TABLE drafts (text_hash TEXT PRIMARY KEY, control_id TEXT NOT NULL, control_json TEXT NOT NULL);
+CREATE TABLE draft_records (draft_hash TEXT PRIMARY KEY, control_id TEXT NOT NULL, control_json TEXT NOT NULL);
+"""
+
+
+def test_a_log_from_before_responses_is_upgraded_in_place_with_its_chain_and_signatures(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from agent.review_log import SCHEMA_VERSION
+    from tools.signing import Signer
+
+    signer = Signer(Ed25519PrivateKey.generate(), "test key")
+    control = _control()
+    # Signed, chained decisions, written with today's code, then copied row for row into the old schema.
+    with ReviewLog(tmp_path / "source.sqlite", clock=lambda: FIXED_TIME, signer=signer) as source:
+        _decide(source, control, "approve")
+        _decide(source, control, "attach", detail={"file": "access-review.pdf", "evidence_id": "bbbbbbbbbbbb"})
+    old_path = tmp_path / "review.sqlite"
+    old = sqlite3.connect(old_path)
+    old.executescript(OLD_SCHEMA)
+    old.execute("ATTACH DATABASE ? AS source", (str(tmp_path / "source.sqlite"),))
+    for table in ("review_log", "review_signatures"):
+        old.execute(f"INSERT INTO main.{table} SELECT * FROM source.{table}")
+    old.commit()
+    old.execute("DETACH DATABASE source")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint"):
+        old.execute(
+            "INSERT INTO review_log SELECT 3, at, reviewer, 'respond', control_id, run_id, before_hash, "
+            "after_hash, evidence_hash, reason, detail, prev_hash, 'x' FROM review_log WHERE seq = 2"
+        )
+    old.close()
+
+    with ReviewLog(old_path, clock=lambda: FIXED_TIME, signer=signer) as upgraded:
+        detail = {"check": "aws.iam.console_user_mfa", "resource": "user/alice", "cause": "c", "response": "r"}
+        responded = _decide(upgraded, control, "respond", detail=detail)
+        assert responded.seq == 3
+        assert upgraded.verify().ok and upgraded.verify().entries == 3
+        assert not upgraded.verify_signatures(signer.public)
+        assert [entry.action for entry in upgraded.entries()] == ["approve", "attach", "respond"]
+    db = sqlite3.connect(old_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    # Still append-only after the rebuild: the triggers are back on the new table.
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("DELETE FROM review_log")
+    db.close()
+    # Opening it again changes nothing.
+    with ReviewLog(old_path) as reopened:
+        assert reopened.verify().entries == 3
+
+
+def test_a_log_from_a_newer_version_is_refused_by_name(tmp_path):
+    from agent.review_log import ReviewLogError
+
+    path = tmp_path / "review.sqlite"
+    ReviewLog(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(ReviewLogError, match=r"review\.sqlite: the review log has schema version 99"):
+        ReviewLog(path)

@@ -13,14 +13,28 @@ from agent.verifier import (
     verify,
 )
 from knowledge.models import DesignStatement
+from tools.checks_common import finding
 from tools.findings import Finding, Status
 
 REPORT = "0a1b2c3d4e5f"
 POLICY = "1b2c3d4e5f60"
 CHUNKS = {
     "CC6.1": "CC6.1 Logical and Physical Access Controls. The entity implements logical access security software.",
-    "control:IAM-01": "Multi-factor authentication for console users. Every console user has an MFA device; users without MFA are fixed within one business day.",
+    "control:IAM-01": (
+        "Multi-factor authentication for console users. Every console user has an MFA device; "
+        "users without MFA are fixed within one business day."
+    ),
 }
+
+
+def _mfa_finding(user: str, status: Status, reason: str) -> Finding:
+    """A console_user_mfa finding on one IAM user, citing the credential report."""
+    return finding("aws.iam.console_user_mfa", status, f"arn:aws:iam::123456789012:user/{user}", reason, [REPORT])
+
+
+def _policy_finding(status: Status, reason: str, **facts: int) -> Finding:
+    """A password_policy_length finding on the account's password policy."""
+    return finding("aws.iam.password_policy_length", status, "account-password-policy", reason, [POLICY], **facts)
 
 
 def _context(findings: list[Finding] | None = None) -> VerificationContext:
@@ -40,34 +54,14 @@ def _context(findings: list[Finding] | None = None) -> VerificationContext:
         findings=findings
         if findings is not None
         else [
-            Finding(
-                check="aws.iam.console_user_mfa",
-                status=Status.PASS,
-                resource="arn:aws:iam::123456789012:user/alice",
-                reason="Console user alice has an MFA device.",
-                evidence_ids=[REPORT],
-            ),
-            Finding(
-                check="aws.iam.console_user_mfa",
-                status=Status.FAIL,
-                resource="arn:aws:iam::123456789012:user/bob",
-                reason="Console user bob has no MFA device.",
-                evidence_ids=[REPORT],
-            ),
-            Finding(
-                check="aws.iam.console_user_mfa",
-                status=Status.PASS,
-                resource="arn:aws:iam::123456789012:user/carol",
-                reason="Console user carol has an MFA device.",
-                evidence_ids=[REPORT],
-            ),
-            Finding(
-                check="aws.iam.password_policy_length",
-                status=Status.FAIL,
-                resource="account-password-policy",
-                reason="The minimum password length is 8; at least 14 is required.",
-                evidence_ids=[POLICY],
-                facts={"minimum_length": 8, "required_length": 14},
+            _mfa_finding("alice", Status.PASS, "Console user alice has an MFA device."),
+            _mfa_finding("bob", Status.FAIL, "Console user bob has no MFA device."),
+            _mfa_finding("carol", Status.PASS, "Console user carol has an MFA device."),
+            _policy_finding(
+                Status.FAIL,
+                "The minimum password length is 8; at least 14 is required.",
+                minimum_length=8,
+                required_length=14,
             ),
         ],
         check_titles={
@@ -89,7 +83,7 @@ def test_a_faithful_narrative_passes() -> None:
 
 
 def test_uncited_sentence_and_unknown_or_malformed_citations_fail() -> None:
-    result = verify(f"MFA is required. It is enforced [CC7.1] [ev:ffffffffffff]. Keys rotate [ev:123].", _context())
+    result = verify("MFA is required. It is enforced [CC7.1] [ev:ffffffffffff]. Keys rotate [ev:123].", _context())
     assert not result.passed
     problems = "\n".join(result.problems)
     assert "malformed citation [ev:123]" in problems
@@ -121,7 +115,8 @@ def test_numbers_must_be_in_cited_facts_or_derivable_counts() -> None:
     # The control says "one business day": the digit 1 is not what it says, so it is not supported.
     assert verify("Users without MFA are fixed within 1 business day [control:IAM-01].", _context()).problems
     assert verify("Gaps are closed within 90-day windows per SOC 2 [CC6.1].", _context()).problems == [
-        'sentence 1 ("Gaps are closed within 90-day windows per SOC 2."): the number 90 is not in the cited evidence, findings or criteria'
+        'sentence 1 ("Gaps are closed within 90-day windows per SOC 2."): '
+        "the number 90 is not in the cited evidence, findings or criteria"
     ]
 
 
@@ -159,7 +154,9 @@ def test_passing_claims_in_other_words_are_refused_too() -> None:
         # "As designed" excuses the control's own design copied word for word, not a claim in other words.
         f"As designed, all console users use MFA [control:IAM-01] [ev:{REPORT}].": "claims “all” although 1 finding(s)",
         "Least privilege is enforced for every console user, as designed [control:IAM-01].": "claims “every” although",
-        "Every console user has an MFA device [control:IAM-01].": "claims “Every” although 1 finding(s) it rests on failed",
+        "Every console user has an MFA device [control:IAM-01].": (
+            "claims “Every” although 1 finding(s) it rests on failed"
+        ),
     }
     for text, problem in refused.items():
         result = verify(text, _context())
@@ -246,13 +243,7 @@ def test_universal_claims_need_passing_findings_that_judged_what_they_speak_of()
         f"Every console user has MFA and all of them rotate keys [ev:{REPORT}].", _context(passing)
     )
     # A finding that did not apply is outside what was judged: say "checked".
-    dave = Finding(
-        check="aws.iam.console_user_mfa",
-        status=Status.NOT_APPLICABLE,
-        resource="arn:aws:iam::123456789012:user/dave",
-        reason="dave has no console password.",
-        evidence_ids=[REPORT],
-    )
+    dave = _mfa_finding("dave", Status.NOT_APPLICABLE, "dave has no console password.")
     with_dave = _context([*passing, dave])
     assert "of more than was judged: 1 finding(s) it rests on did not apply" in _problems(
         f"All console users have MFA [ev:{REPORT}].", with_dave
@@ -280,13 +271,7 @@ def test_reliance_needs_every_finding_passed_and_every_statement_tested() -> Non
 
 
 def test_a_check_that_could_not_be_judged_is_said_so() -> None:
-    errored = Finding(
-        check="aws.iam.password_policy_length",
-        status=Status.ERROR,
-        resource="account-password-policy",
-        reason="The password policy could not be read.",
-        evidence_ids=[POLICY],
-    )
+    errored = _policy_finding(Status.ERROR, "The password policy could not be read.")
     context = _context([*[f for f in _context().findings if f.check != "aws.iam.password_policy_length"], errored])
     said = "speaks of “Passwords are at least 14 characters”, which could not be judged in this run, without saying so"
     assert said in _problems(f"Passwords are at least 14 characters long [ev:{POLICY}].", context)

@@ -3,17 +3,19 @@ the vendor register as a real file, tiered change management on the GitHub stand
 
 from __future__ import annotations
 
+import json
 import subprocess
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import yaml
+from ai_collectors import AI_COLLECTORS
 
-from tools.ai.checks import tier_of
+from tools.ai.checks import MODEL_INVOCATION_EVENTS, provider_of_model, tier_of
 from tools.aws.session import ReadOnlyAws, ReadOnlyViolation
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence, load_all
 from tools.config import AiConfig, AuditorConfig, AwsConfig, ChangeTier, GithubConfig, ReposConfig, load_config
@@ -22,15 +24,14 @@ from tools.demo.github import GithubApiServer, acme_routes
 from tools.findings import Finding, Status
 
 load_all()
-AI_TOOLS = ("aws.sagemaker.model_registry", "aws.sagemaker.endpoints", "aws.sagemaker.training_jobs",
-            "aws.bedrock.models", "git.ai_provider_usage", "ai.vendor_register", "github.pull_changes")  # fmt: skip
-AI_CHECKS = sorted(check_id for check_id in CHECKS if check_id.startswith("ai."))
+# The MLflow checks are judged on their own server (tests/test_ai_mlflow.py); the demo company runs without one.
+AI_CHECKS = sorted(check_id for check_id in CHECKS if check_id.startswith("ai.") and ".mlflow." not in check_id)
 
 
-def judge(check_id: str, ctx: CollectContext, tools: Callable[[str], dict[str, Any]] | None = None) -> list[Finding]:
-    """Collect what the check needs (default args) and run it on that evidence."""
+def judge(check_id: str, ctx: CollectContext, only: tuple[str, ...] | None = None) -> list[Finding]:
+    """Collect what the check needs (default args; only these tools when given) and run it on that evidence."""
     items = []
-    for name in CHECKS[check_id].needs:
+    for name in only or CHECKS[check_id].needs:
         spec = TOOLS[name]
         items.append(StoredEvidence(name, name, {}, spec.func(ctx, spec.args_model())))
     return CHECKS[check_id].func(EvidenceView(items))
@@ -45,13 +46,18 @@ def by_resource(findings: list[Finding]) -> dict[str, Status]:
 
 @pytest.mark.slow
 def test_demo_ai_findings_match_expectations_and_send_only_declared_reads(tmp_path: Path, demo_environment) -> None:
+    from agent.api import approved_records
     from tools.demo.expected import compare, load_expected
+    from tools.demo.repo import squash_merges
     from tools.locker import EvidenceLocker
     from tools.runner import EvidenceRunner
+    from tools.workspace import Workspace
 
-    ctx = CollectContext(load_config(demo_environment.config_path))
+    # The review log of a fresh workspace: no consent record is attached, as in `auditor demo`.
+    attachments = partial(approved_records, Workspace.at(tmp_path / "workspace"))
+    ctx = CollectContext(load_config(demo_environment.config_path), approved_attachments=attachments)
     runner = EvidenceRunner(EvidenceLocker(tmp_path / "locker.db", tmp_path / "blobs"), ctx)
-    stored = {name: runner.collect(name, {}) for name in AI_TOOLS}
+    stored = {name: runner.collect(name, {}) for check_id in AI_CHECKS for name in CHECKS[check_id].needs}
     findings = [
         finding
         for check_id in AI_CHECKS
@@ -60,17 +66,23 @@ def test_demo_ai_findings_match_expectations_and_send_only_declared_reads(tmp_pa
     expected = load_expected()
     assert compare(expected, findings, set(AI_CHECKS)) == []
     assert set(AI_CHECKS) <= set(expected), "every AI check has its expected demo findings"
-    declared = {operation for name in AI_TOOLS for operation in TOOLS[name].operations}
+    # The follow-up pushed straight to main is the exception; #43's squash merge came through its pull request.
+    [pushed] = [found for found in findings if found.check == "ai.changes.direct_pushes"]
+    assert "Summaries: two sentences, not three" in pushed.reason and "prompts/summarize.prompt" in pushed.reason
+    assert pushed.facts["commit"] != squash_merges(demo_environment.repo_path)[43]
+    # The AI tools' reads, and the S3 reads of the model artifact buckets.
+    declared = {operation for name in AI_COLLECTORS + tuple(stored) for operation in TOOLS[name].operations}
     sent = set(ctx.aws.operations_sent)
     assert sent and sent <= declared
     assert all(operation.split(":")[1].startswith(("List", "Describe", "Get")) for operation in sent)
 
 
 def test_every_declared_ai_operation_is_a_read() -> None:
-    for name in AI_TOOLS:
+    for name in AI_COLLECTORS:
         for operation in TOOLS[name].operations:
             verb = operation.split(":", 1)[1] if ":" in operation else operation
-            assert verb.startswith(("List", "Describe", "Get", "GET ", "git grep", "read ")), (name, operation)
+            reads = ("List", "Describe", "Get", "GET ", "git grep", "git log", "read ")
+            assert verb.startswith(reads), (name, operation)
 
 
 def test_the_guard_refuses_ai_writes(moto_server: str) -> None:
@@ -119,8 +131,11 @@ def test_bedrock_logging_without_prompt_text_fails_and_a_refused_region_is_an_er
     def evidence(region_data: dict[str, Any]) -> EvidenceView:
         return EvidenceView([StoredEvidence("e1", "aws.bedrock.models", {}, region_data)])
 
-    no_text = {"invocation_logging": {"loggingConfig": {"s3Config": {"bucketName": "b"}}},
-               "custom_models": [], "customization_jobs": []}  # fmt: skip
+    no_text = {
+        "invocation_logging": {"loggingConfig": {"s3Config": {"bucketName": "b"}}},
+        "custom_models": [],
+        "customization_jobs": [],
+    }
     findings = CHECKS["ai.bedrock.invocation_logging"].func(
         evidence({"us-east-1": no_text, "eu-west-1": {"error": "AccessDeniedException"}})
     )
@@ -150,34 +165,124 @@ def register(path: Path, vendors: Any) -> Path:
     return path
 
 
+CODE_AND_REGISTER = ("git.ai_provider_usage", "ai.vendor_register")  # no AWS, no logs
+
+
 def provider_ctx(tmp_path: Path, vendors: Any, *repos: Path) -> CollectContext:
-    config = AuditorConfig(repos=ReposConfig(local=list(repos)), ai=AiConfig(vendors=register(tmp_path / "v.yaml",
-                                                                                                vendors)))  # fmt: skip
+    config = AuditorConfig(
+        repos=ReposConfig(local=list(repos)), ai=AiConfig(vendors=register(tmp_path / "v.yaml", vendors))
+    )
     return CollectContext(config)
 
 
 def test_providers_in_use_are_found_in_code_and_compared_with_the_register(tmp_path: Path) -> None:
-    repo = git_repo(tmp_path / "svc", {
-        "app/chat.py": "from openai import OpenAI\nclient = OpenAI()\n",
-        "app/mistral.py": 'URL = "https://api.mistral.ai/v1/chat"\n',
-        "docs/notes.md": "We looked at anthropic once.\n",  # a mention is not a use
-    })  # fmt: skip
+    repo = git_repo(
+        tmp_path / "svc",
+        {
+            "app/chat.py": "from openai import OpenAI\nclient = OpenAI()\n",
+            "app/mistral.py": 'URL = "https://api.mistral.ai/v1/chat"\n',
+            "docs/notes.md": "We looked at anthropic once.\n",  # a mention is not a use
+        },
+    )
     ctx = provider_ctx(tmp_path, [{"provider": "OpenAI", "soc2_report_date": "2020-01-01", "critical": True}], repo)
 
-    findings = judge("ai.vendors.registered", ctx)
+    findings = judge("ai.vendors.registered", ctx, CODE_AND_REGISTER)
     assert by_resource(findings) == {"model-provider/openai": Status.PASS, "model-provider/mistral": Status.FAIL}
     assert "svc:app/mistral.py:1" in next(f for f in findings if f.status == Status.FAIL).reason
     assert by_resource(judge("ai.vendors.assurance_current", ctx)) == {"model-provider/openai": Status.FAIL}
     assert by_resource(judge("ai.vendors.critical_fallback", ctx)) == {"model-provider/openai": Status.FAIL}
 
 
+def test_model_ids_name_their_provider() -> None:
+    assert provider_of_model("anthropic.claude-3-5-sonnet-20240620-v1:0") == "anthropic"
+    assert provider_of_model("us.meta.llama3-2-90b-instruct-v1:0") == "meta"  # an inference profile
+    assert provider_of_model("arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-text-express-v1") == "amazon"
+    assert provider_of_model("mistralai/Mistral-7B-Instruct-v0.3") == "mistral"  # Hugging Face, on SageMaker
+    # A custom or provisioned model's ARN names no provider; neither does a bare name.
+    assert provider_of_model("arn:aws:bedrock:us-east-1:123456789012:custom-model/support-tone") is None
+    assert provider_of_model("my-model") is None
+
+
+def test_providers_are_found_in_cloudtrail_model_calls_and_bedrock_base_models(tmp_path: Path) -> None:
+    def call(name: str, model_id: str, source: str = "bedrock.amazonaws.com") -> dict[str, Any]:
+        return {
+            "eventVersion": "1.09",
+            "eventSource": source,
+            "eventName": name,
+            "awsRegion": "us-east-1",
+            "eventTime": "2026-11-20T10:00:00Z",
+            "userIdentity": {"type": "AssumedRole"},
+            "requestParameters": {"modelId": model_id},
+        }
+
+    trail = tmp_path / "trail.json"
+    trail.write_text(
+        json.dumps(
+            {
+                "Records": [
+                    call("InvokeModel", "anthropic.claude-3-haiku-20240307-v1:0"),
+                    call("Converse", "us.meta.llama3-1-8b-instruct-v1:0"),
+                    call("ConverseStream", "us.meta.llama3-1-8b-instruct-v1:0"),
+                    call(
+                        "InvokeModel", "cohere.command-r-v1:0", source="sagemaker.amazonaws.com"
+                    ),  # not a Bedrock call
+                    call("ListFoundationModels", "amazon.titan-text-express-v1"),  # not a model call
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    ctx = provider_ctx(tmp_path, [{"provider": "anthropic"}])
+    spec = TOOLS["logs.cloudtrail_events"]
+    # The control library's parameters for AI-04: the model-call events only.
+    args = spec.args_model(paths=[str(trail)], queries=[], event_names=sorted(MODEL_INVOCATION_EVENTS))
+    bedrock = {
+        "us-east-1": {
+            "invocation_logging": {},
+            "customization_jobs": [],
+            "custom_models": [
+                {
+                    "modelName": "tone",
+                    "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-text-lite-v1",
+                }
+            ],
+        },
+        "eu-west-1": {"error": "AccessDeniedException"},
+    }
+    items = [
+        StoredEvidence(name, name, {}, TOOLS[name].func(ctx, TOOLS[name].args_model())) for name in CODE_AND_REGISTER
+    ]
+    items += [
+        StoredEvidence("trail", "logs.cloudtrail_events", {}, spec.func(ctx, args)),
+        StoredEvidence("bedrock", "aws.bedrock.models", {}, bedrock),
+    ]
+
+    findings = CHECKS["ai.vendors.registered"].func(EvidenceView(items))
+    assert by_resource(findings) == {
+        "model-provider/anthropic": Status.PASS,
+        "model-provider/meta": Status.FAIL,
+        "model-provider/amazon": Status.FAIL,
+        "eu-west-1": Status.ERROR,
+    }
+    meta = next(f for f in findings if f.resource == "model-provider/meta")
+    assert "CloudTrail Converse in us-east-1: us.meta.llama3-1-8b-instruct-v1:0" in meta.reason
+    assert meta.facts["uses"] == 2  # Converse and ConverseStream
+    assert "Bedrock custom model tone (us-east-1)" in next(f for f in findings if "amazon" in f.resource).reason
+
+
 def test_a_current_report_and_a_fallback_pass(tmp_path: Path) -> None:
     recent = (datetime.now(UTC).date() - timedelta(days=30)).isoformat()
-    ctx = provider_ctx(tmp_path, [{"provider": "anthropic", "soc2_report_date": recent, "fallback": "openai",
-                                   "critical": True}, {"provider": "cohere", "soc2_report_date": recent}])  # fmt: skip
+    ctx = provider_ctx(
+        tmp_path,
+        [
+            {"provider": "anthropic", "soc2_report_date": recent, "fallback": "openai", "critical": True},
+            {"provider": "cohere", "soc2_report_date": recent},
+        ],
+    )
     assert by_resource(judge("ai.vendors.assurance_current", ctx)) == {
-        "model-provider/anthropic": Status.PASS, "model-provider/cohere": Status.PASS,
-    }  # fmt: skip
+        "model-provider/anthropic": Status.PASS,
+        "model-provider/cohere": Status.PASS,
+    }
     # cohere is not critical: only anthropic is judged for a fallback.
     assert by_resource(judge("ai.vendors.critical_fallback", ctx)) == {"model-provider/anthropic": Status.PASS}
     assert date.fromisoformat(recent)  # the register's dates are ISO dates
@@ -195,7 +300,7 @@ def test_an_unreadable_register_or_repository_is_an_error_never_a_pass(tmp_path:
 
     (tmp_path / "plain").mkdir()
     no_repo = provider_ctx(tmp_path, [], tmp_path / "plain")
-    [found] = judge("ai.vendors.registered", no_repo)
+    [found] = judge("ai.vendors.registered", no_repo, CODE_AND_REGISTER)
     assert found.status == Status.ERROR and "not a git repository" in found.reason
 
 
@@ -215,16 +320,102 @@ def test_each_tiered_change_is_judged_by_its_tier_and_names_the_pull_request() -
     kb_change = {"/repos/acme-ai/platform/pulls/41/files": [{"filename": "kb/faq.md", "status": "added"}]}
     tiers = {"knowledge_base": ChangeTier(paths=["kb/**"], approvals=2), "prompts": ChangeTier(paths=["*.prompt"])}
     with GithubApiServer({**routes, **kb_change}) as server:
-        config = AuditorConfig(github=GithubConfig(api_url=server.url, owner="acme-ai", repos=["platform"]),
-                               ai=AiConfig(change_tiers=tiers))  # fmt: skip
+        config = AuditorConfig(
+            github=GithubConfig(api_url=server.url, owner="acme-ai", repos=["platform"]),
+            ai=AiConfig(change_tiers=tiers),
+        )
         findings = judge("ai.changes.tier_rules", CollectContext(config))
         assert any("/pulls/41/files" in request for request in server.requests)
     statuses = by_resource(findings)
     # #41 now adds to the knowledge base with one approval where two are needed; #43 and #45 change prompts with
     # one approval and no status check required by this configuration; #44 (weights) is in no configured tier.
-    assert statuses == {"acme-ai/platform#41": Status.FAIL, "acme-ai/platform#43": Status.PASS,
-                        "acme-ai/platform#45": Status.PASS}  # fmt: skip
+    assert statuses == {
+        "acme-ai/platform#41": Status.FAIL,
+        "acme-ai/platform#43": Status.PASS,
+        "acme-ai/platform#45": Status.PASS,
+    }
     assert "1 of 2 required approval(s)" in next(f for f in findings if f.resource.endswith("#41")).reason
+
+
+def test_a_direct_push_to_a_tier_is_an_exception_naming_the_commit(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "platform", {"README.md": "old\n"})  # committed long ago: outside the period
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin"}
+
+    def commit(path: str, days_ago: int, message: str) -> str:
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(message, encoding="utf-8")
+        stamp = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
+        dated = {**env, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+        subprocess.run(["git", "-C", str(repo), "add", "."], check=True, env=env)
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "-c",
+                "user.name=Dev",
+                "-c",
+                "user.email=d@example.com",
+                "commit",
+                "-qm",
+                message,
+                "--no-gpg-sign",
+            ],
+            check=True,
+            env=dated,
+        )
+        return subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, env=env, text=True, capture_output=True
+        ).stdout.strip()
+
+    commit("prompts/old.prompt", 200, "before the period")  # older than the pull requests read: not judged
+    reviewed = commit("prompts/support.prompt", 10, "prompt via PR")
+    pushed = commit("prompts/support.prompt", 5, "hotfix the prompt")
+    commit("docs/notes.md", 4, "notes")  # no tier file
+    merged = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pull = {
+        "number": 7,
+        "state": "closed",
+        "title": "Prompt",
+        "user": {"login": "dev"},
+        "updated_at": merged,
+        "merged_at": merged,
+        "merge_commit_sha": reviewed,
+        "head": {"sha": "f" * 40},
+    }
+    routes = {
+        "/repos/acme-ai/platform/pulls": [pull],
+        "/repos/acme-ai/platform/pulls/7/reviews": [],
+        "/repos/acme-ai/platform/pulls/7/files": [{"filename": "prompts/support.prompt"}],
+        f"/repos/acme-ai/platform/commits/{'f' * 40}/check-runs": {"check_runs": []},
+    }
+    with GithubApiServer(routes) as server:
+        config = AuditorConfig(
+            github=GithubConfig(api_url=server.url, owner="acme-ai", repos=["platform"]),
+            repos=ReposConfig(local=[repo]),
+        )
+        findings = judge("ai.changes.direct_pushes", CollectContext(config))
+    assert by_resource(findings) == {f"platform@{pushed[:12]}": Status.FAIL}
+    assert "hotfix the prompt" in findings[0].reason and "prompts files (prompts/support.prompt)" in findings[0].reason
+    assert findings[0].facts["commit"] == pushed
+
+    # The same history where the hotfix also came through a pull request: a pass naming the pull requests.
+    pull_two = {**pull, "number": 8, "merge_commit_sha": pushed}
+    routes.update(
+        {
+            "/repos/acme-ai/platform/pulls": [pull, pull_two],
+            "/repos/acme-ai/platform/pulls/8/reviews": [],
+            "/repos/acme-ai/platform/pulls/8/files": [{"filename": "prompts/support.prompt"}],
+        }
+    )
+    with GithubApiServer(routes) as server:
+        config = AuditorConfig(
+            github=GithubConfig(api_url=server.url, owner="acme-ai", repos=["platform"]),
+            repos=ReposConfig(local=[repo]),
+        )
+        [found] = judge("ai.changes.direct_pushes", CollectContext(config))
+    assert (found.status, found.resource) == (Status.PASS, "platform")
+    assert "acme-ai/platform#7" in found.reason and "acme-ai/platform#8" in found.reason
 
 
 def test_unreadable_pull_request_files_are_an_error() -> None:
@@ -242,3 +433,62 @@ def test_a_training_job_aws_refused_to_describe_is_an_error_in_both_training_che
         [found] = CHECKS[check_id].func(view)
         assert (found.status, found.resource) == (Status.ERROR, "us-east-1/secret-job/-")
         assert "AccessDeniedException" in found.reason
+
+
+# -- model artifact buckets (AI-10) --------------------------------------------------------------
+
+
+def artifact_evidence(jobs: list[dict[str, Any]], buckets: list[dict[str, Any]]) -> EvidenceView:
+    """Training jobs in us-east-1, the S3 buckets listed, no endpoints or Bedrock models, no account block."""
+    bedrock = {"invocation_logging": {}, "custom_models": [], "customization_jobs": []}
+    return EvidenceView(
+        [
+            StoredEvidence("jobs", "aws.sagemaker.training_jobs", {}, {"us-east-1": jobs}),
+            StoredEvidence("endpoints", "aws.sagemaker.endpoints", {}, {"us-east-1": []}),
+            StoredEvidence("bedrock", "aws.bedrock.models", {}, {"us-east-1": bedrock}),
+            StoredEvidence("s3", "aws.s3.buckets", {}, buckets),
+            StoredEvidence("block", "aws.s3.account_public_access_block", {}, {"configuration": {}}),
+        ]
+    )
+
+
+def test_a_bucket_a_model_is_written_to_is_a_model_artifact_bucket_whatever_its_name() -> None:
+    from knowledge.control_library import load_controls
+    from tools.config import ScopeConfig
+    from tools.scope import Scope
+
+    jobs = [
+        {
+            "TrainingJobName": "experiment",
+            "TrainingJobArn": "arn:job/experiment",
+            "OutputDataConfig": {"S3OutputPath": "s3://web-site/tmp/"},
+        },
+        {"TrainingJobName": "elsewhere", "OutputDataConfig": {"S3OutputPath": "s3://other-account-bucket/out/"}},
+        {"TrainingJobName": "refused", "error": "AccessDeniedException"},
+    ]
+    site = {
+        "Name": "web-site",
+        "Arn": "arn:aws:s3:::web-site",
+        "Acl": {"Grants": []},
+        "Policy": {"error": "NoSuchBucketPolicy"},
+        "PublicAccessBlock": {"error": "NoSuchPublicAccessBlockConfiguration"},
+        "Encryption": {"error": "ServerSideEncryptionConfigurationNotFoundError"},
+    }
+    findings = CHECKS["ai.model_artifacts.buckets_protected"].func(artifact_evidence(jobs, [site]))
+    assert by_resource(findings) == {
+        "us-east-1/refused/-": Status.ERROR,  # it may write anywhere
+        "arn:aws:s3:::other-account-bucket": Status.ERROR,  # not in the S3 evidence: never a pass
+        "arn:aws:s3:::web-site": Status.FAIL,
+    }
+    [web] = [f for f in findings if f.resource == "arn:aws:s3:::web-site"]
+    assert "training job experiment: s3://web-site/tmp/" in web.reason and "no default encryption" in web.reason
+    # AI-10's applies_to (named *model* or tagged) sets the bucket aside for the plain S3 checks, not for this one.
+    ai10, scope = load_controls().get("AI-10"), Scope(ScopeConfig())
+    assert scope.judge(ai10, web, {}) == web
+    plain = web.model_copy(update={"check": "aws.s3.bucket_encryption"})
+    assert scope.judge(ai10, plain, {}).status == Status.OUT_OF_SCOPE
+    # The audit scope's own tag still sets it aside.
+    assert scope.judge(ai10, web, {"soc2:scope": "out"}).status == Status.OUT_OF_SCOPE
+    # No model written anywhere: nothing to judge, not a pass.
+    [none] = CHECKS["ai.model_artifacts.buckets_protected"].func(artifact_evidence([], [site]))
+    assert none.status == Status.NOT_APPLICABLE

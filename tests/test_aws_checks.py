@@ -20,7 +20,7 @@ from tools.aws.session import serve_s3control_from_endpoint
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence
 from tools.config import AuditorConfig, AwsConfig
 from tools.context import CollectContext
-from tools.demo.aws import ACCOUNT_ID, DEMO_REGIONS, seed_acme_ai
+from tools.demo.aws import ACCOUNT_ID, DEMO_REGIONS, alarm_on, count_in_metric, seed_acme_ai
 from tools.demo.expected import compare, load_expected
 from tools.demo.server import MotoAdmin
 from tools.findings import Finding, Status
@@ -151,19 +151,6 @@ def test_remediation_flips_account_level_checks(demo: dict[str, Any], moto_serve
     def client(service: str) -> Any:
         return boto3.client(service, region_name="us-east-1", endpoint_url=moto_server)
 
-    def alarm_on(metric: str, name: str) -> None:
-        client("cloudwatch").put_metric_alarm(
-            AlarmName=name,
-            MetricName=metric,
-            Namespace="AcmeSecurity",
-            Statistic="Sum",
-            Period=300,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            AlarmActions=["arn:aws:sns:us-east-1:123456789012:security-alerts"],
-        )
-
     client("iam").update_account_password_policy(
         MinimumPasswordLength=16,
         RequireUppercaseCharacters=True,
@@ -184,19 +171,15 @@ def test_remediation_flips_account_level_checks(demo: dict[str, Any], moto_serve
         },
     )
     client("iam").detach_role_policy(RoleName="acme-support", PolicyArn="arn:aws:iam::aws:policy/AWSSupportAccess")
-    alarm_on("IamPolicyChanges", name="iam-policy-changes")
-    client("logs").put_metric_filter(
-        logGroupName="acme-cloudtrail",
-        filterName="cloudtrail-changes",
-        filterPattern=(
-            "{($.eventName=CreateTrail)||($.eventName=UpdateTrail)||($.eventName=DeleteTrail)||"
-            "($.eventName=StartLogging)||($.eventName=StopLogging)}"
-        ),
-        metricTransformations=[
-            {"metricName": "CloudTrailChanges", "metricNamespace": "AcmeSecurity", "metricValue": "1"}
-        ],
+    alarm_on(client("cloudwatch"), "IamPolicyChanges", name="iam-policy-changes", account_id=ACCOUNT_ID)
+    count_in_metric(
+        client("logs"),
+        "cloudtrail-changes",
+        "CloudTrailChanges",
+        "{($.eventName=CreateTrail)||($.eventName=UpdateTrail)||($.eventName=DeleteTrail)||"
+        "($.eventName=StartLogging)||($.eventName=StopLogging)}",
     )
-    alarm_on("CloudTrailChanges", name="cloudtrail-changes")
+    alarm_on(client("cloudwatch"), "CloudTrailChanges", name="cloudtrail-changes", account_id=ACCOUNT_ID)
     client("cloudwatch").delete_alarms(AlarmNames=["root-account-usage"])
     backup = client("backup")
     for plan in backup.list_backup_plans()["BackupPlansList"]:

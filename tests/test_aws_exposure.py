@@ -81,8 +81,10 @@ def test_admin_rights_in_inline_policies_of_users_roles_and_groups_fail(moto: An
 
     alice = findings[f"arn:aws:iam::{ACCOUNT}:user/alice"]
     assert (alice.status, alice.facts["full_admin_policies"], alice.facts["inline_policies"]) == (
-        Status.FAIL, "break-glass", 2,
-    )  # fmt: skip
+        Status.FAIL,
+        "break-glass",
+        2,
+    )
     assert "user alice allow every action on every resource: break-glass" in alice.reason
     assert findings[f"arn:aws:iam::{ACCOUNT}:role/deployer"].status is Status.FAIL
     assert findings[f"arn:aws:iam::{ACCOUNT}:group/ops"].status is Status.FAIL
@@ -108,10 +110,12 @@ def test_an_inline_policy_that_could_not_be_read_is_an_error_unless_another_gran
     def judged(other: dict[str, Any]) -> Finding:
         policies = [{"PolicyName": "a", "Document": denied}, {"PolicyName": "b", "Document": other}]
         role = {"Kind": "role", "Name": "r", "Arn": f"arn:aws:iam::{ACCOUNT}:role/r", "Policies": policies}
-        view = EvidenceView([
-            StoredEvidence("aaaaaaaaaaaa", "aws.iam.policies", {}, managed),
-            StoredEvidence("bbbbbbbbbbbb", "aws.iam.inline_policies", {}, [role]),
-        ])  # fmt: skip
+        view = EvidenceView(
+            [
+                StoredEvidence("aaaaaaaaaaaa", "aws.iam.policies", {}, managed),
+                StoredEvidence("bbbbbbbbbbbb", "aws.iam.inline_policies", {}, [role]),
+            ]
+        )
         [found] = [f for f in CHECKS["aws.iam.admin_privileges"].func(view) if f.resource.endswith(":role/r")]
         return found
 
@@ -125,9 +129,12 @@ def test_an_inline_policy_that_could_not_be_read_is_an_error_unless_another_gran
 
 def _public_policy(bucket: str, principal: Any, condition: dict[str, Any] | None = None) -> str:
     statement: dict[str, Any] = {
-        "Sid": "PublicRead", "Effect": "Allow", "Principal": principal, "Action": "s3:GetObject",
+        "Sid": "PublicRead",
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": "s3:GetObject",
         "Resource": f"arn:aws:s3:::{bucket}/*",
-    }  # fmt: skip
+    }
     if condition:
         statement["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
@@ -148,18 +155,25 @@ def test_buckets_public_by_policy_or_acl_fail_and_blocked_or_restricted_ones_pas
     s3.put_public_access_block(
         Bucket="blocked",
         PublicAccessBlockConfiguration={
-            "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+            "BlockPublicAcls": False,
+            "IgnorePublicAcls": False,
+            "BlockPublicPolicy": False,
             "RestrictPublicBuckets": True,
         },
-    )  # fmt: skip
+    )
 
     findings = _by_resource(_judge(moto.endpoint_url, "aws.s3.bucket_public"))
     status = {arn.removeprefix("arn:aws:s3:::"): finding.status for arn, finding in findings.items()}
 
     assert status == {
-        "open-policy": Status.FAIL, "open-aws-star": Status.FAIL, "public-read-acl": Status.FAIL,
-        "any-aws-account": Status.FAIL, "vpce-only": Status.PASS, "blocked": Status.PASS, "private": Status.PASS,
-    }  # fmt: skip
+        "open-policy": Status.FAIL,
+        "open-aws-star": Status.FAIL,
+        "public-read-acl": Status.FAIL,
+        "any-aws-account": Status.FAIL,
+        "vpce-only": Status.PASS,
+        "blocked": Status.PASS,
+        "private": Status.PASS,
+    }
     assert findings["arn:aws:s3:::open-policy"].reason == (
         "Bucket open-policy is public: its policy lets anyone in (PublicRead)."
     )
@@ -174,10 +188,12 @@ def test_buckets_public_by_policy_or_acl_fail_and_blocked_or_restricted_ones_pas
 
 def test_a_bucket_acl_missing_from_the_evidence_is_an_error_not_a_pass() -> None:
     bucket = {"Name": "old", "Arn": "arn:aws:s3:::old", "Policy": {"error": "NoSuchBucketPolicy"}}
-    view = EvidenceView([
-        StoredEvidence("aaaaaaaaaaaa", "aws.s3.buckets", {}, [bucket]),
-        StoredEvidence("bbbbbbbbbbbb", "aws.s3.account_public_access_block", {}, {"configuration": {"error": "x"}}),
-    ])  # fmt: skip
+    view = EvidenceView(
+        [
+            StoredEvidence("aaaaaaaaaaaa", "aws.s3.buckets", {}, [bucket]),
+            StoredEvidence("bbbbbbbbbbbb", "aws.s3.account_public_access_block", {}, {"configuration": {"error": "x"}}),
+        ]
+    )
     [found] = CHECKS["aws.s3.bucket_public"].func(view)
     assert found.status is Status.ERROR
     assert found.reason == "The ACL of bucket old could not be read: not in the stored evidence."
@@ -185,13 +201,20 @@ def test_a_bucket_acl_missing_from_the_evidence_is_an_error_not_a_pass() -> None
 
 def test_an_open_bucket_whose_account_block_could_not_be_read_is_an_error() -> None:
     policy = json.loads(_public_policy("site", "*"))
-    bucket = {"Name": "site", "Arn": "arn:aws:s3:::site", "Policy": policy, "Acl": {"Grants": []},
-              "PublicAccessBlock": {"error": "NoSuchPublicAccessBlockConfiguration"}}  # fmt: skip
+    bucket = {
+        "Name": "site",
+        "Arn": "arn:aws:s3:::site",
+        "Policy": policy,
+        "Acl": {"Grants": []},
+        "PublicAccessBlock": {"error": "NoSuchPublicAccessBlockConfiguration"},
+    }
     denied = {"error": "AccessDenied"}
-    view = EvidenceView([
-        StoredEvidence("aaaaaaaaaaaa", "aws.s3.buckets", {}, [bucket]),
-        StoredEvidence("bbbbbbbbbbbb", "aws.s3.account_public_access_block", {}, {"configuration": denied}),
-    ])  # fmt: skip
+    view = EvidenceView(
+        [
+            StoredEvidence("aaaaaaaaaaaa", "aws.s3.buckets", {}, [bucket]),
+            StoredEvidence("bbbbbbbbbbbb", "aws.s3.account_public_access_block", {}, {"configuration": denied}),
+        ]
+    )
     [found] = CHECKS["aws.s3.bucket_public"].func(view)
     assert (found.status, found.reason) == (
         Status.ERROR,

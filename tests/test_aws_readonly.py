@@ -9,7 +9,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from tools.aws.session import ReadOnlyAws, ReadOnlyViolation
+from tools.aws.session import TRAIL_LOG_READS, ReadOnlyAws, ReadOnlyViolation
 from tools.catalog import AWS_OPERATION, TOOLS, allowed_aws_operations, load_all
 from tools.config import AwsConfig
 from tools.demo.server import MotoAdmin
@@ -58,8 +58,11 @@ def test_only_the_declared_operations_of_all_botocore_operations_are_permitted()
     aws = ReadOnlyAws(AwsConfig())
     operations = all_botocore_operations()
     permitted = {f"{service}:{operation}" for service, operation in operations if aws.permits(service, operation)}
-    # Exactly the catalog's declarations, each of them a real botocore operation (a typo would be missing).
-    assert permitted == aws.allowed_operations == allowed_aws_operations()
+    # Exactly the catalog's declarations, each of them a real botocore operation (a typo would be missing). The
+    # S3 reads of a trail's log files are declared too, and sent only to a bucket DescribeTrails returned.
+    trail_reads = {f"s3:{operation}" for operation in TRAIL_LOG_READS}
+    assert aws.allowed_operations == allowed_aws_operations() and trail_reads <= aws.allowed_operations
+    assert permitted == aws.allowed_operations - trail_reads
     assert len(operations) > 15_000
     for service, operation in SENSITIVE_READS:
         assert (service, operation) in operations and not aws.permits(service, operation)

@@ -28,14 +28,27 @@ def test_errors_name_the_file_and_key(tmp_path):
         # An empty workspace is refused, not read as the current folder.
         ('workspace = ""\n', "auditor.toml: key 'workspace': Value error, must not be empty"),
         ("company = \n", "auditor.toml: not valid TOML"),
+        ('[audit]\nperiod = "2026"\n', r"auditor.toml: key 'audit.period': .*write two dates, first and last day"),
+        ('[audit]\nperiod = "2026-12-31..2026-01-01"\n', "auditor.toml: key 'audit.period': .*ends before it starts"),
+        ('[audit]\nperiod = "2026-02-30..2026-12-31"\n', "auditor.toml: key 'audit.period': .*write two dates"),
     ],
-    ids=["empty-workspace", "invalid-toml"],
+    ids=["empty-workspace", "invalid-toml", "audit-period-one-date", "audit-period-reversed", "audit-period-no-day"],
 )
 def test_a_bad_config_is_refused_naming_the_file(tmp_path, text, message):
     path = tmp_path / "auditor.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_the_audit_period_is_read_as_its_first_and_last_day(tmp_path):
+    from datetime import date
+
+    path = tmp_path / "auditor.toml"
+    path.write_text('[audit]\nperiod = "2026-01-01..2026-06-30"\n')
+    assert load_config(path).audit.bounds == (date(2026, 1, 1), date(2026, 6, 30))
+    path.write_text("[audit]\n")
+    assert load_config(path).audit.bounds is None  # unset: each run's quarter is under review
 
 
 def test_remediation_due_days_by_severity(tmp_path):
@@ -97,3 +110,24 @@ def test_unreadable_config_files_are_named_not_tracebacks(tmp_path):
         assert result.exception is None or isinstance(result.exception, SystemExit)
     result = CliRunner().invoke(app, ["--config", str(tmp_path / "nodir" / "auditor.toml"), "init"])
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[run]\nconcurrency = 0\n",
+        "[run]\nconcurency = 4\n",
+        '[audit]\nperiod = "2026-Q5"\n',
+        "[run\n",
+        '[aws]\nregions = "us-east-1"\n',
+        None,  # no file at the path given
+    ],
+)
+def test_a_bad_configuration_is_a_usage_error_exit_2_for_run_and_history(tmp_path, text):
+    """README "Exit codes": 2 is a usage error, before anything runs; 1 is a run that failed."""
+    path = tmp_path / "bad.toml"
+    if text is not None:
+        path.write_text(text)
+    for command in (["run"], ["history"]):
+        result = CliRunner().invoke(app, ["--config", str(path), *command])
+        assert result.exit_code == 2 and str(path) in " ".join(result.output.split()), (command, result.output)

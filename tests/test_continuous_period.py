@@ -23,8 +23,8 @@ from agent.history import compare_reports, diff_runs, run_history
 from agent.lock import workspace_lock
 from agent.notify import notification, notify_after_run
 from agent.report import read_report
-from agent.review_log import ReviewLog
 from tools.config import AuditorConfig, AwsConfig, RunConfig
+from tools.signing import load_signer
 from tools.workspace import Workspace
 from tui.cli import app
 
@@ -40,21 +40,14 @@ def _day(n: int, hour: int = 3) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def own_moto() -> Iterator[str]:
-    """A moto server of this module's own: the simulation changes IAM and EC2, which other tests must not see."""
-    from tools.demo.server import MotoServer
-
-    server = MotoServer()
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def thirty_days(own_moto: str, workspace_with_knowledge, tmp_path_factory: pytest.TempPathFactory):
+def thirty_days(
+    own_moto_server: str,  # the simulation changes IAM and EC2, which other tests must not see
+    workspace_with_knowledge,
+    approved_access_review,
+    tmp_path_factory: pytest.TempPathFactory,
+):
     clients = {
-        "endpoint_url": own_moto,
+        "endpoint_url": own_moto_server,
         "region_name": "us-east-1",
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
@@ -79,14 +72,16 @@ def thirty_days(own_moto: str, workspace_with_knowledge, tmp_path_factory: pytes
     config = AuditorConfig(
         company="Simulated Co",
         workspace=workspace.root,
-        aws=AwsConfig(endpoint_url=own_moto, regions=["us-east-1"]),
+        aws=AwsConfig(endpoint_url=own_moto_server, regions=["us-east-1"]),
         run=RunConfig(evidence_ttl_hours=0),
     )
     run_ids: dict[int, str] = {}
     for n in range(1, 31):
         if n == 5:
             with time_machine.travel(_day(5, hour=10), tick=False):
-                _attach_access_review(workspace)
+                approved_access_review(
+                    workspace, "acc355ed0001", "/reviews/2026-q1.pdf", reason="Q1 access review, signed"
+                )
         if n == 10:
             iam.deactivate_mfa_device(UserName="dana", SerialNumber=dana_serial)
         if n == 14:
@@ -108,37 +103,13 @@ def thirty_days(own_moto: str, workspace_with_knowledge, tmp_path_factory: pytes
     return workspace, run_ids, group
 
 
-def _attach_access_review(workspace: Workspace) -> None:
-    with ReviewLog(workspace.review_db) as log:
-        common = {
-            "reviewer": "dana",
-            "control_id": "IAM-11",
-            "run_id": "-",
-            "before_hash": "",
-            "after_hash": "",
-            "evidence_hash": "",
-        }
-        log.append(
-            action="attach",
-            reason="Q1 access review, signed",
-            detail={
-                "evidence_id": "acc355r3v13w",
-                "path": "/reviews/2026-q1.pdf",
-                "period_start": "2026-01-01",
-                "period_end": "2026-03-31",
-            },
-            **common,
-        )
-        log.append(action="approve", **common)
-
-
 def _auditor(workspace: Workspace, *args: str):
     return runner.invoke(app, ["--workspace", str(workspace.root), *args], terminal_width=200)
 
 
 def test_history_lists_every_scheduled_run(thirty_days) -> None:
     workspace, run_ids, _ = thirty_days
-    entries = run_history(workspace)
+    entries = run_history(workspace, load_signer(AuditorConfig(workspace=workspace.root)).public)
     assert [e.run_id for e in entries] == [run_ids[n] for n in sorted(run_ids, reverse=True)]
     assert {e.trigger for e in entries} == {"schedule"} and {e.status for e in entries} == {"completed"}
     assert entries[-1].started_at.date() == date(2026, 1, 1)
@@ -155,7 +126,10 @@ def test_period_report_shows_exactly_the_exceptions_and_the_gap(thirty_days) -> 
     assert result.exit_code == 0, result.output
     period = json.loads(result.output)
     assert (period["runs"], period["run_days"]) == (29, 29)
-    assert period["gaps"] == [{"start": "2026-01-25", "end": "2026-01-25", "days": 1}]
+    assert (period["schedule"], period["expected_runs"], period["missed_runs"]) == ("17 3 * * *", 30, 1)
+    assert period["gaps"] == [
+        {"start": "2026-01-25T03:17:00Z", "end": "2026-01-25T03:17:00Z", "missed_runs": 1, "unit": "days", "length": 1}
+    ]
     controls = {c["control"]: c for c in period["controls"]}
     exceptions = [
         (
@@ -178,10 +152,14 @@ def test_period_report_shows_exactly_the_exceptions_and_the_gap(thirty_days) -> 
     assert "dana" in mfa["resource"] and mfa["evidence_ids"]
     (opened,) = controls["NET-01"]["exceptions"]
     assert group in opened["resource"]
-    assert len(controls["IAM-01"]["runs"]) == 29
-    assert [r["failed"] for r in controls["IAM-01"]["runs"]][8:14] == [0, 1, 1, 1, 1, 0]
+    assert (controls["IAM-01"]["runs"], controls["IAM-01"]["runs_with_exceptions"]) == (29, 4)
+    assert [(s["first_day"], s["last_day"], s["runs"], s["failed"]) for s in controls["IAM-01"]["stretches"]] == [
+        ("2026-01-01", "2026-01-09", 9, 0),
+        ("2026-01-10", "2026-01-13", 4, 1),
+        ("2026-01-14", "2026-01-30", 16, 0),
+    ]
     assert controls["IAM-11"]["expected_records"] == [
-        {"period_start": "2026-01-01", "period_end": "2026-03-31", "attachments": ["acc355r3v13w"]}
+        {"period_start": "2026-01-01", "period_end": "2026-03-31", "attachments": ["acc355ed0001"]}
     ]
     markdown = _auditor(workspace, "report", "--period", "2026-01-01..2026-01-30").output
     assert "2026-01-25..2026-01-25: 1 day(s) without a run" in markdown
@@ -190,7 +168,8 @@ def test_period_report_shows_exactly_the_exceptions_and_the_gap(thirty_days) -> 
 
 def test_diff_between_day_19_and_21_shows_the_opened_group(thirty_days) -> None:
     workspace, run_ids, group = thirty_days
-    changes = diff_runs(workspace, run_ids[19], run_ids[21])
+    public = load_signer(AuditorConfig(workspace=workspace.root)).public
+    changes = diff_runs(workspace, public, run_ids[19], run_ids[21])
     assert [(e.control, e.check) for e in changes.new_failures] == [("NET-01", "aws.ec2.sg_admin_ports_open")]
     assert group in changes.new_failures[0].resource and changes.new_failures[0].evidence_after
     assert changes.fixed == [] and changes.still_failing == []
@@ -231,7 +210,13 @@ def test_webhook_hears_of_new_failures_and_failed_runs_redacted(thirty_days, web
     day_10 = read_report(workspace, run_ids[10])
     assert (
         notify_after_run(
-            workspace, "AUDITOR_WEBHOOK", "Simulated Co", run_ids[10], report=day_10, today=date(2026, 1, 10)
+            workspace,
+            "AUDITOR_WEBHOOK",
+            "Simulated Co",
+            run_ids[10],
+            public=load_signer(AuditorConfig(workspace=workspace.root)).public,
+            report=day_10,
+            today=date(2026, 1, 10),
         )
         is None
     )
@@ -262,6 +247,7 @@ def test_a_failing_webhook_is_reported_not_raised(thirty_days, closed_loopback_u
         "AUDITOR_WEBHOOK",
         "Simulated Co",
         run_ids[20],
+        public=load_signer(AuditorConfig(workspace=workspace.root)).public,
         report=read_report(workspace, run_ids[20]),
         today=date(2026, 1, 20),
     )

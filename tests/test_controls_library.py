@@ -5,6 +5,7 @@ import re
 from collections import Counter
 
 import pytest
+from ai_collectors import AI_COLLECTORS
 
 from knowledge.catalog import load_catalog
 from knowledge.control_library import ControlLibraryError, load_controls
@@ -96,6 +97,7 @@ REPO_CHECKS = {
     "repo.secrets_in_history",
     "github.branch_protection",
     "github.required_reviews",
+    "github.enforce_admins",
     "github.pr_approved_before_merge",
     "github.dependabot_alerts_open",
     "github.code_scanning_alerts_open",
@@ -112,21 +114,34 @@ LOG_CHECKS = {
     "logs.sg_opened_to_world",
     "logs.new_users_and_keys",
 }
-AI_TOOLS = {
-    "aws.sagemaker.endpoints", "aws.sagemaker.training_jobs", "aws.bedrock.models", "git.ai_provider_usage",
-    "ai.vendor_register", "github.pull_changes",
-}  # fmt: skip
+# No AI control lists the SageMaker model registry (the endpoints name their models); CloudTrail's Bedrock model
+# calls name the providers in use.
+AI_TOOLS = set(AI_COLLECTORS) - {"aws.sagemaker.model_registry"} | {"logs.cloudtrail_events"}
 AI_CHECKS = {
-    "ai.sagemaker.endpoint_model_approved", "ai.sagemaker.training_data_lineage",
-    "ai.sagemaker.training_output_encrypted", "ai.bedrock.invocation_logging", "ai.bedrock.custom_model_lineage",
-    "ai.vendors.registered", "ai.vendors.assurance_current", "ai.vendors.critical_fallback", "ai.changes.tier_rules",
-}  # fmt: skip
+    "ai.sagemaker.endpoint_model_approved",
+    "ai.sagemaker.training_data_lineage",
+    "ai.sagemaker.training_output_encrypted",
+    "ai.bedrock.invocation_logging",
+    "ai.bedrock.custom_model_lineage",
+    "ai.vendors.registered",
+    "ai.vendors.assurance_current",
+    "ai.vendors.critical_fallback",
+    "ai.changes.tier_rules",
+    "ai.mlflow.production_approved",
+    "ai.mlflow.training_data_lineage",
+    "ai.changes.direct_pushes",
+    "ai.training.customer_data_consent",
+    "ai.model_artifacts.buckets_protected",
+}
 ALL_CHECKS = AWS_CHECKS | REPO_CHECKS | LOG_CHECKS | AI_CHECKS
 ALL_TOOLS = AWS_TOOLS | REPO_TOOLS | LOG_TOOLS | AI_TOOLS
 # A check may only read collectors of its own source family.
 TOOLS_FOR_CHECKS = [
-    (AWS_CHECKS, AWS_TOOLS), (REPO_CHECKS, REPO_TOOLS), (LOG_CHECKS, LOG_TOOLS), (AI_CHECKS, AI_TOOLS),
-]  # fmt: skip
+    (AWS_CHECKS, AWS_TOOLS),
+    (REPO_CHECKS, REPO_TOOLS),
+    (LOG_CHECKS, LOG_TOOLS),
+    (AI_CHECKS, AI_TOOLS),
+]
 
 # The six AI themes the library must carry: control id -> words its title or description must contain.
 AI_THEMES = {
@@ -189,7 +204,7 @@ def test_every_contract_check_is_used_and_every_spec_names_contract_names(librar
             assert spec.tool in family_tools, (control.id, spec.check, spec.tool)
             used_checks.add(spec.check)
     assert ALL_CHECKS - used_checks == set()
-    assert len(ALL_CHECKS) == 69
+    assert len(ALL_CHECKS) == 75
 
 
 def test_evidence_specs_read_a_collector_the_check_needs(library):
@@ -329,6 +344,20 @@ def test_one_bad_file_does_not_hide_the_others(tmp_path):
     assert "c.yaml:2" in problems[3] and "X1.1" in problems[3]
 
 
+def test_library_errors_name_the_file_for_each_problem(tmp_path):
+    write(tmp_path / "a.yaml", [GOOD])
+    write(
+        tmp_path / "b.yaml",
+        [GOOD, {**GOOD, "id": "T-02", "criteria": ["CC99.9"]}, {**GOOD, "id": "T-03", "kind": "sometimes"}],
+    )
+    (tmp_path / "c.yaml").write_text("- id: T-04\n  title: [unclosed\n")
+    problems = problems_for(tmp_path)
+    assert any("b.yaml:1" in p and "T-01" in p and "duplicate" in p for p in problems)
+    assert any("b.yaml" in p and "T-02" in p and "CC99.9" in p for p in problems)
+    assert any("b.yaml" in p and "T-03" in p and "'kind'" in p for p in problems)
+    assert any("c.yaml:" in p and "not valid YAML" in p for p in problems)
+
+
 def test_missing_directory_is_an_error(tmp_path):
     [problem] = problems_for(tmp_path / "absent")
     assert "absent" in problem and "no such directory" in problem
@@ -375,18 +404,25 @@ def test_kind_decides_which_statements_a_control_may_have(tmp_path):
             {**AUTOMATED, "statements": GOOD["statements"]},  # automated, nothing tested
             {**GOOD, "id": "T-02", "statements": [TESTED]},  # manual, a tested statement
             {**GOOD, "id": "T-03", "statements": []},
+            # automated, but part of its design only a person can evidence: it is hybrid
+            {**AUTOMATED, "id": "T-04", "statements": [TESTED, *GOOD["statements"]]},
             {
                 **AUTOMATED,
-                "id": "T-04",
+                "id": "T-05",
+                "kind": "hybrid",
+                "manual_evidence": ["x"],
                 "statements": [TESTED, *GOOD["statements"]],
-            },  # automated may leave parts to people
+            },
         ],
     )
     problems = "\n".join(problems_for(tmp_path))
     assert "T-01: automated control has no statement tested by its checks" in problems
     assert "T-02: statement 1: a manual control's statements give `provide`, not checks" in problems
     assert "T-03: lists no design statements" in problems
-    assert "T-04" not in problems
+    assert "T-04: statement 2: gives `provide` in an automated control; evidence a person provides makes it hybrid" in (
+        problems
+    )
+    assert "T-05" not in problems
 
 
 def test_points_of_focus_must_exist_and_sit_under_the_controls_criteria(tmp_path):
@@ -433,8 +469,10 @@ RECORDS = {
     "github.code_scanning_alerts_open",
     "github.secret_scanning_alerts_open",
     "ai.changes.tier_rules",
+    "ai.changes.direct_pushes",
     "ai.vendors.assurance_current",
     "ai.vendors.critical_fallback",
+    "ai.training.customer_data_consent",
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -40,6 +43,43 @@ def test_demo_company_starts_everything_and_stops_the_server(tmp_path: Path) -> 
             httpx.get(stopped, timeout=2)
 
 
+@pytest.mark.slow
+def test_the_demo_moto_process_records_and_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """The seeded moto child answers the recorder, and no orphan: it serves until its stdin closes, as on SIGKILL."""
+    from tools.demo.server import MotoAdmin
+
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from tools.demo.server import SeededMotoProcess\n"
+            "moto = SeededMotoProcess()\nmoto.launch()\nprint(moto.wait_ready(), flush=True)\ninput()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,  # moto writes ./moto_recording
+    )
+    assert parent.stdout is not None
+    endpoint_url = parent.stdout.readline().strip()
+    admin = MotoAdmin(endpoint_url)
+    admin.start_recording()
+    sts = boto3.client("sts", endpoint_url=endpoint_url, region_name="us-east-1")
+    assert sts.get_caller_identity()["Account"]
+    admin.stop_recording()
+    assert [request.operation for request in admin.recorded_requests()] == ["GetCallerIdentity"]
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{endpoint_url}/moto-api/", timeout=1)
+        except httpx.TransportError:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the demo's moto server at {endpoint_url} outlived its parent")
+
+
 def test_seeding_refuses_anything_but_a_loopback_endpoint() -> None:
     from tools.demo.aws import seed_acme_ai
 
@@ -50,14 +90,13 @@ def test_seeding_refuses_anything_but_a_loopback_endpoint() -> None:
 @pytest.mark.slow
 def test_demo_aws_findings_through_the_locker_match_expectations(tmp_path: Path) -> None:
     """The whole AWS path: demo config -> runner -> locker (with redaction) -> checks -> aws.yaml."""
-    import tools.aws.checks  # noqa: F401  (registers the checks)
-    import tools.aws.collectors  # noqa: F401  (registers the collectors)
-    from tools.catalog import CHECKS, TOOLS
+    from tools.catalog import CHECKS, TOOLS, load_all
     from tools.context import CollectContext
     from tools.demo.expected import compare, load_expected
     from tools.locker import EvidenceLocker
     from tools.runner import EvidenceRunner
 
+    load_all()  # before iterating TOOLS: the runner registers every module on first use
     with DemoCompany(tmp_path / "acme") as demo:
         ctx = CollectContext(load_config(demo.config_path))
         runner = EvidenceRunner(EvidenceLocker(tmp_path / "locker.db", tmp_path / "blobs"), ctx)

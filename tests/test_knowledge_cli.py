@@ -1,6 +1,7 @@
 import re
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from knowledge.control_library import load_controls
@@ -181,3 +182,40 @@ def test_importing_the_command_line_loads_no_heavy_library():
     code = f"import sys; from tui.cli import app; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_a_search_in_a_workspace_that_searched_before_starts_no_chroma_client(tmp_path):
+    # Its saved search index (terms and vectors) answers: a question costs no Chroma import.
+    import subprocess
+    import sys
+
+    KnowledgeStore.open(tmp_path / "knowledge").search("offboarding", k=1)
+    code = (
+        "import sys; from tui.cli import app\n"
+        "try:\n    app(['-w', sys.argv[1], 'criteria', 'search', 'offboarding'])\n"
+        "except SystemExit as done:\n    print('chromadb loaded:', 'chromadb' in sys.modules, 'exit', done.code)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert "CC6.2" in out.stdout or "CC6.3" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "chromadb loaded: False exit 0"
+
+
+def test_help_lists_every_command_from_source_as_its_loaded_help_reads():
+    # `auditor --help` reads each command's help from its module's source instead of importing it: the text
+    # must be what the imported command says, and no command module may be imported to list them.
+    import inspect
+    import subprocess
+    import sys
+
+    from tui.cli import COMMANDS, _summary
+
+    group = typer.main.get_command(app)
+    for name, (module, attribute) in COMMANDS.items():
+        loaded = group.get_command(None, name)
+        # The listing shows the help's first paragraph as one line.
+        first_paragraph = inspect.cleandoc(loaded.help or "").split("\n\n")[0]
+        assert _summary(module, attribute) == " ".join(first_paragraph.split()), name
+    code = "import sys; from tui.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+    code += "print(sorted(m for m in sys.modules if m.startswith('tui.cli.')), file=sys.stderr)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert all(name in done.stdout for name in COMMANDS) and done.stderr.strip() == "['tui.cli.state']"

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from chromadb.utils.embedding_functions import known_embedding_functions
 
-from knowledge.embedding import DIMENSIONS, ConceptHashEmbedding, embed_text
+from knowledge.chroma_embedding import ConceptHashEmbedding
+from knowledge.embedding import DIMENSIONS, embed_text
 from knowledge.text import concepts, terms
 
 

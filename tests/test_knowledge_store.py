@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import chromadb
+import numpy as np
 import pytest
 from chromadb.config import Settings
 
@@ -9,7 +10,9 @@ from knowledge.control_library import load_controls
 from knowledge.documents import DocumentChunk
 from knowledge.embedding import embedding_fingerprint
 from knowledge.models import Control
-from knowledge.store import LEXICAL_FILE, KnowledgeStore, prebuilt_store_dir
+from knowledge.store import INDEX_FILE, VECTORS_FILE, KnowledgeStore, prebuilt_store_dir
+
+MODES = ("dense", "lexical", "hybrid")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +70,7 @@ def test_ids_and_vectors_are_stable_across_rebuilds(tmp_path):
         store = KnowledgeStore.open(path)
         store.build()  # a second build over the first: upserts, same ids
         result = store._collection("criteria").get(include=["embeddings"])
-        return {i: tuple(float(x) for x in e) for i, e in zip(result["ids"], result["embeddings"])}
+        return {i: tuple(float(x) for x in e) for i, e in zip(result["ids"], result["embeddings"], strict=True)}
 
     first, second = snapshot(tmp_path / "a"), snapshot(tmp_path / "b")
     assert len(first) == 61 + 330
@@ -85,30 +88,28 @@ def test_rebuild_with_another_library_drops_controls_no_longer_there(tmp_path):
     assert store.count()["controls"] == len(library.controls) - 1
 
 
+def _manual_control(control_id: str, title: str, description: str, criterion: str) -> Control:
+    """A hand-made manual control: the store reads only its id, title, description and criteria."""
+    return Control(
+        id=control_id,
+        title=title,
+        description=description,
+        criteria=[criterion],
+        kind="manual",
+        frequency="annually",
+        owner_role="IT",
+        manual_evidence=["ticket"],
+    )
+
+
 @pytest.mark.slow
 def test_controls_built_in_tests_bridge_plain_words_to_criteria(tmp_path):
     # A library of two hand-made controls: the store needs nothing but Control objects.
     controls = (
-        Control(
-            id="T-01",
-            title="Leaver access removed",
-            description="Accounts of people who leave are disabled within a day.",
-            criteria=["CC6.2"],
-            kind="manual",
-            frequency="per_event",
-            owner_role="IT",
-            manual_evidence=["ticket"],
+        _manual_control(
+            "T-01", "Leaver access removed", "Accounts of people who leave are disabled within a day.", "CC6.2"
         ),
-        Control(
-            id="T-02",
-            title="Restore test",
-            description="We restore a backup every quarter and time it.",
-            criteria=["A1.3"],
-            kind="manual",
-            frequency="quarterly",
-            owner_role="SRE",
-            manual_evidence=["log"],
-        ),
+        _manual_control("T-02", "Restore test", "We restore a backup every quarter and time it.", "A1.3"),
     )
     store = KnowledgeStore.open(tmp_path, build_if_empty=False)
     store.build(controls=type(load_controls())(controls))
@@ -138,26 +139,58 @@ def test_documents_are_stored_and_searchable(tmp_path):
     assert store.get("policy:Access Policy.md#mfa").collection == "documents"
 
 
-def test_lexical_index_is_saved_for_the_next_process_and_dropped_by_a_write(tmp_path):
+def test_search_index_is_saved_for_the_next_process_and_dropped_by_a_write(tmp_path):
     store = KnowledgeStore.open(tmp_path)
-    first = [c.id for c in store.search("remove access for leavers", k=5, mode="lexical")]
-    saved = tmp_path / LEXICAL_FILE
-    assert saved.exists()
-    # A new process reads the saved terms instead of stemming every chunk: same ranking.
-    assert [
-        c.id for c in KnowledgeStore.open(tmp_path).search("remove access for leavers", k=5, mode="lexical")
-    ] == first
-    # A policy added later is found: the write removed the saved index, the next search analyses the store anew.
+    first = {mode: [c.id for c in store.search("remove access for leavers", k=5, mode=mode)] for mode in MODES}
+    saved = tmp_path / INDEX_FILE
+    assert saved.exists() and (tmp_path / VECTORS_FILE).exists()
+    # A new process reads the saved terms and vectors instead of Chroma: same rankings.
+    reopened = KnowledgeStore.open(tmp_path)
+    assert {
+        mode: [c.id for c in reopened.search("remove access for leavers", k=5, mode=mode)] for mode in MODES
+    } == first
+    assert reopened._connected is None  # no Chroma client was started
+    # A policy added later is found: the write removed the saved index, the next search reads the store anew.
     store.add_documents([DocumentChunk("policy:hr.md#leavers", "Leavers", "Leavers lose access.", "/x/hr.md")])
     assert not saved.exists()
     reopened = KnowledgeStore.open(tmp_path)
-    assert (
-        reopened.search("leavers lose access", k=1, collections=("documents",), mode="lexical")[0].id
-        == "policy:hr.md#leavers"
-    )
-    # One made by another version's text analysis is not trusted.
+    for mode in MODES:
+        hits = reopened.search("leavers lose access", k=1, collections=("documents",), mode=mode)
+        assert hits[0].id == "policy:hr.md#leavers"
+    # Vectors that are not the ones the index was saved with are not trusted.
+    vectors = np.load(tmp_path / VECTORS_FILE)
+    np.save(tmp_path / VECTORS_FILE, vectors[::-1])
+    assert KnowledgeStore.open(tmp_path)._saved_search_index() is None
+    # Nor one made by another version's text analysis and embedding.
+    KnowledgeStore.open(tmp_path).search("leavers", k=1)  # saved again
+    assert KnowledgeStore.open(tmp_path)._saved_search_index() is not None
     saved.write_text(saved.read_text().replace(embedding_fingerprint(), "another-version"))
-    assert KnowledgeStore.open(tmp_path)._saved_lexical_terms() is None
+    assert KnowledgeStore.open(tmp_path)._saved_search_index() is None
+
+
+def test_dense_ranking_in_numpy_is_chromas_ranking(store):
+    # The saved vectors are ranked by exact cosine: every chunk gets Chroma's similarity, up to the last bit of
+    # a float32 sum, and our order is Chroma's order. (Asked for fewer than all, Chroma's approximate HNSW
+    # index can miss one: the last of 20, once, with these questions.)
+    questions = (
+        "how do we remove access for people who leave the company",
+        "multi-factor authentication for console users",
+        "restore backups and test recovery",
+        "vendor risk assessments",
+        "encryption keys and credentials",
+    )
+    for question in questions:
+        for name in ("criteria", "controls"):
+            collection = store._collection(name)
+            ours = store._dense(question, (name,), collection.count())
+            result = collection.query(query_texts=[question], n_results=collection.count())
+            theirs = {i: 1 - d for i, d in zip(result["ids"][0], result["distances"][0], strict=True)}
+            assert [c.id for c in ours] != [] and {c.id for c in ours} == set(theirs)
+            assert all(abs(c.score - theirs[c.id]) < 1e-6 for c in ours), (question, name)
+            assert all(theirs[a.id] >= theirs[b.id] - 1e-6 for a, b in zip(ours, ours[1:], strict=False)), (
+                question,
+                name,
+            )
 
 
 def test_a_new_workspace_copies_the_store_built_once_per_machine(tmp_path, monkeypatch):
@@ -167,7 +200,7 @@ def test_a_new_workspace_copies_the_store_built_once_per_machine(tmp_path, monke
     monkeypatch.setattr(KnowledgeStore, "build", lambda *args, **kwargs: pytest.fail("built again"))
     second = KnowledgeStore.open(tmp_path / "two")
     assert second.count() == first.count()
-    assert (tmp_path / "two" / LEXICAL_FILE).exists()  # its terms came along: the first search stems nothing
+    assert (tmp_path / "two" / INDEX_FILE).exists()  # its index came along: the first search needs no Chroma
     question = "how do we remove access for leavers"
     assert [h.criterion_id for h in second.search_criteria(question)] == [
         h.criterion_id for h in first.search_criteria(question)

@@ -138,7 +138,6 @@ def test_evidence_show_of_a_tampered_blob_exits_1(workspace: Workspace, items: l
 def test_verify_catches_a_cut_short_chain_against_the_heads_runs_noted(
     workspace: Workspace, items: list[EvidenceRecord]
 ) -> None:
-    from agent.report_schema import WriterInfo
     from agent.runs import RunStore
 
     runs = RunStore(workspace.runs_db)

@@ -25,20 +25,36 @@ HOST_GROUP = "acme-hosts"
 
 def console_login(user: str, mfa: str) -> dict[str, Any]:
     return {
-        "eventVersion": "1.09", "eventTime": "2025-03-03T09:02:44Z", "eventName": "ConsoleLogin",
-        "eventSource": "signin.amazonaws.com", "eventType": "AwsConsoleSignIn", "awsRegion": "us-east-1",
-        "sourceIPAddress": "198.51.100.61", "recipientAccountId": "123456789012",
-        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::123456789012:user/{user}", "userName": user, "accountId": "123456789012"},
-        "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": mfa},
-    }  # fmt: skip
+        "eventVersion": "1.09",
+        "eventTime": "2025-03-03T09:02:44Z",
+        "eventName": "ConsoleLogin",
+        "eventSource": "signin.amazonaws.com",
+        "eventType": "AwsConsoleSignIn",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.61",
+        "recipientAccountId": "123456789012",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": f"arn:aws:iam::123456789012:user/{user}",
+            "userName": user,
+            "accountId": "123456789012",
+        },
+        "responseElements": {"ConsoleLogin": "Success"},
+        "additionalEventData": {"MFAUsed": mfa},
+    }
 
 
 @pytest.fixture(scope="module")
 def log_groups(moto_server: str) -> str:
     # The moto server is shared by the session: start from an empty account.
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
-    logs = boto3.client("logs", region_name="us-east-1", endpoint_url=moto_server,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    logs = boto3.client(
+        "logs",
+        region_name="us-east-1",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     now = int(time.time() * 1000)
     messages = {
         GROUP: [
@@ -59,17 +75,20 @@ def log_groups(moto_server: str) -> str:
         logs.create_log_group(logGroupName=group)
         logs.create_log_stream(logGroupName=group, logStreamName="main")
         logs.put_log_events(
-            logGroupName=group, logStreamName="main",
+            logGroupName=group,
+            logStreamName="main",
             logEvents=[{"timestamp": now - 1000 + i, "message": line} for i, line in enumerate(lines)],
-        )  # fmt: skip
+        )
     return moto_server
 
 
 def config(endpoint: str, **logs: Any) -> AuditorConfig:
     return AuditorConfig.model_validate(
-        {"aws": {"regions": ["us-east-1", "eu-west-1"], "endpoint_url": endpoint},
-         "logs": {"cloudwatch_log_groups": [GROUP, HOST_GROUP], "failed_login_threshold": 3, **logs}}
-    )  # fmt: skip
+        {
+            "aws": {"regions": ["us-east-1", "eu-west-1"], "endpoint_url": endpoint},
+            "logs": {"cloudwatch_log_groups": [GROUP, HOST_GROUP], "failed_login_threshold": 3, **logs},
+        }
+    )
 
 
 def collect(cfg: AuditorConfig, **args: Any) -> dict[str, Any]:

@@ -88,8 +88,12 @@ def test_root_creating_a_service_linked_role_is_not_root_use(tmp_path: Path) -> 
 
 
 def test_saml_federated_sign_ins_are_not_judged_for_mfa(tmp_path: Path) -> None:
-    saml_role = {"type": "AssumedRole", "principalId": "AROAEXAMPLE:ana@example.com", "accountId": HOME,
-                 "arn": f"arn:aws:sts::{HOME}:assumed-role/okta-admin/ana@example.com"}  # fmt: skip
+    saml_role = {
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLE:ana@example.com",
+        "accountId": HOME,
+        "arn": f"arn:aws:sts::{HOME}:assumed-role/okta-admin/ana@example.com",
+    }
     saml = event(
         "ConsoleLogin",
         saml_role,
@@ -97,8 +101,13 @@ def test_saml_federated_sign_ins_are_not_judged_for_mfa(tmp_path: Path) -> None:
         additionalEventData={"MFAUsed": "No", "SamlProviderArn": f"arn:aws:iam::{HOME}:saml-provider/okta"},
     )
     iam_user = {"type": "IAMUser", "userName": "bo", "accountId": HOME, "arn": f"arn:aws:iam::{HOME}:user/bo"}
-    with_mfa = event("ConsoleLogin", iam_user, at="2025-03-03T11:00:00Z", responseElements={"ConsoleLogin": "Success"},
-                     additionalEventData={"MFAUsed": "Yes"})  # fmt: skip
+    with_mfa = event(
+        "ConsoleLogin",
+        iam_user,
+        at="2025-03-03T11:00:00Z",
+        responseElements={"ConsoleLogin": "Success"},
+        additionalEventData={"MFAUsed": "Yes"},
+    )
 
     passed = only(judge(tmp_path, "logs.console_login_without_mfa", [saml, with_mfa]))
     assert (passed.status, passed.facts["console_logins"], passed.facts["federated_logins"]) == (Status.PASS, 1, 1)
@@ -112,8 +121,9 @@ def test_saml_federated_sign_ins_are_not_judged_for_mfa(tmp_path: Path) -> None:
 def test_events_of_other_accounts_are_attributed_to_their_account(tmp_path: Path) -> None:
     # An organisation trail: a member account's root (no arn recorded) and a caller from another account.
     other_root = event("GetAccountSummary", {"type": "Root", "principalId": OTHER, "accountId": OTHER})
-    own_key = event("CreateAccessKey", {"type": "IAMUser", "userName": "alice", "accountId": OTHER},
-                    at="2025-03-03T10:01:00Z")  # fmt: skip
+    own_key = event(
+        "CreateAccessKey", {"type": "IAMUser", "userName": "alice", "accountId": OTHER}, at="2025-03-03T10:01:00Z"
+    )
     other_account = {"type": "AWSAccount", "principalId": "AIDAOTHER", "accountId": OTHER}
     stopped = event("StopLogging", other_account, at="2025-03-03T10:02:00Z", requestParameters={"name": "org-trail"})
 
@@ -141,9 +151,10 @@ def test_records_without_an_event_time_are_read_and_counted(tmp_path: Path) -> N
     assert "by root at an unknown time" in new.reason
     root = only(judge(tmp_path, "logs.root_account_use", [created, key]))
     assert (root.status, root.reason) == (
-        Status.FAIL, f"The root user arn:aws:iam::{HOME}:root made 2 call(s) (CreateAccessKey x1, CreateUser x1) "
+        Status.FAIL,
+        f"The root user arn:aws:iam::{HOME}:root made 2 call(s) (CreateAccessKey x1, CreateUser x1) "
         "at an unknown time.",
-    )  # fmt: skip
+    )
     iam_user = {"type": "IAMUser", "userName": "bo", "accountId": HOME, "arn": f"arn:aws:iam::{HOME}:user/bo"}
     counted = only(judge(tmp_path, "logs.root_account_use", [event("ListUsers", iam_user, at=None)] * 3))
     assert (counted.status, counted.facts["records_scanned"]) == (Status.PASS, 3)
@@ -171,18 +182,46 @@ def _selectors(**params: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("params", "narrowed"),
     [
-        ({"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": True,
-                              "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]}, False),
-        ({"advancedEventSelectors": [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]},
-                                     {"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}]}, False),
+        (
+            {
+                "eventSelectors": [
+                    {
+                        "readWriteType": "All",
+                        "includeManagementEvents": True,
+                        "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}],
+                    }
+                ]
+            },
+            False,
+        ),
+        (
+            {
+                "advancedEventSelectors": [
+                    {"fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]},
+                    {"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]},
+                ]
+            },
+            False,
+        ),
         ({"eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": True}]}, True),
         ({"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}]}, True),
         ({"eventSelectors": [{"readWriteType": "All", "excludeManagementEventSources": ["kms.amazonaws.com"]}]}, True),
-        ({"advancedEventSelectors": [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]},
-                                                         {"field": "readOnly", "equals": ["false"]}]}]}, True),
+        (
+            {
+                "advancedEventSelectors": [
+                    {
+                        "fieldSelectors": [
+                            {"field": "eventCategory", "equals": ["Management"]},
+                            {"field": "readOnly", "equals": ["false"]},
+                        ]
+                    }
+                ]
+            },
+            True,
+        ),
         ({}, True),  # selectors not recorded: not taken to be harmless
     ],
-)  # fmt: skip
+)
 def test_put_event_selectors_is_tampering_only_when_management_events_are_dropped_or_narrowed(
     tmp_path: Path, params: dict[str, Any], narrowed: bool
 ) -> None:
@@ -225,13 +264,21 @@ def test_refused_sudo_and_pam_lockouts_are_failed_attempts(shared_data: Path) ->
 def test_failed_console_logins_name_the_account_tried_for_incident_correlation(tmp_path: Path) -> None:
     user = {"type": "IAMUser", "userName": "bo", "accountId": HOME, "principalId": "AIDABO"}
     failures = [
-        event("ConsoleLogin", user, at=f"2025-03-03T10:0{n}:00Z", sourceIPAddress="198.51.100.7",
-              responseElements={"ConsoleLogin": "Failure"}, errorMessage="Failed authentication")
+        event(
+            "ConsoleLogin",
+            user,
+            at=f"2025-03-03T10:0{n}:00Z",
+            sourceIPAddress="198.51.100.7",
+            responseElements={"ConsoleLogin": "Failure"},
+            errorMessage="Failed authentication",
+        )
         for n in range(3)
-    ]  # fmt: skip
+    ]
     findings = {f.resource: f for f in judge(tmp_path, "logs.repeated_failed_logins", failures, threshold=3)}
     tried = findings[f"user:bo@aws:{HOME}"]
     assert (tried.facts["principal"], tried.facts["first"], tried.facts["last"]) == (
-        f"arn:aws:iam::{HOME}:user/bo", "2025-03-03T10:00:00Z", "2025-03-03T10:02:00Z",
-    )  # fmt: skip
+        f"arn:aws:iam::{HOME}:user/bo",
+        "2025-03-03T10:00:00Z",
+        "2025-03-03T10:02:00Z",
+    )
     assert "principal" not in findings["ip:198.51.100.7"].facts  # an address is not a principal

@@ -113,16 +113,22 @@ def gzip_of(prefix: bytes, filler: bytes, size: int) -> bytes:
     return b"".join([*parts, compressor.flush()])
 
 
+def assert_reading_stops_the_file(trail: Path, reason: str) -> None:
+    """Reading the trail keeps no record, stays under PEAK_LIMIT and stops the file for `reason`; the check on it
+    fails closed."""
+    problems: list[ParseProblem] = []
+    records, peak = peak_while(lambda: list(read_cloudtrail(trail, problems)))
+    assert records == [] and peak < PEAK_LIMIT
+    [problem] = problems
+    assert problem.stops_file and reason in problem.reason
+    assert_fails_closed(trail, "logs.cloudtrail_events", reason)
+
+
 def test_a_gzip_bomb_stops_at_the_compression_ratio(tmp_path: Path) -> None:
     bomb = tmp_path / "trail.json.gz"
     bomb.write_bytes(gzip_of(b'{"Records": [', b" ", 200 * 1024 * 1024))  # 200 MB of blanks, ~200 KB packed
     assert bomb.stat().st_size < 400_000
-    problems: list[ParseProblem] = []
-    records, peak = peak_while(lambda: list(read_cloudtrail(bomb, problems)))
-    assert records == [] and peak < PEAK_LIMIT
-    [problem] = problems
-    assert problem.stops_file and "decompression bomb" in problem.reason
-    assert_fails_closed(bomb, "logs.cloudtrail_events", "decompression bomb")
+    assert_reading_stops_the_file(bomb, "decompression bomb")
 
 
 def test_a_syslog_line_longer_than_the_bound_is_skipped_and_reported(tmp_path: Path) -> None:
@@ -187,9 +193,4 @@ def test_one_huge_json_string_stops_the_file_before_it_is_held_whole(tmp_path: P
     """The parser holds a string whole before it reports it: the bound is checked while reading its bytes."""
     trail = tmp_path / "trail.json"
     trail.write_bytes(b'{"Records": [{"eventName": "x", "a": "' + b"a" * (100 * 1024 * 1024) + b'"}]}')
-    problems: list[ParseProblem] = []
-    records, peak = peak_while(lambda: list(read_cloudtrail(trail, problems)))
-    assert records == [] and peak < PEAK_LIMIT
-    [problem] = problems
-    assert problem.stops_file and "one JSON value larger than" in problem.reason
-    assert_fails_closed(trail, "logs.cloudtrail_events", "one JSON value larger than")
+    assert_reading_stops_the_file(trail, "one JSON value larger than")

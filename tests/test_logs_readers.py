@@ -145,7 +145,8 @@ def test_auth_event_fields() -> None:
         {"method": "password", "invalid_user": "true"},
     )
     pam = parse(
-        "Nov 2 15:40:14 workshop sshd[28179]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=5.33.63.160 user=workshop"
+        "Nov 2 15:40:14 workshop sshd[28179]: pam_unix(sshd:auth): authentication failure; "
+        "logname= uid=0 euid=0 tty=ssh ruser= rhost=5.33.63.160 user=workshop"
     )
     assert (pam.kind, pam.user, pam.source_ip, pam.detail["service"]) == (
         "auth_failure",
@@ -154,7 +155,8 @@ def test_auth_event_fields() -> None:
         "sshd",
     )
     sudo = parse(
-        "Feb 23 00:08:48 localhost sudo: vagrant : TTY=pts/1 ; PWD=/home/vagrant ; USER=root ; COMMAND=/bin/cat /var/log/secure"
+        "Feb 23 00:08:48 localhost sudo: vagrant : TTY=pts/1 ; PWD=/home/vagrant ; "
+        "USER=root ; COMMAND=/bin/cat /var/log/secure"
     )
     assert (sudo.kind, sudo.user, sudo.detail["run_as"], sudo.detail["command"]) == (
         "sudo_command",
@@ -163,11 +165,13 @@ def test_auth_event_fields() -> None:
         "/bin/cat /var/log/secure",
     )
     denied = parse(
-        "Feb 24 00:13:02 precise32 sudo:      tsg : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/vagrant ; USER=root ; COMMAND=/bin/ls"
+        "Feb 24 00:13:02 precise32 sudo:      tsg : user NOT in sudoers ; "
+        "TTY=pts/1 ; PWD=/home/vagrant ; USER=root ; COMMAND=/bin/ls"
     )
     assert (denied.kind, denied.user, denied.detail["problem"]) == ("sudo_denied", "tsg", "user NOT in sudoers")
     created = parse(
-        "Feb 22 11:47:05 localhost useradd[6995]: new user: name=apache, UID=48, GID=48, home=/usr/share/httpd, shell=/sbin/nologin"
+        "Feb 22 11:47:05 localhost useradd[6995]: new user: name=apache, UID=48, GID=48, "
+        "home=/usr/share/httpd, shell=/sbin/nologin"
     )
     assert (created.kind, created.user, created.detail["uid"]) == ("user_created", "apache", "48")
     tally = parse("Dec  7 14:53:04 vskub1master01p sudo: pam_tally2(sudo:auth): user zbadguy (4001) tally 6, deny 5")
@@ -254,3 +258,43 @@ def test_a_damaged_gzip_document_is_read_in_bounded_memory(tmp_path: Path) -> No
     assert count == 5_000
     assert len(problems) == 1 and problems[0].where == "record 5001" and "invalid JSON" in problems[0].reason
     assert peak < 150 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_a_link_out_of_a_configured_folder_is_reported_not_read(tmp_path: Path) -> None:
+    from tools.logs.queries import log_files
+
+    folder, outside = tmp_path / "logs", tmp_path / "elsewhere"
+    folder.mkdir()
+    outside.mkdir()
+    (folder / "trail.json").write_text(json.dumps({"Records": [{"eventName": "GetObject"}]}))
+    (outside / "secret.json").write_text(json.dumps({"Records": [{"eventName": "CreateUser"}]}))
+    (folder / "inside-link.json").symlink_to(folder / "trail.json")
+    (folder / "link.json").symlink_to(outside / "secret.json")
+    problems: list[ParseProblem] = []
+    assert log_files([folder], "json", problems) == [folder / "inside-link.json", folder / "trail.json"]
+    assert [str(p) for p in problems] == [
+        f"{folder / 'link.json'}:0: a link to {outside / 'secret.json'}, outside the configured folder {folder}: "
+        "not read"
+    ]
+
+
+def test_a_secret_cut_by_a_line_break_is_redacted_in_both_lines(tmp_path: Path) -> None:
+    from tools.catalog import TOOLS
+    from tools.config import AuditorConfig
+    from tools.context import CollectContext
+    from tools.logs import collectors as _collectors  # noqa: F401  (registers the collectors)
+    from tools.redact import redact
+
+    first_half, second_half = "ghp_Zq8x3LmT0vRk2Yw9", "Pn4Hs6Jd1Fc7Gb5Na0Ue"  # one GitHub token, 40 characters
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "Mar  5 10:00:00 web-1 sudo: ana : TTY=pts/0 ; PWD=/srv ; USER=root ; "
+        f"COMMAND=/usr/bin/git clone {first_half}\n"
+        f"{second_half}@github.com/acme/app\n"
+        "Mar  5 10:00:02 web-1 sshd[7]: Accepted publickey for ana from 198.51.100.7 port 5022 ssh2\n"
+    )
+    ctx = CollectContext(AuditorConfig.model_validate({"logs": {"paths": [str(log)]}}))
+    stored = json.dumps(redact(TOOLS["logs.auth_events"].func(ctx, TOOLS["logs.auth_events"].args_model())).data)
+    assert first_half not in stored and second_half not in stored and "[REDACTED:github_token]" in stored
+    assert "ghp_Zq8x" not in stored and "Pn4Hs6" not in stored
+    assert "ssh_accepted_login" in stored  # the next record is read as before

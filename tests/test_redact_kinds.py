@@ -226,26 +226,37 @@ def test_json_data_is_walked_values_and_keys_redacted() -> None:
     }
 
 
-def test_secret_fields_are_redacted_whatever_their_value_looks_like() -> None:
-    data = {
-        "password": "hunter2",
-        "client_secret": "abc",
-        "api_key": "k-1",
-        "password_last_used": "2024-01-01",
-        "token": "",
-        "PasswordEnabled": "true",
-        "secret_type": "mailchimp_api_key",
-    }
-    redacted, counts = redact(data)
-    assert redacted == {
-        "password": "[REDACTED:password]",
-        "client_secret": "[REDACTED:generic_token]",
-        "api_key": "[REDACTED:generic_token]",
-        "password_last_used": "2024-01-01",
-        "token": "",
-        "PasswordEnabled": "true",
-        "secret_type": "mailchimp_api_key",
-    }
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param(
+            {
+                "password": ("hunter2", "[REDACTED:password]"),
+                "client_secret": ("abc", "[REDACTED:generic_token]"),
+                "api_key": ("k-1", "[REDACTED:generic_token]"),
+                "password_last_used": ("2024-01-01", "2024-01-01"),
+                "token": ("", ""),
+                "PasswordEnabled": ("true", "true"),
+                "secret_type": ("mailchimp_api_key", "mailchimp_api_key"),
+            },
+            id="whatever-their-value-looks-like",
+        ),
+        pytest.param(
+            {
+                "DB_PASSWORD": ("hunter2xyz", "[REDACTED:password]"),
+                "GITHUB_TOKEN": ("0123456789abcdef" * 2, "[REDACTED:generic_token]"),
+                "X-Api-Key": ("abcd1234efgh5678", "[REDACTED:generic_token]"),
+                "NextToken": ("eyJuZXh0IjoyfQ", "eyJuZXh0IjoyfQ"),
+                "PasswordLastUsed": ("2024-07-30T21:46:15Z", "2024-07-30T21:46:15Z"),
+            },
+            id="by-their-name-ending-but-pagination-tokens-are-not",
+        ),
+    ],
+)
+def test_secret_fields_are_redacted_by_their_name(fields: dict[str, tuple[str, str]]) -> None:
+    """Each field: (value, what redaction leaves of it)."""
+    redacted, counts = redact({name: value for name, (value, _) in fields.items()})
+    assert redacted == {name: left for name, (_, left) in fields.items()}
     assert counts == {"generic_token": 2, "password": 1}
 
 
@@ -345,25 +356,6 @@ def test_model_provider_and_registry_keys_are_redacted() -> None:
     for key in keys.values():
         assert key not in redacted
     assert counts == {kind: 1 for kind in keys}
-
-
-def test_secret_fields_are_found_by_their_name_ending_but_pagination_tokens_are_not() -> None:
-    data = {
-        "DB_PASSWORD": "hunter2xyz",
-        "GITHUB_TOKEN": "0123456789abcdef" * 2,
-        "X-Api-Key": "abcd1234efgh5678",
-        "NextToken": "eyJuZXh0IjoyfQ",
-        "PasswordLastUsed": "2024-07-30T21:46:15Z",
-    }
-    redacted, counts = redact(data)
-    assert redacted == {
-        "DB_PASSWORD": "[REDACTED:password]",
-        "GITHUB_TOKEN": "[REDACTED:generic_token]",
-        "X-Api-Key": "[REDACTED:generic_token]",
-        "NextToken": "eyJuZXh0IjoyfQ",
-        "PasswordLastUsed": "2024-07-30T21:46:15Z",
-    }
-    assert counts == {"generic_token": 2, "password": 1}
 
 
 def test_a_private_key_split_across_list_items_is_redacted_whole() -> None:

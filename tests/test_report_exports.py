@@ -18,9 +18,8 @@ from typer.testing import CliRunner
 from agent.render.csv import COLUMNS, render_csv
 from agent.render.html import render_html
 from agent.render.inputs import cited_evidence_ids
-from agent.report import latest_run_id, read_report, write_report
+from agent.report import latest_run_id, read_report
 from evals.bench.synthetic_report import HOSTILE, synthetic_inputs
-from tools.workspace import Workspace
 from tui.cli import app
 
 runner = CliRunner()
@@ -132,9 +131,8 @@ def test_csv_has_one_row_per_finding_and_defuses_formulas() -> None:
     assert not [row for row in rows if row["reason"].startswith("=")]
 
 
-def test_report_command_writes_files_and_prints_only_when_asked(tmp_path: Path) -> None:
-    workspace = Workspace.at(tmp_path / "ws")
-    write_report(workspace, synthetic_inputs(controls=4, evidence=8, runs=1).report)
+def test_report_command_writes_files_and_prints_only_when_asked(tmp_path: Path, signed_report_workspace) -> None:
+    workspace = signed_report_workspace(tmp_path / "ws")
     run_id = latest_run_id(workspace) or ""
 
     def auditor(*args: str):
@@ -253,59 +251,6 @@ def test_oscal_documents_validate_against_nists_schemas(shared_data: Path) -> No
 # -- the evidence package ---------------------------------------------------------------------------------------
 
 
-def _packaged_workspace(tmp_path: Path) -> Workspace:
-    """A workspace with a locker whose items the report cites, a review decision, and the report."""
-    from agent.report_schema import EvidenceHead
-    from agent.review_log import ReviewLog, text_hash
-    from tools.locker import EvidenceLocker
-
-    workspace = Workspace.at(tmp_path / "ws")
-    workspace.locker_db.parent.mkdir(parents=True, exist_ok=True)
-    report = synthetic_inputs(controls=3, evidence=3, runs=1).report
-    with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
-        stored = [
-            locker.put(
-                "synthetic",
-                "aws",
-                "aws.s3.list_buckets",
-                "s3:ListBuckets",
-                {"n": n},
-                {"buckets": [f"b{n}"], "note": HOSTILE},
-            )
-            for n in range(3)
-        ]
-    controls = [
-        c.model_copy(update={"findings": [f.model_copy(update={"evidence_ids": [stored[i].id]}) for f in c.findings]})
-        for i, c in enumerate(report.controls)
-    ]
-    head = EvidenceHead(seq=stored[-1].seq, record_hash=stored[-1].record_hash)
-    run = report.run.model_copy(update={"evidence_head": head})
-    report = report.model_copy(update={"controls": controls, "run": run})
-    write_report(workspace, report)
-    with ReviewLog(workspace.review_db) as review_log:
-        review_log.append(
-            reviewer="ana",
-            action="approve",
-            control_id=controls[0].id,
-            run_id="synthetic",
-            before_hash="",
-            after_hash="",
-            evidence_hash="",
-        )
-        rejected = text_hash(controls[2].narrative.text)
-        review_log.append(
-            reviewer="bo",
-            action="reject",
-            control_id=controls[2].id,
-            run_id="synthetic",
-            before_hash=rejected,
-            after_hash=rejected,
-            evidence_hash="",
-            reason="cites the wrong bucket",
-        )
-    return workspace
-
-
 def _rewritten(package: Path, out: Path, change: dict[str, bytes | None]) -> Path:
     """A copy of the package with files replaced (bytes) or removed (None)."""
     with zipfile.ZipFile(package) as source, zipfile.ZipFile(out, "w") as target:
@@ -318,8 +263,10 @@ def _rewritten(package: Path, out: Path, change: dict[str, bytes | None]) -> Pat
     return out
 
 
-def test_evidence_package_verifies_and_detects_a_changed_or_removed_file(tmp_path: Path) -> None:
-    workspace = _packaged_workspace(tmp_path)
+def test_evidence_package_verifies_and_detects_a_changed_or_removed_file(
+    tmp_path: Path, signed_report_workspace
+) -> None:
+    workspace = signed_report_workspace(tmp_path / "ws")
     package = tmp_path / "package.zip"
 
     def auditor(*args: str):
@@ -336,7 +283,7 @@ def test_evidence_package_verifies_and_detects_a_changed_or_removed_file(tmp_pat
     assert {"index.html", "report.json", "chain.json", "review-log.json", "manifest.json"} <= names
     assert {"controls/CTL-000/narrative.md", "controls/CTL-000/findings.json", "controls/CTL-000/review.json"} <= names
     assert len(evidence_files) == 3 and [e["action"] for e in review_log] == ["approve", "reject"]
-    assert {entry["path"] for entry in manifest["files"]} == names - {"manifest.json"}
+    assert {entry["path"] for entry in manifest["files"]} == names - {"manifest.json", "manifest.signature.json"}
     assert manifest["run_ids"] == ["synthetic"] and manifest["evidence_head"]["seq"] == 3
     assert "draft withheld" in narrative and "Control 2 is operating" not in narrative
 

@@ -19,17 +19,23 @@ from tools.repos import collectors  # noqa: F401  (registers the collectors)
 from tools.repos.git import GitError, GitRepo
 
 IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-}  # fmt: skip
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
 
 
 def git(path: Path, *args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        ["git", "-C", str(path), *args], env={**os.environ, **IDENTITY, **(env or {})},
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        ["git", "-C", str(path), *args],
+        env={**os.environ, **IDENTITY, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout
 
 
@@ -59,10 +65,14 @@ def repo(tmp_path: Path) -> Path:
     git(path, "init", "-q", "-b", "main")
     commit_files(path, "Initial commit", {"README.md": "# service\n", "src/app.py": "print('hi')\n"})
     commit_files(
-        path, "Add owners and CI",
-        {"CODEOWNERS": "# owners\n*  @team-a\n/docs/  @docs-team  # docs\n\n", ".github/workflows/test.yaml": "on: [push, pull_request]\njobs: {}\n"},
+        path,
+        "Add owners and CI",
+        {
+            "CODEOWNERS": "# owners\n*  @team-a\n/docs/  @docs-team  # docs\n\n",
+            ".github/workflows/test.yaml": "on: [push, pull_request]\njobs: {}\n",
+        },
         date="2025-01-02T10:00:00+00:00",
-    )  # fmt: skip
+    )
     return path
 
 
@@ -234,10 +244,22 @@ def test_signed_commits_pass_when_every_commit_is_signed(tmp_path: Path, monkeyp
     monkeypatch.setenv("GNUPGHOME", str(home))
     try:
         subprocess.run(
-            ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
-             "Signer <signer@example.com>", "ed25519", "sign", "never"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "gpg",
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                "Signer <signer@example.com>",
+                "ed25519",
+                "sign",
+                "never",
+            ],
+            check=True,
+            capture_output=True,
+        )
         listing = subprocess.run(
             ["gpg", "--list-secret-keys", "--with-colons"], check=True, capture_output=True, text=True
         ).stdout
@@ -266,8 +288,13 @@ def commit_with_signature_header(path: Path) -> str:
         f"tree {tree}\nparent {parent}\nauthor A <a@example.com> 1735725600 +0000\n"
         f"committer A <a@example.com> 1735725600 +0000\ngpgsig {signature}\n\nsigned?\n"
     )
-    sha = subprocess.run(["git", "-C", str(path), "hash-object", "-t", "commit", "-w", "--stdin"],
-                         input=raw, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    sha = subprocess.run(
+        ["git", "-C", str(path), "hash-object", "-t", "commit", "-w", "--stdin"],
+        input=raw,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     git(path, "update-ref", "refs/heads/main", sha)
     return sha
 

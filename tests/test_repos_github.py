@@ -97,6 +97,10 @@ def test_checks_on_published_examples(github_server: GithubApiServer, examples: 
     ]
     assert (reviews.status, reviews.facts["required_approvals"]) == (Status.PASS, expected_count)
 
+    # The example protection binds administrators too (enforce_admins enabled).
+    [admins] = evaluate("github.enforce_admins", items)
+    assert (admins.status, admins.resource, admins.facts["enforce_admins"]) == (Status.PASS, f"{FULL}:master", True)
+
     # PR 1347 by octocat, whose only review is octocat's own approval.
     [pull] = evaluate("github.pr_approved_before_merge", items)
     assert (pull.status, pull.resource, pull.facts["self_approvals"]) == (Status.FAIL, f"{FULL}#1347", 1)
@@ -208,8 +212,41 @@ def test_unprotected_branch_is_data_and_other_refusals_are_errors(examples: Path
     statuses = [(f.resource, f.status) for f in evaluate("github.branch_protection", items)]
     assert statuses[:2] == [("acme/open:main", Status.FAIL), ("acme/gone", Status.ERROR)]
     assert [f.status for f in evaluate("github.required_reviews", items)][:1] == [Status.FAIL]
+    assert [f.status for f in evaluate("github.enforce_admins", items)][:1] == [Status.FAIL]
     assert "feature is off" in alerts["repos"][0]["error"]
     assert "rate limit exhausted" in alerts["repos"][2]["error"]
+
+
+def test_protection_that_spares_administrators_fails_and_a_ruleset_bypass_list_is_not_guessed() -> None:
+    def judged(entry: dict[str, Any], branch_rules: list[dict[str, Any]]) -> Finding:
+        items = [
+            StoredEvidence("b1", "github.branch_protection", {}, {"repos": [{"repo": "acme/app", **entry}]}),
+            StoredEvidence(
+                "r1", "github.rulesets", {}, {"repos": [{"repo": "acme/app", "branch_rules": branch_rules}]}
+            ),
+        ]
+        [finding] = evaluate("github.enforce_admins", items)
+        return finding
+
+    protection = {"allow_force_pushes": {"enabled": False}, "allow_deletions": {"enabled": False}}
+    spared = judged(
+        {"branch": "main", "protected": True, "protection": {**protection, "enforce_admins": {"enabled": False}}}, []
+    )
+    assert (spared.status, spared.resource) == (Status.FAIL, "acme/app:main")
+    assert "enforce_admins: false" in spared.reason
+    # The force-push check passes the same branch: the two judge different things.
+    items = [
+        StoredEvidence(
+            "b1",
+            "github.branch_protection",
+            {},
+            {"repos": [{"repo": "acme/app", "branch": "main", "protected": True, "protection": protection}]},
+        )
+    ]
+    assert [f.status for f in evaluate("github.branch_protection", items)] == [Status.PASS]
+    rules_only = judged({"branch": "main", "protected": False}, [{"type": "non_fast_forward"}, {"type": "deletion"}])
+    assert rules_only.status == Status.ERROR and "cannot be judged" in rules_only.reason
+    assert judged({"branch": "main", "protected": False}, []).status == Status.FAIL
 
 
 def test_org_members_need_an_owner() -> None:
@@ -248,9 +285,20 @@ def test_a_token_with_write_scopes_is_refused_at_its_first_answer(examples: Path
 
 @pytest.mark.parametrize(
     "name",
-    ["acme-ai/platform/../../../user", "../user", "acme-ai/..", "acme-ai/.", "acme ai/platform", "acme-ai//platform",
-     "acme-ai/platform?per_page=1", "acme-ai/platform#readme", "-acme/platform", "acme-ai/", "/platform"],
-)  # fmt: skip
+    [
+        "acme-ai/platform/../../../user",
+        "../user",
+        "acme-ai/..",
+        "acme-ai/.",
+        "acme ai/platform",
+        "acme-ai//platform",
+        "acme-ai/platform?per_page=1",
+        "acme-ai/platform#readme",
+        "-acme/platform",
+        "acme-ai/",
+        "/platform",
+    ],
+)
 def test_only_owner_and_name_make_a_repository_name(name: str) -> None:
     with pytest.raises(ValueError, match="is not a GitHub repository name"):
         repository_full_name(name, "acme-ai")

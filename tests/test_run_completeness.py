@@ -51,8 +51,10 @@ def test_no_credentials_and_a_log_path_typo_exit_4_with_one_line_per_source(
 ) -> None:
     workspace = workspace_with_knowledge(tmp_path / "ws")
     config = tmp_path / "auditor.toml"
-    config.write_text(f'company = "Typo Co"\n[aws]\nendpoint_url = "{moto_server}"\n'
-                      '[logs]\npaths = ["logs/cloudtrial"]\n', encoding="utf-8")  # fmt: skip
+    config.write_text(
+        f'company = "Typo Co"\n[aws]\nendpoint_url = "{moto_server}"\n[logs]\npaths = ["logs/cloudtrial"]\n',
+        encoding="utf-8",
+    )
     env = {name: value for name, value in os.environ.items() if name not in NO_AWS_CREDENTIALS}
     env["AWS_EC2_METADATA_DISABLED"] = "true"  # no instance-metadata lookup: nothing but loopback
     controls = ["IAM-01", "IAM-02", "IAM-04", "LOG-04", "MON-05", "MON-06", *GITHUB_ONLY]
@@ -82,6 +84,26 @@ def test_no_credentials_and_a_log_path_typo_exit_4_with_one_line_per_source(
         control = by_id[control_id]
         assert control.findings and {f.status for f in control.findings} == {"not_applicable"}, control_id
         assert control.status != "pass" and "[github]" in control.findings[0].reason
+
+
+# A first real run's controls whose offline drafts the verifier once refused: it read the records their owners
+# must provide (“the record of each root user sign-in”) as a claim about a check that could not be judged.
+FIRST_RUN_DRAFTS = ["AI-03", "IAM-02", "IAM-13", "MON-01", "MON-06", "VUL-01"]
+
+
+def test_a_first_run_without_credentials_verifies_every_offline_draft(tmp_path: Path, workspace_with_knowledge) -> None:
+    workspace = workspace_with_knowledge(tmp_path / ".auditor")
+    env = {name: value for name, value in os.environ.items() if name not in NO_AWS_CREDENTIALS}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    auditor = str(Path(sys.executable).parent / "auditor")
+    init = subprocess.run([auditor, "init"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+
+    result = _auditor(tmp_path / "auditor.toml", workspace, "run", "--controls", ",".join(FIRST_RUN_DRAFTS), env=env)
+
+    assert result.returncode == 4, result.stderr[-3000:]
+    for control in latest_report(workspace).controls:
+        assert control.narrative.status == "verified", (control.id, control.narrative.verifier)
 
 
 def test_an_unreachable_endpoint_is_one_cause_not_a_timeout_per_call(
@@ -116,9 +138,20 @@ def test_a_log_with_no_readable_record_is_an_error_not_a_pass(
     logs = tmp_path / "logs"
     logs.mkdir()
     # CloudTrail-shaped, but no record has an eventName: nothing readable. And an auth log of no syslog line.
-    (logs / "trail.json").write_text(json.dumps({"Records": [
-        {"eventTime": "2025-01-02T10:00:00Z", "eventSource": "iam.amazonaws.com", "userIdentity": {"type": "Root"}}
-    ]}), encoding="utf-8")  # fmt: skip
+    (logs / "trail.json").write_text(
+        json.dumps(
+            {
+                "Records": [
+                    {
+                        "eventTime": "2025-01-02T10:00:00Z",
+                        "eventSource": "iam.amazonaws.com",
+                        "userIdentity": {"type": "Root"},
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     (logs / "auth.log").write_text("this is not a syslog line\nneither is this\n", encoding="utf-8")
     workspace = workspace_with_knowledge(tmp_path / "ws")
     config = AuditorConfig(
@@ -135,8 +168,9 @@ def test_a_log_with_no_readable_record_is_an_error_not_a_pass(
     assert f"{logs / 'trail.json'}: no readable record (1 parse problems)" in cause
     assert f"{logs / 'auth.log'}: no readable record (2 parse problems)" in cause
     findings = [f for control in outcome.report.controls for f in control.findings]
-    judged = {f.check: f.status for f in findings
-              if f.check in ("logs.new_users_and_keys", "logs.repeated_failed_logins")}  # fmt: skip
+    judged = {
+        f.check: f.status for f in findings if f.check in ("logs.new_users_and_keys", "logs.repeated_failed_logins")
+    }
     assert judged == {"logs.new_users_and_keys": "error", "logs.repeated_failed_logins": "error"}
     assert "pass" not in {f.status for f in findings}
     assert {control.status for control in outcome.report.controls} == {"error"}
@@ -190,8 +224,9 @@ def test_a_dead_model_endpoint_is_dropped_once_with_one_warning(
 ) -> None:
     workspace = workspace_with_knowledge(tmp_path / "ws")
     base = demo_config(workspace)
-    config = base.model_copy(update={"llm": LlmConfig(provider="openai", model="audit-writer",
-                                                      base_url=f"{closed_loopback_url}/v1")})  # fmt: skip
+    config = base.model_copy(
+        update={"llm": LlmConfig(provider="openai", model="audit-writer", base_url=f"{closed_loopback_url}/v1")}
+    )
     controls = ["IAM-01", "IAM-02", "IAM-03", "IAM-04", "IAM-05", "GOV-01", "GOV-02", "LOG-01", "LOG-02", "NET-01"]
     events = []
 
@@ -218,13 +253,25 @@ def test_ctrl_c_stops_within_two_seconds_even_while_a_model_call_hangs(
         silent.bind(("127.0.0.1", 0))
         silent.listen(64)
         config = tmp_path / "auditor.toml"
-        config.write_text(demo_environment.config_path.read_text(encoding="utf-8") + '\n[llm]\nprovider = "openai"\n'
-                          f'model = "audit-writer"\nbase_url = "http://127.0.0.1:{silent.getsockname()[1]}/v1"\n'
-                          "timeout_s = 120\n", encoding="utf-8")  # fmt: skip
-        command = [str(Path(sys.executable).parent / "auditor"), "-c", str(config), "-w", str(workspace.root),
-                   "run", "--controls", "IAM-01,IAM-02,GOV-01"]  # fmt: skip
-        process = subprocess.Popen(command, env={**os.environ, "COLUMNS": "200"}, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        config.write_text(
+            demo_environment.config_path.read_text(encoding="utf-8") + '\n[llm]\nprovider = "openai"\n'
+            f'model = "audit-writer"\nbase_url = "http://127.0.0.1:{silent.getsockname()[1]}/v1"\n'
+            "timeout_s = 120\n",
+            encoding="utf-8",
+        )
+        command = [
+            str(Path(sys.executable).parent / "auditor"),
+            "-c",
+            str(config),
+            "-w",
+            str(workspace.root),
+            "run",
+            "--controls",
+            "IAM-01,IAM-02,GOV-01",
+        ]
+        process = subprocess.Popen(
+            command, env={**os.environ, "COLUMNS": "200"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not (workspace.runs_db.exists() and RunStore(workspace.runs_db).runs(1)):
             time.sleep(0.05)
@@ -271,13 +318,20 @@ def test_ctrl_c_stops_within_two_seconds_and_resume_finishes(
         "MON-06",
         "MON-07",
     ]
-    command = [str(Path(sys.executable).parent / "auditor"), "-c", str(demo_environment.config_path),
-               "-w", str(workspace.root), "run"]  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "auditor"),
+        "-c",
+        str(demo_environment.config_path),
+        "-w",
+        str(workspace.root),
+        "run",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     stderr_path = tmp_path / "run.stderr"  # a file, not a pipe nobody reads while the run goes on
     with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen([*command, "--controls", ",".join(controls)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+        process = subprocess.Popen(
+            [*command, "--controls", ",".join(controls)], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+        )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and process.poll() is None and _controls_saved(workspace) < 2:
         time.sleep(0.05)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,8 @@ def test_cadences_become_cron_and_systemd_calendars(every: str, cron: str, on_ca
         ("5-1 * * * *", "runs backwards"),
         ("0 0 * * MON", "not a number"),
         ("0 0 1 * 1", "not both"),
+        ("0 3 31 2 *", "day\\(s\\) of month 31 never fall in month\\(s\\) 2: the schedule would never run"),
+        ("0 3 30,31 2 *", "never run"),
     ],
 )
 def test_bad_cadences_are_refused_with_the_reason(every: str, message: str) -> None:
@@ -184,3 +187,91 @@ def test_evidence_lifetime_per_collector_prefix(tmp_path: Path) -> None:
     path.write_text('[run]\nevidence_ttl_hours = {"aws.iam" = -1}\n')
     with pytest.raises(ConfigError, match="evidence_ttl_hours"):
         load_config(path)
+
+
+def _no_user_systemd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A runtime folder with no user systemd in it: `systemctl --user` finds none, on any machine (so the test
+    never enables a real timer)."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={runtime / 'bus'}")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def test_systemd_install_writes_verified_units_and_says_how_to_enable_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_user_systemd(monkeypatch, tmp_path)
+    units = tmp_path / "config" / "systemd" / "user"
+    units.mkdir(parents=True)
+    (units / "someone-else.timer").write_text("[Timer]\nOnCalendar=daily\n", encoding="utf-8")
+    result = _auditor(tmp_path, "schedule", "install", "--method", "systemd", "--every", "hourly")
+    assert result.exit_code == 6, result.output
+    assert "Not enabled: " in result.output and "The unit files are in place" in result.output
+    assert "systemctl --user daemon-reload && systemctl --user enable --now agentic-auditor.timer" in result.output
+    if shutil.which("systemd-analyze"):
+        assert "Verified with systemd-analyze verify." in result.output
+    timer = (units / "agentic-auditor.timer").read_text(encoding="utf-8")
+    service = (units / "agentic-auditor.service").read_text(encoding="utf-8")
+    assert "OnCalendar=*-*-* *:17:00" in timer
+    assert f"--workspace {tmp_path / 'ws'} run --trigger schedule" in service
+
+    # What `enable` would have linked is removed too; the user's other units stay.
+    (units / "timers.target.wants").mkdir()
+    (units / "timers.target.wants" / "agentic-auditor.timer").symlink_to(units / "agentic-auditor.timer")
+    removed = _auditor(tmp_path, "schedule", "uninstall", "--method", "systemd")
+    assert removed.exit_code == 0, removed.output
+    assert sorted(p.name for p in units.rglob("*")) == ["someone-else.timer", "timers.target.wants"]
+    nothing = _auditor(tmp_path, "schedule", "uninstall", "--method", "systemd")
+    assert nothing.exit_code == 0 and "nothing to remove" in nothing.output
+
+
+def _crontab() -> str:
+    listed = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+    return listed.stdout if listed.returncode == 0 else listed.stderr
+
+
+@pytest.fixture
+def empty_user_crontab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The real `crontab` of this user, which must have none: the test leaves none behind either."""
+    if shutil.which("crontab") is None:
+        pytest.skip("no `crontab` program here (Debian, Ubuntu: apt-get install cron): the real crontab is untested")
+    listed = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+    if listed.returncode == 0 or "no crontab" not in listed.stderr.lower():
+        pytest.skip(f"this user already has a crontab, or it cannot be read: left alone ({listed.stderr.strip()})")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    try:
+        yield
+    finally:
+        subprocess.run(["crontab", "-r"], capture_output=True)
+
+
+def test_cron_install_uses_the_real_crontab_and_uninstall_removes_exactly_its_line(
+    tmp_path: Path, empty_user_crontab: None
+) -> None:
+    others = 'MAILTO=""\n5 4 * * * /usr/bin/backup --nightly\n'
+    subprocess.run(["crontab", "-"], input=others, text=True, check=True)
+    for every in ("hourly", "daily"):
+        result = _auditor(tmp_path, "schedule", "install", "--method", "cron", "--every", every)
+        assert result.exit_code == 0, result.output
+    again = _auditor(tmp_path, "schedule", "install", "--method", "cron", "--every", "daily")
+    assert again.exit_code == 0 and "already has this schedule" in again.output
+    installed = _crontab()
+    assert installed.startswith(others) and installed.count(CRON_MARKER) == 1
+    (ours,) = [line for line in installed.splitlines() if line.endswith(CRON_MARKER)]
+    assert ours.startswith("17 3 * * * cd ") and f"--workspace {tmp_path / 'ws'} run --trigger schedule" in ours
+
+    removed = _auditor(tmp_path, "schedule", "uninstall", "--method", "cron")
+    assert removed.exit_code == 0, removed.output
+    assert _crontab() == others
+    # When the line was all the crontab held, uninstalling leaves no crontab, as before the install.
+    subprocess.run(["crontab", "-r"], check=True)
+    assert _auditor(tmp_path, "schedule", "install", "--method", "cron").exit_code == 0
+    assert _auditor(tmp_path, "schedule", "uninstall").exit_code == 0
+    assert "no crontab" in _crontab().lower()
+
+
+def test_a_day_that_exists_only_in_leap_years_or_some_months_is_accepted() -> None:
+    assert parse_cadence("0 3 29 2 *").on_calendar.endswith("*-02-29 03:00:00")
+    assert parse_cadence("0 3 31 2,3 *").cron == "0 3 31 2,3 *"

@@ -40,8 +40,13 @@ OUT = [{"Key": "soc2:scope", "Value": "out"}]
 
 
 def _client(endpoint: str, service: str):
-    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def _seed(endpoint: str) -> None:
@@ -84,8 +89,9 @@ def account(moto_server: str) -> str:
 
 
 def _run(endpoint: str, path: Path, workspace_with_knowledge, scope: ScopeConfig | None = None) -> ReadinessReport:
-    config = AuditorConfig(company="Scope Co", aws=AwsConfig(regions=["us-east-1"], endpoint_url=endpoint),
-                           scope=scope or ScopeConfig())  # fmt: skip
+    config = AuditorConfig(
+        company="Scope Co", aws=AwsConfig(regions=["us-east-1"], endpoint_url=endpoint), scope=scope or ScopeConfig()
+    )
     workspace = workspace_with_knowledge(path)
     return run_proof(config, workspace, control_ids=CONTROLS, model=None).report
 
@@ -106,8 +112,11 @@ def default_run(account: str, tmp_path_factory, workspace_with_knowledge) -> Rea
 @pytest.mark.slow
 def test_resources_tagged_out_are_listed_in_the_appendix_and_never_failed(default_run: ReadinessReport) -> None:
     report = default_run
-    tagged_out = {SANDBOX: ("ENC-01", "aws.s3.bucket_encryption"), SANDBOX_USER: ("IAM-01", "aws.iam.console_user_mfa"),
-                  SANDBOX_DB: ("ENC-03", "aws.rds.storage_encrypted")}  # fmt: skip
+    tagged_out = {
+        SANDBOX: ("ENC-01", "aws.s3.bucket_encryption"),
+        SANDBOX_USER: ("IAM-01", "aws.iam.console_user_mfa"),
+        SANDBOX_DB: ("ENC-03", "aws.rds.storage_encrypted"),
+    }
     for resource, (control_id, check_id) in tagged_out.items():
         [finding] = _on(report, control_id, resource)
         assert (finding.status, finding.reason) == (Status.OUT_OF_SCOPE, "tagged soc2:scope=out")
@@ -203,11 +212,13 @@ def test_errors_and_account_wide_findings_are_never_rescoped() -> None:
     scope = Scope(ScopeConfig(exclude=["*"]))
     control = load_controls().get("AI-10")
     error = Finding(check="aws.s3.bucket_encryption", status=Status.ERROR, resource=SANDBOX, reason="Unreadable.")
-    account_wide = Finding(check="aws.s3.account_public_access_block", status=Status.FAIL, resource=ACCOUNT,
-                           reason="Not set.")  # fmt: skip
+    account_wide = Finding(
+        check="aws.s3.account_public_access_block", status=Status.FAIL, resource=ACCOUNT, reason="Not set."
+    )
     regional = Finding(check="aws.guardduty.enabled", status=Status.PASS, resource="eu-west-1", reason="On.")
-    nothing = Finding(check="aws.s3.bucket_encryption", status=Status.NOT_APPLICABLE, resource="aws.s3.buckets",
-                      reason="No buckets.")  # fmt: skip
+    nothing = Finding(
+        check="aws.s3.bucket_encryption", status=Status.NOT_APPLICABLE, resource="aws.s3.buckets", reason="No buckets."
+    )
     for finding in (error, account_wide, regional, nothing):
         assert scope.judge(control, finding, {"soc2:scope": "out"}) is finding
 
@@ -234,8 +245,10 @@ def test_the_untagged_demo_keeps_every_finding_outside_the_controls_with_applies
                     if scope.judge(control, finding, tags.get(finding.resource)) != finding:
                         changed.add((control.id, finding.resource))
     assert changed == {
-        ("AI-02", "arn:aws:s3:::model-artifacts"), ("AI-02", "arn:aws:s3:::acme-ai-marketing-site"),
+        ("AI-02", "arn:aws:s3:::model-artifacts"),
+        ("AI-02", "arn:aws:s3:::acme-ai-marketing-site"),
         ("AI-02", "arn:aws:s3:::acme-ai-cloudtrail-logs"),
-        ("AI-10", "arn:aws:s3:::ml-training-data"), ("AI-10", "arn:aws:s3:::acme-ai-marketing-site"),
+        ("AI-10", "arn:aws:s3:::ml-training-data"),
+        ("AI-10", "arn:aws:s3:::acme-ai-marketing-site"),
         ("AI-10", "arn:aws:s3:::acme-ai-cloudtrail-logs"),
-    }  # fmt: skip
+    }

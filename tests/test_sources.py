@@ -25,15 +25,27 @@ def test_aws_errors_name_the_cause_and_the_fix() -> None:
     cases = {
         NoCredentialsError(): ("no AWS credentials", "set AWS_PROFILE or [aws] profile", True),
         ProfileNotFound(profile="audit"): ("the AWS profile 'audit' does not exist", "check [aws] profile", True),
-        EndpointConnectionError(endpoint_url="http://127.0.0.1:9/"):
-            ("cannot reach http://127.0.0.1:9/", "check [aws] endpoint_url", True),
-        ConnectTimeoutError(endpoint_url="https://iam.amazonaws.com/"):
-            ("cannot reach https://iam.amazonaws.com/", "check [aws] endpoint_url", True),
-        _client_error("InvalidClientTokenId"):
-            ("AWS refused the credentials (InvalidClientTokenId on GetCredentialReport)", "renew", True),
-        _client_error("AccessDenied", "ListUsers"):
-            ("access denied to ListUsers (AccessDenied)", "SecurityAudit", False),
-    }  # fmt: skip
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:9/"): (
+            "cannot reach http://127.0.0.1:9/",
+            "check [aws] endpoint_url",
+            True,
+        ),
+        ConnectTimeoutError(endpoint_url="https://iam.amazonaws.com/"): (
+            "cannot reach https://iam.amazonaws.com/",
+            "check [aws] endpoint_url",
+            True,
+        ),
+        _client_error("InvalidClientTokenId"): (
+            "AWS refused the credentials (InvalidClientTokenId on GetCredentialReport)",
+            "renew",
+            True,
+        ),
+        _client_error("AccessDenied", "ListUsers"): (
+            "access denied to ListUsers (AccessDenied)",
+            "SecurityAudit",
+            False,
+        ),
+    }
     for error, (cause, fix, whole_source) in cases.items():
         # The CloudWatch Logs collector reads through AWS too: AWS's own failures are the aws source's.
         problem = problem_from_error("logs", error, config)
@@ -66,12 +78,17 @@ def test_unreadable_parts_of_what_collectors_returned() -> None:
         "/var/log/auth.log: no readable record (2 parse problems)",
         "CloudWatch log group audit in us-east-1: AccessDeniedException",
     ]
-    github = {"repos": [
-        {"repo": "acme/api", "error": "GET /repos/acme/api: 401 unauthorised", "http_status": 401},
-        {"repo": "acme/web", "branch": "main",
-         "rulesets": {"error": "GET /repos/acme/web/rulesets: 404", "http_status": 404}},
-        {"repo": "acme/ok", "alerts": []},
-    ]}  # fmt: skip
+    github = {
+        "repos": [
+            {"repo": "acme/api", "error": "GET /repos/acme/api: 401 unauthorised", "http_status": 401},
+            {
+                "repo": "acme/web",
+                "branch": "main",
+                "rulesets": {"error": "GET /repos/acme/web/rulesets: 404", "http_status": 404},
+            },
+            {"repo": "acme/ok", "alerts": []},
+        ]
+    }
     found = problems_in_data("github", github)
     assert [problem.cause for problem in found] == [
         "GET /repos/acme/api: 401 unauthorised",

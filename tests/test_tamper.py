@@ -81,6 +81,16 @@ def sql(path: Path, *statements: str, params: tuple = ()) -> None:
     connection.close()
 
 
+def swap_rows(path: Path, table: str, first: int, second: int) -> None:
+    """Swap the sequence numbers of two rows, through a free number."""
+    sql(
+        path,
+        f"UPDATE {table} SET seq = -1 WHERE seq = {first}",
+        f"UPDATE {table} SET seq = {first} WHERE seq = {second}",
+        f"UPDATE {table} SET seq = {second} WHERE seq = -1",
+    )
+
+
 def evidence_rows(workspace: Workspace) -> list[tuple]:
     connection = sqlite3.connect(workspace.locker_db)
     rows = connection.execute("SELECT seq, id, record_hash, sha256 FROM evidence ORDER BY seq").fetchall()
@@ -116,12 +126,47 @@ def test_an_untouched_workspace_verifies_and_so_does_a_copy_with_only_the_public
     assert result.exit_code == 1 and "does not verify with key" in result.output
 
 
+# -- the attacks that are SQL statements on the locker or the review log (6 of the 22 below) -----------------------
+
+# attack -> (the database, the statements, what `verify` names)
+SQL_ATTACKS = {
+    "locker_01_an_edited_row": (
+        "locker_db",
+        ["UPDATE evidence SET params = '{\"forged\":1}' WHERE seq = 2"],
+        "locker row_changed",
+    ),
+    "locker_04_a_deleted_middle_row": ("locker_db", ["DELETE FROM evidence WHERE seq = 3"], "locker removed"),
+    "review_01_an_edited_row": (
+        "review_db",
+        ["UPDATE review_log SET reviewer = 'mallory' WHERE seq = 1"],
+        "review log: row 1: content does not match its hash",
+    ),
+    "review_02_a_deleted_middle_row": (
+        "review_db",
+        ["DELETE FROM review_log WHERE seq = 2"],
+        "review log: row 3: expected sequence number 2",
+    ),
+    "review_04_a_signature_stripped": (
+        "review_db",
+        ["DELETE FROM review_signatures WHERE seq = 2"],
+        "review log: row 2: reject by 'dana' is not signed",
+    ),
+    "review_05_the_last_row_deleted": (
+        "review_db",
+        ["DELETE FROM review_log WHERE seq = 3", "DELETE FROM review_signatures WHERE seq = 3"],
+        "review log: decision 3, signed as the head by the anchor of a review decision, is missing",
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", SQL_ATTACKS)
+def test_sql_on_a_database(attacked, attack: str) -> None:
+    database, statements, named = SQL_ATTACKS[attack]
+    sql(getattr(attacked[2], database), *statements)
+    assert_detected(attacked, named)
+
+
 # -- the evidence locker: 14 attacks ---------------------------------------------------------------------------
-
-
-def test_locker_01_an_edited_row(attacked) -> None:
-    sql(attacked[2].locker_db, "UPDATE evidence SET params = '{\"forged\":1}' WHERE seq = 2")
-    assert_detected(attacked, "locker row_changed")
 
 
 def test_locker_02_changed_blob_bytes(attacked) -> None:
@@ -135,18 +180,8 @@ def test_locker_03_a_deleted_blob(attacked) -> None:
     assert_detected(attacked, "blob_missing")
 
 
-def test_locker_04_a_deleted_middle_row(attacked) -> None:
-    sql(attacked[2].locker_db, "DELETE FROM evidence WHERE seq = 3")
-    assert_detected(attacked, "locker removed")
-
-
 def test_locker_05_two_rows_swapped(attacked) -> None:
-    sql(
-        attacked[2].locker_db,
-        "UPDATE evidence SET seq = -1 WHERE seq = 2",
-        "UPDATE evidence SET seq = 2 WHERE seq = 3",
-        "UPDATE evidence SET seq = 3 WHERE seq = -1",
-    )
+    swap_rows(attacked[2].locker_db, "evidence", 2, 3)
     assert_detected(attacked, "reordered")
 
 
@@ -258,36 +293,9 @@ def test_locker_14_forged_evidence_appended_through_the_api_is_named_and_never_r
 # -- the review log: 8 attacks -----------------------------------------------------------------------------------
 
 
-def test_review_01_an_edited_row(attacked) -> None:
-    sql(attacked[2].review_db, "UPDATE review_log SET reviewer = 'mallory' WHERE seq = 1")
-    assert_detected(attacked, "review log: row 1: content does not match its hash")
-
-
-def test_review_02_a_deleted_middle_row(attacked) -> None:
-    sql(attacked[2].review_db, "DELETE FROM review_log WHERE seq = 2")
-    assert_detected(attacked, "review log: row 3: expected sequence number 2")
-
-
 def test_review_03_rows_swapped(attacked) -> None:
-    sql(
-        attacked[2].review_db,
-        "UPDATE review_log SET seq = -1 WHERE seq = 1",
-        "UPDATE review_log SET seq = 1 WHERE seq = 2",
-        "UPDATE review_log SET seq = 2 WHERE seq = -1",
-    )
+    swap_rows(attacked[2].review_db, "review_log", 1, 2)
     assert_detected(attacked, "does not link to the previous row's hash")
-
-
-def test_review_04_a_signature_stripped(attacked) -> None:
-    sql(attacked[2].review_db, "DELETE FROM review_signatures WHERE seq = 2")
-    assert_detected(attacked, "review log: row 2: reject by 'dana' is not signed")
-
-
-def test_review_05_the_last_row_deleted(attacked) -> None:
-    sql(attacked[2].review_db, "DELETE FROM review_log WHERE seq = 3", "DELETE FROM review_signatures WHERE seq = 3")
-    assert_detected(
-        attacked, "review log: decision 3, signed as the head by the anchor of a review decision, is missing"
-    )
 
 
 def test_review_06_a_full_rechain(attacked) -> None:
@@ -320,29 +328,23 @@ def test_review_07_review_log_deleted(attacked) -> None:
 
 def test_review_08_an_approval_appended_without_the_key_or_with_another(attacked) -> None:
     _, _, workspace = attacked
-    with ReviewLog(workspace.review_db) as review_log:
-        review_log.append(
-            reviewer="dana",
-            action="approve",
-            control_id="IAM-01",
-            run_id="x",
-            before_hash="a",
-            after_hash="a",
-            evidence_hash="e",
-        )
-    assert_detected(attacked, "row 4: approve by 'dana' is not signed")
     intruder = Signer(Ed25519PrivateKey.generate(), "attacker")
-    with ReviewLog(workspace.review_db, signer=intruder) as review_log:
-        review_log.append(
-            reviewer="dana",
-            action="approve",
-            control_id="IAM-04",
-            run_id="x",
-            before_hash="a",
-            after_hash="a",
-            evidence_hash="e",
-        )
-    assert_detected(attacked, "row 5: approve by 'dana'", f"signed by key {intruder.public.key_id}")
+    appended = [
+        (None, "IAM-01", ["row 4: approve by 'dana' is not signed"]),
+        (intruder, "IAM-04", ["row 5: approve by 'dana'", f"signed by key {intruder.public.key_id}"]),
+    ]
+    for signer, control_id, named in appended:
+        with ReviewLog(workspace.review_db, signer=signer) as review_log:
+            review_log.append(
+                reviewer="dana",
+                action="approve",
+                control_id=control_id,
+                run_id="x",
+                before_hash="a",
+                after_hash="a",
+                evidence_hash="e",
+            )
+        assert_detected(attacked, *named)
 
 
 # -- the report and the run store: 2 attacks ----------------------------------------------------------------------

@@ -51,6 +51,13 @@ async def _select(pilot, control_id: str) -> ReviewScreen:
     return screen
 
 
+async def _select_and_press(pilot, control_id: str, *keys: str) -> ReviewScreen:
+    """Select the control, leave the search box for the list, and press `keys` there."""
+    screen = await _select(pilot, control_id)
+    await pilot.press("escape", *keys)
+    return screen
+
+
 async def _open_citation(pilot, control_id: str, citation: str) -> CitationScreen:
     """Select the control, enter its narrative, move to the citation, press enter."""
     await _select(pilot, control_id)
@@ -61,13 +68,23 @@ async def _open_citation(pilot, control_id: str, citation: str) -> CitationScree
     ids = [c.id for c in parse(screen.session.review(screen.selected).control.narrative.text)]
     for _ in range((ids.index(citation) - narrative.cursor) % len(ids)):  # the cursor wraps around
         await pilot.press("right")
-    assert narrative.current_citation == citation
+    assert narrative.current == citation
     await pilot.press("enter")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     opened = pilot.app.screen
     assert isinstance(opened, CitationScreen) and opened.citation == citation
     return opened
+
+
+async def _run_from_palette(pilot, command: str) -> None:
+    """Open the command palette, type `command` and run what it offers first."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*command)
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+    await pilot.pause()
 
 
 @pytest.mark.slow
@@ -103,8 +120,7 @@ async def test_list_is_grouped_by_series_with_badges_filters_and_search(tmp_path
 async def test_approve_records_the_decision_and_leaves_the_awaiting_list(tmp_path, demo_session, reviewer):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        screen = await _select(pilot, "IAM-01")
-        await pilot.press("escape", "a")
+        screen = await _select_and_press(pilot, "IAM-01", "a")
         await pilot.pause()
         review = session.review("IAM-01")
         assert review.state == "approved" and review.decided_by == reviewer
@@ -128,8 +144,7 @@ async def test_approve_records_the_decision_and_leaves_the_awaiting_list(tmp_pat
 async def test_reject_asks_for_a_reason_and_records_it(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "LOG-01")
-        await pilot.press("escape", "x")
+        await _select_and_press(pilot, "LOG-01", "x")
         await pilot.press("enter")  # an empty reason is refused
         assert session.log.entries() == []
         await pilot.press(*"name the trails that fail", "enter")
@@ -144,8 +159,7 @@ async def test_reject_asks_for_a_reason_and_records_it(tmp_path, demo_session):
 async def test_edit_is_verified_before_it_can_be_approved(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "IAM-01")
-        await pilot.press("escape", "a")  # approved first: an edit must send it back to review
+        await _select_and_press(pilot, "IAM-01", "a")  # approved first: an edit must send it back to review
         original = session.review("IAM-01").control.narrative.text
 
         await pilot.press("e")
@@ -191,8 +205,7 @@ async def test_regenerate_runs_the_agent_in_a_worker_with_the_reviewers_feedback
     session = demo_session(tmp_path, model=model)
     current["text"] = session.review("IAM-01").control.narrative.text
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "IAM-01")
-        await pilot.press("escape", "r")
+        await _select_and_press(pilot, "IAM-01", "r")
         await pilot.press(*"lead with the failing users", "enter")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
@@ -232,8 +245,7 @@ async def test_regenerate_can_be_cancelled(tmp_path, demo_session):
 
     session.regenerate = tracked
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "IAM-01")
-        await pilot.press("escape", "r", "enter")
+        await _select_and_press(pilot, "IAM-01", "r", "enter")
         assert await asyncio.to_thread(writing.wait, 30)
         assert isinstance(pilot.app.screen, RegenerateScreen)
         await pilot.press("escape")
@@ -251,8 +263,7 @@ async def test_attach_stores_the_file_in_the_locker_as_manual_evidence(tmp_path,
     signed = tmp_path / "code-of-conduct-acknowledgements.csv"
     signed.write_text("name,signed\nraj.patel,2025-02-01\n", encoding="utf-8")
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "GOV-01")
-        await pilot.press("escape", "a", "m")
+        await _select_and_press(pilot, "GOV-01", "a", "m")
         await pilot.press(*str(signed), "enter")
         assert "2025-01-01..2025-03-31" in pilot.app.screen.query_one(Input).placeholder  # this quarter by default
         await pilot.press(*"2024-Q4", "enter")
@@ -311,8 +322,7 @@ async def test_policy_citation_opens_the_policy_section(tmp_path, demo_session):
     added = CliRunner().invoke(cli_app, ["--workspace", str(session.workspace.root), "knowledge", "add", str(policy)])
     assert added.exit_code == 0, added.output
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "IAM-01")
-        await pilot.press("escape", "e")
+        await _select_and_press(pilot, "IAM-01", "e")
         area = pilot.app.screen.query_one(TextArea)
         area.text = "Console users must use MFA [policy:access-control.md#mfa].\n\n" + area.text
         await pilot.press("ctrl+s")
@@ -331,20 +341,10 @@ async def test_bindings_have_ids_and_the_command_palette_offers_them(tmp_path, d
         footer_keys = {binding.key for _, binding, _, _ in [b for b in pilot.app.screen.active_bindings.values()]}
         assert {"a", "x", "e", "r", "m"} <= footer_keys
 
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"go to LOG-02")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await _run_from_palette(pilot, "go to LOG-02")
         assert isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.selected == "LOG-02"
 
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Approve")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await _run_from_palette(pilot, "Approve")
         assert session.review("LOG-02").state == "approved"
 
 
@@ -366,8 +366,7 @@ async def test_list_moves_with_the_keyboard(tmp_path, demo_session):
 async def test_log_screen_shows_decisions_and_the_chain(tmp_path, demo_session, reviewer):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "IAM-01")
-        await pilot.press("escape", "a", "l")
+        await _select_and_press(pilot, "IAM-01", "a", "l")
         await pilot.pause()
         table = pilot.app.screen.query_one(DataTable)
         assert table.row_count == 1
@@ -416,15 +415,6 @@ def test_approval_returns_to_review_when_a_later_run_changes_the_evidence(tmp_pa
 
 
 # ------------------------------------------------------------------------------ reviewed defects
-
-
-async def _until(pilot, predicate, timeout: float = 30.0) -> None:
-    """Let the app run until `predicate()` holds (workers post messages the screen handles later)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 def _notes(app) -> list[str]:
@@ -520,34 +510,23 @@ async def test_a_stale_highlight_does_not_move_the_selection(tmp_path, demo_sess
 async def test_palette_review_actions_do_not_run_behind_another_screen(tmp_path, demo_session):
     session = demo_session(tmp_path)
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        await _select(pilot, "IAM-01")
-        await pilot.press("escape", "e")
+        await _select_and_press(pilot, "IAM-01", "e")
         edit = pilot.app.screen
         assert isinstance(edit, EditScreen)
         edit.query_one(TextArea).text = "An unsaved edit."
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Approve")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await _run_from_palette(pilot, "Approve")
         assert session.log.entries() == []  # the old text was not approved behind the edit
         assert pilot.app.screen is edit and edit.query_one(TextArea).text == "An unsaved edit."
         assert any("review screen only" in note for note in _notes(pilot.app))
 
         await pilot.press("escape")  # cancel the edit: back on the review screen the palette acts
         assert isinstance(pilot.app.screen, ReviewScreen)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Approve")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await _run_from_palette(pilot, "Approve")
     assert [(entry.action, entry.control_id) for entry in session.log.entries()] == [("approve", "IAM-01")]
 
 
 @pytest.mark.slow
-async def test_attach_runs_in_a_worker_and_the_ui_stays_responsive(tmp_path, demo_session):
+async def test_attach_runs_in_a_worker_and_the_ui_stays_responsive(tmp_path, demo_session, until):
     session = demo_session(tmp_path)
     signed = tmp_path / "nda-signed.txt"
     signed.write_text("signed by raj.patel on 2025-02-01\n", encoding="utf-8")
@@ -564,21 +543,21 @@ async def test_attach_runs_in_a_worker_and_the_ui_stays_responsive(tmp_path, dem
 
     session.attach = slow_attach
     async with ReviewApp(session).run_test(size=SIZE) as pilot:
-        screen = await _select(pilot, "GOV-01")
-        await pilot.press("escape", "m", *str(signed), "enter", "enter")  # the period: this quarter
+        # The path, then an empty period: this quarter.
+        screen = await _select_and_press(pilot, "GOV-01", "m", *str(signed), "enter", "enter")
         assert await asyncio.to_thread(started.wait, 10)
         await pilot.press("g")  # the UI answers keys while the file is stored
         assert screen.list_filter.gaps_only
         assert not finished.is_set()
         release.set()
-        await _until(pilot, lambda: any("attached to GOV-01" in note for note in _notes(pilot.app)))
+        await until(pilot, lambda: any("attached to GOV-01" in note for note in _notes(pilot.app)))
         assert len(session.review("GOV-01").attachments) == 1
 
         await pilot.press("g")  # GOV-01 is manual: not a gap, so back to all controls
         await _select(pilot, "GOV-01")
         missing = tmp_path / "no-such-scan.pdf"
         await pilot.press("escape", "m", *str(missing), "enter", "enter")
-        await _until(pilot, lambda: any("no-such-scan.pdf" in note for note in _notes(pilot.app)))
+        await until(pilot, lambda: any("no-such-scan.pdf" in note for note in _notes(pilot.app)))
     (entry,) = session.log.entries()
     assert entry.action == "attach" and (entry.detail["period_start"], entry.detail["period_end"]) == (
         "2025-01-01",
@@ -602,12 +581,7 @@ async def test_footer_and_filter_bar_fit_80_columns(tmp_path, fixture_session):
         assert "[ ] gaps" in lines[-1] and "[ ] awaiting" in lines[-1]
         assert bar.region.height == len(lines) and all(len(line) <= bar.content_size.width for line in lines)
         # Everything the footer leaves out is in the palette, by its full name.
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"review log")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await _run_from_palette(pilot, "review log")
         assert isinstance(pilot.app.screen, LogScreen)
 
 

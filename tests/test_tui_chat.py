@@ -113,8 +113,13 @@ async def test_llm_chat_uses_read_only_tools_streams_and_cites(tmp_path, demo_se
         assert "[CC6.1]" in sources and "[control:IAM-01]" in sources
     bound = {tool.name for tool in model.requests[0]["tools"]}
     assert bound == {
-        "search_criteria", "read_source", "list_controls", "control_findings", "criterion_controls", "propose_rerun"
-    }  # fmt: skip
+        "search_criteria",
+        "read_source",
+        "list_controls",
+        "control_findings",
+        "criterion_controls",
+        "propose_rerun",
+    }
 
 
 async def test_llm_chat_can_propose_but_never_approve(tmp_path, demo_session):
@@ -199,15 +204,7 @@ def test_offline_chat_without_a_match_says_so(tmp_path, demo_session):
     assert answer.proposal is None and "No control in this run matches" in answer.text
 
 
-async def _until(pilot, predicate, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting for the chat"
-        await pilot.pause(0.05)
-
-
-async def test_a_question_asked_during_an_answer_waits_and_each_answer_keeps_its_bubble(tmp_path, demo_session):
+async def test_a_question_asked_during_an_answer_waits_and_each_answer_keeps_its_bubble(tmp_path, demo_session, until):
     first_asked, release = threading.Event(), threading.Event()
 
     def respond(messages, tools):  # a slow model: the first answer takes until the test releases it
@@ -232,7 +229,7 @@ async def test_a_question_asked_during_an_answer_waits_and_each_answer_keeps_its
         assert len(model.requests) == 1  # the second waits: the model answers one question at a time
 
         release.set()
-        await _until(pilot, lambda: len(screen.query(".chat-sources")) == 2)
+        await until(pilot, lambda: len(screen.query(".chat-sources")) == 2)
         assert [bubble.source for bubble in bubbles] == ["The first answer [CC6.1].", "The second answer [CC7.2]."]
         # Each answer's sources sit right under it: question, answer, sources, question, answer, sources.
         order = [

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from agent.report import latest_run_id, read_report
 from agent.review_log import ReviewLog
+from tools.config import AuditorConfig
+from tools.signing import load_signer
 from tools.workspace import Workspace
 from tui.cli import app
 from tui.session import ReviewActionError
@@ -17,8 +19,13 @@ from tui.session import ReviewActionError
 runner = CliRunner()
 
 
+def _signed_log(workspace: Workspace) -> ReviewLog:
+    """The review log, each decision signed with the workspace key as a review session signs it."""
+    return ReviewLog(workspace.review_db, signer=load_signer(AuditorConfig(workspace=workspace.root), create=True))
+
+
 def _record_two_decisions(workspace: Workspace) -> None:
-    log = ReviewLog(workspace.review_db)
+    log = _signed_log(workspace)
     for action, reason in (("reject", "cite the access policy"), ("approve", None)):
         log.append(
             reviewer="dana",
@@ -44,7 +51,7 @@ def test_review_log_prints_and_verifies(tmp_path):
 
 def test_review_log_prints_the_period_an_attachment_covers(tmp_path):
     workspace = Workspace.at(tmp_path / "ws")
-    with ReviewLog(workspace.review_db) as log:
+    with _signed_log(workspace) as log:
         log.append(
             reviewer="dana",
             action="attach",
@@ -78,9 +85,21 @@ def test_review_log_broken_chain_exits_non_zero(tmp_path):
 
 
 def test_review_log_without_decisions(tmp_path):
-    result = runner.invoke(app, ["--workspace", str(tmp_path / "ws"), "review", "--log"])
+    workspace = Workspace.at(tmp_path / "ws")
+    result = runner.invoke(app, ["--workspace", str(workspace.root), "review", "--log"])
     assert result.exit_code == 0
     assert "No review decisions yet" in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["review", "--log"], ["verify"], ["history"], ["diff"], ["report", "--stdout"], ["requests"]]
+)
+def test_a_command_that_reads_a_workspace_refuses_a_missing_one_and_creates_nothing(tmp_path, command):
+    mistyped = tmp_path / "nonexistent"
+    result = runner.invoke(app, ["--workspace", str(mistyped), *command])
+    assert result.exit_code == 2, result.output
+    assert f"no workspace at {mistyped}" in " ".join(result.output.split())
+    assert not mistyped.exists()
 
 
 def _section(markdown: str, control_id: str) -> str:

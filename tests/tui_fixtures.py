@@ -12,10 +12,12 @@ session loads this plugin.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,16 +27,17 @@ from agent.report_schema import (
     Narrative,
     Provenance,
     ReadinessReport,
-    RunInfo,
     Summary,
     ToolCallRecord,
     VerifierResult,
-    WriterInfo,
 )
 from tools.config import AuditorConfig, ReviewConfig, load_config
 from tools.findings import Finding, Status
 from tools.workspace import Workspace
 from tui.session import ReviewSession
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
 
 FIXED_NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 REVIEWER = "dana"
@@ -48,6 +51,21 @@ def fixed_clock() -> datetime:
 def reviewer() -> str:
     """The reviewer name every review session here is opened with."""
     return REVIEWER
+
+
+@pytest.fixture(scope="session")
+def until() -> Callable[..., Awaitable[None]]:
+    """`await until(pilot, predicate)`: let the app run until `predicate()` holds (workers post messages the
+    screen handles later)."""
+
+    async def wait(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            assert loop.time() < deadline, "timed out waiting for the app"
+            await pilot.pause(0.05)
+
+    return wait
 
 
 # ------------------------------------------------------------------------------------- real run
@@ -142,6 +160,8 @@ def _control(
 
 def fixture_report() -> ReadinessReport:
     """A FIXTURE (not a run): eight controls over five series, fixed ids and times."""
+    from evals.bench.synthetic_report import offline_run
+
     mfa = "0a1b2c3d4e5f"
     trail = "1b2c3d4e5f60"
     bucket = "2c3d4e5f6071"
@@ -246,13 +266,7 @@ def fixture_report() -> ReadinessReport:
     criteria = sorted({criterion for control in controls for criterion in control.criteria})
     return ReadinessReport(
         company="Acme AI",
-        run=RunInfo(
-            id="20250301T090000Z-fixtur",
-            started_at=FIXED_NOW,
-            finished_at=FIXED_NOW,
-            trigger="demo",
-            writer=WriterInfo(provider="offline", model="deterministic-v1"),
-        ),
+        run=offline_run("20250301T090000Z-fixtur", FIXED_NOW, FIXED_NOW, trigger="demo"),
         summary=Summary(
             criteria_total=61,
             ready=2,

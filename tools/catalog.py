@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tools.findings import Finding, Severity
 
-Source = Literal["aws", "github", "git", "logs", "manual"]
+Source = Literal["aws", "github", "git", "logs", "manual", "mlflow"]
 
 # How a tool names an AWS API operation it performs: botocore's service name and operation name.
 AWS_OPERATION = re.compile(r"[a-z0-9-]+:[A-Z][A-Za-z0-9]+")
@@ -75,6 +75,9 @@ class CheckSpec:
     needs: tuple[str, ...]  # tool names whose evidence the check reads
     func: Callable[[EvidenceView], list[Finding]]
     severity: Severity  # how bad a failure is (README "Severity rubric"); the runner stamps it on findings
+    # It judges only resources the evidence shows belong to what it checks (the buckets models are written to),
+    # so a control's applies_to, a rule about names and tags, does not set them aside (tools/scope.py).
+    picks_resources_by_evidence: bool = False
 
 
 # The resource tags one tool's stored evidence holds: data -> {resource, named as findings name it: {key: value}}.
@@ -104,12 +107,12 @@ def tool(
 
 
 def check(
-    id: str, *, title: str, needs: tuple[str, ...], severity: Severity
+    id: str, *, title: str, needs: tuple[str, ...], severity: Severity, picks_resources_by_evidence: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(func: Callable[[EvidenceView], list[Finding]]) -> Callable[[EvidenceView], list[Finding]]:
         if id in CHECKS:
             raise ValueError(f"check {id!r} registered twice")
-        CHECKS[id] = CheckSpec(id, title, tuple(needs), func, severity)
+        CHECKS[id] = CheckSpec(id, title, tuple(needs), func, severity, picks_resources_by_evidence)
         return func
 
     return register
@@ -138,5 +141,6 @@ def load_all() -> None:
     import tools.aws.collectors  # noqa: F401
     import tools.logs.checks  # noqa: F401
     import tools.logs.collectors  # noqa: F401
+    import tools.logs.s3  # noqa: F401
     import tools.repos.checks  # noqa: F401
     import tools.repos.collectors  # noqa: F401

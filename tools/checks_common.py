@@ -50,9 +50,13 @@ def finding(
 ) -> Finding:
     """A finding; the evidence it rests on is listed once per item, sorted."""
     return Finding(
-        check=check_id, status=status, resource=resource, reason=reason,
-        evidence_ids=sorted(set(evidence_ids)), facts=facts,
-    )  # fmt: skip
+        check=check_id,
+        status=status,
+        resource=resource,
+        reason=reason,
+        evidence_ids=sorted(set(evidence_ids)),
+        facts=facts,
+    )
 
 
 def passed_if(ok: bool) -> Status:
@@ -86,8 +90,9 @@ def unreadable(
     check_id: str, resource: str, error: str, evidence_ids: Iterable[str], what: str | None = None, **facts: Any
 ) -> Finding:
     """An ERROR finding on a source whose evidence entry holds an error instead of data."""
-    return finding(check_id, Status.ERROR, resource, cannot_read(what or resource, error), evidence_ids,
-                   error=error, **facts)  # fmt: skip
+    return finding(
+        check_id, Status.ERROR, resource, cannot_read(what or resource, error), evidence_ids, error=error, **facts
+    )
 
 
 def short_name(resource: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,12 +30,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class AwsOrganizationConfig(_Section):
+    """Audit every account of an AWS Organization through a read-only role assumed in each."""
+
+    # The role assumed in each member account; sts:AssumeRole is sent only to arn:aws:iam::<id>:role/<role_name>.
+    role_name: str = Field(pattern=r"^[\w+=,.@-]{1,64}$")
+    accounts: list[str] = Field(default_factory=list)  # only these account ids (empty: every active account)
+    exclude_accounts: list[str] = Field(default_factory=list)
+    max_workers: int = Field(default=4, ge=1, le=32)  # accounts collected at once
+
+
 class AwsConfig(_Section):
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
     profile: str | None = None
     # None means the standard chain: AWS_ENDPOINT_URL if set, else the real AWS endpoints.
     endpoint_url: str | None = None
     max_workers: int = Field(default=8, ge=1, le=64)
+    organization: AwsOrganizationConfig | None = None  # None: only the account the credentials belong to
 
 
 class GithubConfig(_Section):
@@ -52,6 +63,8 @@ class ReposConfig(_Section):
 class LogsConfig(_Section):
     paths: list[Path] = Field(default_factory=list)
     cloudwatch_log_groups: list[str] = Field(default_factory=list)
+    # Read the log files that the trails (cloudtrail:DescribeTrails) deliver to S3, for the [audit] period.
+    cloudtrail_from_s3: bool = False
     failed_login_threshold: int = Field(default=5, ge=1)
 
 
@@ -158,6 +171,37 @@ class ScopeConfig(_Section):
     applies_to: dict[str, AppliesTo] = Field(default_factory=dict)
 
 
+def date_range(text: str) -> tuple[date, date]:
+    """ "2026-01-01..2026-12-31" as (first day, last day), both included; ValueError saying what is wrong."""
+    start_text, separator, end_text = text.strip().partition("..")
+    try:
+        if not separator:
+            raise ValueError
+        start, end = date.fromisoformat(start_text.strip()), date.fromisoformat(end_text.strip())
+    except ValueError:
+        raise ValueError(f"period {text!r}: write two dates, first and last day, e.g. 2026-01-01..2026-12-31") from None
+    if end < start:
+        raise ValueError(f"period {text!r}: it ends before it starts")
+    return start, end
+
+
+class AuditConfig(_Section):
+    # The period under review, "YYYY-MM-DD..YYYY-MM-DD" (both days included). None: each run's calendar quarter.
+    period: str | None = None
+
+    @field_validator("period")
+    @classmethod
+    def _is_a_date_range(cls, value: str | None) -> str | None:
+        if value is not None:
+            date_range(value)
+        return value
+
+    @property
+    def bounds(self) -> tuple[date, date] | None:
+        """(first day, last day) of the configured period, or None when none is set."""
+        return date_range(self.period) if self.period is not None else None
+
+
 class ReviewConfig(_Section):
     reviewer: str | None = None
 
@@ -187,9 +231,25 @@ DEFAULT_CHANGE_TIERS: dict[str, ChangeTier] = {
 }
 
 
+class MlflowConfig(_Section):
+    # The MLflow tracking server whose model registry is read (GET only); None: no MLflow registry is read.
+    tracking_uri: str | None = None
+    token_env: str = Field(default="MLFLOW_TRACKING_TOKEN", min_length=1)  # sent as a bearer token when set
+    # A version is in production when its stage is Production or it carries one of these aliases.
+    production_aliases: list[str] = Field(default_factory=lambda: ["production", "prod", "champion"])
+    # The version tag naming who approved it for production: required before a production stage or alias.
+    approval_tag: str = Field(default="approved_by", min_length=1)
+    # The run tag naming the consent record under which a run trained on customer data ([ai] customer_data).
+    consent_tag: str = Field(default="consent_record", min_length=1)
+
+
 class AiConfig(_Section):
     # The model-provider vendor register (YAML); None: vendors.yaml in the workspace.
     vendors: Path | None = None
+    # Training data locations (globs over S3 URIs and dataset sources) that hold customer data: SageMaker training
+    # jobs, Bedrock customization jobs and MLflow runs that train on them need a consent record.
+    customer_data: list[str] = Field(default_factory=list)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     # Tier name -> its paths and rule; a table given here replaces the defaults.
     change_tiers: dict[str, ChangeTier] = Field(default_factory=lambda: dict(DEFAULT_CHANGE_TIERS))
 
@@ -208,6 +268,7 @@ class AuditorConfig(_Section):
     logs: LogsConfig = Field(default_factory=LogsConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
@@ -300,6 +361,13 @@ regions = ["us-east-1"]
 # endpoint_url = "http://127.0.0.1:5000" # example: AWS_ENDPOINT_URL works too
 max_workers = 8
 
+# Many accounts (example): list the Organization's accounts and assume this read-only role in each.
+# [aws.organization]
+# role_name = "AuditorReadOnly"
+# accounts = ["111111111111"]           # example: only these (default: every active account)
+# exclude_accounts = ["222222222222"]   # example
+# max_workers = 4                       # accounts collected at once
+
 [github]
 api_url = "https://api.github.com"
 # owner = "acme-ai"                      # example: organisation or user
@@ -315,6 +383,9 @@ local = []
 # Log files or folders: JSON lines, CloudTrail, syslog/auth.log.
 paths = []
 cloudwatch_log_groups = []
+# Read the CloudTrail files your trails deliver to S3, for the [audit] period only (s3:ListObjectsV2 and
+# s3:GetObject, on the trails' own buckets only).
+cloudtrail_from_s3 = false
 # Failed logins from one source at or above this count are flagged.
 failed_login_threshold = 5
 
@@ -340,6 +411,11 @@ concurrency = 4
 # Stored evidence younger than this is reused instead of collected again; 0 = never reuse.
 # Per collector: a table by tool-name prefix, e.g. {default = 24, "aws.iam" = 6, "github" = 168}.
 evidence_ttl_hours = 24.0
+
+[audit]
+# The period under review (first and last day). Unset: each run's calendar quarter. Narratives state it and
+# warn about evidence from before it; evidence requests and `auditor report --period` cover it.
+# period = "2026-01-01..2026-12-31"   # example
 
 [review]
 # Name recorded in the review log; defaults to the OS user.
@@ -380,10 +456,22 @@ exclude = []
 # The register of model providers (vendors.yaml: provider, soc2_report_date, dpa, data_retention, fallback,
 # critical). Default: vendors.yaml in the workspace.
 # vendors = "vendors.yaml"
+# Where customer data lives (globs). Training on it needs a consent record: for SageMaker and Bedrock jobs a
+# file attached to AI-06 and approved by a reviewer, covering the job's date; for MLflow runs the consent_tag.
+# customer_data = ["s3://acme-customer-*"]  # example
 # Tiered change management: each merged pull request touching a tier's paths must meet its rule. A table
 # here replaces the defaults (weights, prompts, knowledge_base, routing; see README "AI governance evidence").
 # [ai.change_tiers.prompts]               # example
 # paths = ["prompts/**", "*.prompt"]
 # approvals = 1
 # status_checks = ["evaluation"]
+# An MLflow model registry (read with GET only; token from the token_env variable). A version in the
+# Production stage or with a production alias needs an approval_tag; a run that trained on [ai] customer_data
+# needs its consent_tag.
+# [ai.mlflow]                             # example
+# tracking_uri = "https://mlflow.internal.example.com"
+# token_env = "MLFLOW_TRACKING_TOKEN"
+# production_aliases = ["production", "prod", "champion"]
+# approval_tag = "approved_by"
+# consent_tag = "consent_record"
 """

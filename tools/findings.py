@@ -40,3 +40,5 @@ class Finding(BaseModel):
     severity: Severity | None = None
     # Figures the reason rests on (counts, ages, ...), so writers can cite numbers exactly.
     facts: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    # The AWS account judged, when a run reads several ([aws.organization]); left out of the JSON otherwise.
+    account: str | None = Field(default=None, exclude_if=lambda account: account is None)

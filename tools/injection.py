@@ -60,7 +60,10 @@ _INSTRUCTIONS = re.compile(
     r"(?:previous|prior|above|earlier|preceding|all|any|your|these|system|original|other)\s+(?:\w+\s+)?"
     r"(?:instructions?|rules?|prompts?|guidelines?|directions?|verifier|constraints?)\b"
     r"|\b(?:new|updated|revised|real)\s+instructions?\s*:|\bfollow\s+(?:these|the\s+following|my|new)\s+instructions\b"
-    r"|\bsystem\s+prompt\b|\bdeveloper\s+(?:message|mode)\b|<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>"
+    # Code names "the system prompt" (`system=prompt`, SYSTEM_PROMPT): asking for it or replacing it is one.
+    r"|\b(?:reveal|print|show|repeat|output|leak|disclose)\s+(?:\w+\s+)?system\s+prompt\b"
+    r"|\b(?:new|updated|revised|real)\s+system\s+prompt\s*:"
+    r"|\bdeveloper\s+(?:message|mode)\b|<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>"
     r"|^\s*(?:system|assistant)\s*:"
     r"|\byou\s+are\s+now\b|\byou\s+are\s+(?:an?|the)\s+(?:ai|assistant|language\s+model|llm|chatbot|model)\b"
     r"|\bpretend\s+(?:to\s+be|that\s+you)\b|\bas\s+an?\s+(?:ai|language\s+model)\b"

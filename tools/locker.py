@@ -19,13 +19,13 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Container, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tools.chain import GENESIS, canonical_json, chain_hash, sha256_hex
+from tools.chain import GENESIS, append_transaction, canonical_json, chain_hash, fields_except, sha256_hex
 from tools.redact import redact
 
 JSON_CONTENT = "application/json"
@@ -64,6 +64,8 @@ _COLUMNS = (
     "seq, id, run_id, source, tool, operation, params, collected_at, expires_at, sha256, size, content_type, "
     "redactions, prev_hash, record_hash"
 )
+_COLUMN_NAMES = tuple(_COLUMNS.split(", "))  # each one an EvidenceRecord field
+_JSON_COLUMNS = ("params", "redactions")  # stored as canonical JSON text
 
 
 class EvidenceNotFound(LookupError):
@@ -98,19 +100,7 @@ class EvidenceRecord:
 
     def hashed_fields(self) -> dict[str, Any]:
         """What record_hash covers (with prev_hash): everything but the position and the hash itself."""
-        return {
-            "run_id": self.run_id,
-            "source": self.source,
-            "tool": self.tool,
-            "operation": self.operation,
-            "params": self.params,
-            "collected_at": self.collected_at,
-            "expires_at": self.expires_at,
-            "sha256": self.sha256,
-            "size": self.size,
-            "content_type": self.content_type,
-            "redactions": self.redactions,
-        }
+        return fields_except(self, "id", "seq", "prev_hash", "record_hash")
 
     @property
     def redaction_count(self) -> int:
@@ -213,17 +203,8 @@ class EvidenceLocker:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @contextmanager
-    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        with self._append_lock:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+    def _write_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return append_transaction(self._connection(), self._append_lock)
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -530,22 +511,9 @@ def _order_problems(records: list[EvidenceRecord]) -> Iterator[Problem]:
 
 
 def _row_values(record: EvidenceRecord) -> tuple[Any, ...]:
-    return (
-        record.seq,
-        record.id,
-        record.run_id,
-        record.source,
-        record.tool,
-        record.operation,
-        canonical_json(record.params).decode(),
-        record.collected_at,
-        record.expires_at,
-        record.sha256,
-        record.size,
-        record.content_type,
-        canonical_json(record.redactions).decode(),
-        record.prev_hash,
-        record.record_hash,
+    return tuple(
+        canonical_json(getattr(record, name)).decode() if name in _JSON_COLUMNS else getattr(record, name)
+        for name in _COLUMN_NAMES
     )
 
 
@@ -559,38 +527,6 @@ def _json_or_text(text: str) -> Any:
 
 def _record(row: tuple[Any, ...], *, strict: bool = True) -> EvidenceRecord:
     """A row as a record; `strict=False` (verify) keeps an unparsable column as text instead of raising."""
-    (
-        seq,
-        item_id,
-        run_id,
-        source,
-        tool,
-        operation,
-        params,
-        collected_at,
-        expires_at,
-        sha256,
-        size,
-        content_type,
-        redactions,
-        prev_hash,
-        record_hash,
-    ) = row
     load = json.loads if strict else _json_or_text
-    return EvidenceRecord(
-        id=item_id,
-        seq=seq,
-        run_id=run_id,
-        source=source,
-        tool=tool,
-        operation=operation,
-        params=load(params),
-        collected_at=collected_at,
-        expires_at=expires_at,
-        sha256=sha256,
-        size=size,
-        content_type=content_type,
-        redactions=load(redactions),
-        prev_hash=prev_hash,
-        record_hash=record_hash,
-    )
+    values = zip(_COLUMN_NAMES, row, strict=True)
+    return EvidenceRecord(**{name: load(value) if name in _JSON_COLUMNS else value for name, value in values})

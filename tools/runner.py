@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Container
-from concurrent.futures import Future
+from collections.abc import Callable, Container
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence, ToolSpec
+from tools.catalog import AWS_OPERATION, CHECKS, TOOLS, EvidenceView, StoredEvidence, ToolSpec
 from tools.chain import canonical_json
 from tools.config import AuditorConfig, EvidenceTtl
 from tools.context import CollectContext
@@ -33,6 +33,9 @@ from tools.findings import Finding, Status
 from tools.locker import DEFAULT_TTL, EvidenceLocker, EvidenceTooLarge, TamperedEvidence
 from tools.repos.github import repository_full_name
 from tools.sources import SourceLedger, problem_from_error, problems_in_data
+
+if TYPE_CHECKING:
+    from tools.aws.accounts import MemberAccount
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,11 @@ def _github_name(name: str, config: AuditorConfig) -> str | None:
         return None
 
 
+def reads_aws(spec: ToolSpec) -> bool:
+    """Whether the tool sends AWS requests: with [aws.organization] it is collected once per member account."""
+    return any(AWS_OPERATION.fullmatch(operation) for operation in spec.operations)
+
+
 @dataclass
 class RunnerCounters:
     collected: int = 0  # collector calls that stored a new item
@@ -130,8 +138,29 @@ class EvidenceRunner:
         self._calls: dict[tuple[str, str], Future[StoredEvidence]] = {}
         self._lock = threading.Lock()
 
-    def collect(self, tool_name: str, params: dict[str, Any] | None = None) -> StoredEvidence:
-        """The stored evidence for one tool call: from this run, from a fresh locker item, or collected now."""
+    def collect_each_account(
+        self, tool_name: str, params: dict[str, Any] | None = None
+    ) -> list[tuple[str | None, StoredEvidence | Exception]]:
+        """(account, evidence or the error that stopped it) for one tool call: one per member account for an AWS
+        tool under [aws.organization], the accounts collected concurrently; else one, with account None."""
+        spec = TOOLS.get(tool_name)
+        if spec is None or not reads_aws(spec) or self.ctx.config.aws.organization is None:
+            return [(None, _outcome(lambda: self.collect(tool_name, params)))]
+        try:
+            accounts = self.ctx.accounts
+        except Exception as exc:  # the organization could not be listed: the call fails as a whole
+            self.sources.record([problem_from_error(spec.source, exc, self.ctx.config)])
+            return [(None, CollectionError(tool_name, f"the AWS Organization's accounts: {type(exc).__name__}: {exc}"))]
+        workers = self.ctx.config.aws.organization.max_workers
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = pool.map(lambda a: _outcome(lambda: self.collect(tool_name, params, account=a.id)), accounts)
+            return [(account.id, outcome) for account, outcome in zip(accounts, outcomes, strict=True)]
+
+    def collect(
+        self, tool_name: str, params: dict[str, Any] | None = None, account: str | None = None
+    ) -> StoredEvidence:
+        """The stored evidence for one tool call: from this run, from a fresh locker item, or collected now.
+        `account`: the member account to read ([aws.organization]), kept in the stored params."""
         spec = TOOLS.get(tool_name)
         if spec is None:
             raise InvalidToolCall(f"unknown tool {tool_name!r}")
@@ -147,7 +176,7 @@ class EvidenceRunner:
         if beyond:
             raise InvalidToolCall(f"{tool_name}: params outside the configuration: {'; '.join(beyond)}")
         # Defaults filled in, so {} and its spelled-out equivalent are the same call.
-        canonical_params = args.model_dump(mode="json")
+        canonical_params = args.model_dump(mode="json") | ({"account": account} if account else {})
         key = (tool_name, canonical_json(canonical_params).decode())
 
         with self._lock:
@@ -191,11 +220,12 @@ class EvidenceRunner:
         return StoredEvidence(id=record.id, tool=record.tool, params=record.params, data=data)
 
     def _collect_now(self, spec: ToolSpec, args: BaseModel, params: dict[str, Any]) -> StoredEvidence:
+        ctx = self._context_for(spec, params.get("account"))
         blocking = self.sources.blocking(spec.source)
         if blocking is not None:
             raise CollectionError(spec.name, f"not tried: {blocking.cause} (met earlier in this run)")
         try:
-            data = spec.func(self.ctx, args)
+            data = spec.func(ctx, args)
         except Exception as exc:
             self.sources.record([problem_from_error(spec.source, exc, self.ctx.config)])
             raise CollectionError(spec.name, f"{type(exc).__name__}: {exc}") from exc
@@ -218,11 +248,51 @@ class EvidenceRunner:
         stored_data = self.locker.read_record(record)
         return StoredEvidence(id=record.id, tool=record.tool, params=record.params, data=stored_data)
 
+    def _context_for(self, spec: ToolSpec, account: str | None) -> CollectContext:
+        if account is None:
+            return self.ctx
+        member = self._member(account)
+        if member.aws is None:  # this account only: the others go on, and every check says so (evaluate)
+            raise CollectionError(spec.name, f"account {account}: {member.problem}")
+        return self.ctx.for_account(member)
+
+    def _member(self, account: str) -> MemberAccount:
+        member = next((member for member in self.ctx.accounts if member.id == account), None)
+        if member is None:
+            raise InvalidToolCall(f"account {account!r} is not one of the AWS Organization's chosen accounts")
+        return member
+
     def evaluate(self, check_id: str, items: list[StoredEvidence]) -> list[Finding]:
-        """Run a check over stored items; a check that raises yields one error finding naming it."""
+        """Run a check over stored items; a check that raises yields one error finding naming it.
+
+        Under [aws.organization] a check that reads AWS runs once per member account, over that account's
+        items (and any items from other sources), and each finding names its account."""
         spec = CHECKS.get(check_id)
         if spec is None:
             raise InvalidToolCall(f"unknown check {check_id!r}")
+        per_account = any(reads_aws(TOOLS[tool]) for tool in spec.needs if tool in TOOLS)
+        if self.ctx.config.aws.organization is None or not per_account:
+            return self._evaluate_once(check_id, items)
+        try:
+            accounts = self.ctx.accounts
+        except Exception:  # the organization could not be listed: the collection errors say why
+            return self._evaluate_once(check_id, items)
+        from tools.aws.accounts import unreachable_finding  # boto3 loads only when AWS is used
+
+        shared = [item for item in items if "account" not in item.params]  # evidence from other sources
+        findings: list[Finding] = []
+        for member in accounts:
+            own = [item for item in items if item.params.get("account") == member.id]
+            if member.aws is None:
+                unreachable = unreachable_finding(check_id, member, [item.id for item in own])
+                findings.append(unreachable.model_copy(update={"severity": spec.severity}))
+            else:
+                judged = self._evaluate_once(check_id, shared + own)
+                findings += [finding.model_copy(update={"account": member.id}) for finding in judged]
+        return findings
+
+    def _evaluate_once(self, check_id: str, items: list[StoredEvidence]) -> list[Finding]:
+        spec = CHECKS[check_id]
         evidence_ids = [item.id for item in items]
         try:
             # The data comes from the locker, whatever the caller's objects hold.
@@ -244,3 +314,10 @@ class EvidenceRunner:
             ]
         # The severity is the check's, from its registration: one rubric, not each check's own say.
         return [finding.model_copy(update={"severity": spec.severity}) for finding in findings]
+
+
+def _outcome(collect: Callable[[], StoredEvidence]) -> StoredEvidence | Exception:
+    try:
+        return collect()
+    except Exception as exc:  # a failed source is a result (error findings), not a crash
+        return exc

@@ -5,6 +5,9 @@ Three rules decide it for each pass or fail finding on one resource, in this ord
 2. a resource whose name or ARN matches a `[scope] exclude` glob is out of scope;
 3. a control that declares `applies_to` (in the control library, or replaced under `[scope.applies_to]`) judges
    only the resources carrying one of its tags or named by one of its globs; others are out of scope for it.
+   A check that picks its resources by evidence (ai.model_artifacts.buckets_protected: the buckets training jobs,
+   model packages and custom models write to) is not narrowed by this rule: the evidence, not a name, put them
+   in the control's scope.
 An out-of-scope finding keeps its resource and evidence, says which rule put it there, and counts neither as a
 pass nor as a failure. Errors stay errors, and findings on the account, a region, all events read or a tool
 (not one resource) are never re-scoped. With no tags and no settings, every finding stays as it was.
@@ -99,8 +102,11 @@ class Scope:
         """The control's own applies_to, unless the configuration replaces it."""
         return self.config.applies_to.get(control.id, control.applies_to)
 
-    def why_out(self, control: ScopedControl, resource: str, tags: Mapping[str, str]) -> str | None:
-        """Why the resource is out of scope for the control, or None when it is in scope."""
+    def why_out(
+        self, control: ScopedControl, resource: str, tags: Mapping[str, str], picked_by_evidence: bool = False
+    ) -> str | None:
+        """Why the resource is out of scope for the control, or None when it is in scope; `picked_by_evidence`:
+        the check chose the resource from evidence, so applies_to does not apply."""
         value = tags.get(self.config.tag_key)
         if value is not None and value in self.config.out_values:
             return f"tagged {self.config.tag_key}={value}"
@@ -108,7 +114,7 @@ class Scope:
             if name_matches(resource, glob):
                 return f"matches scope.exclude '{glob}'"
         applies_to = self.applies_to(control)
-        if applies_to is not None and not applies_to.matches(resource, tags):
+        if applies_to is not None and not picked_by_evidence and not applies_to.matches(resource, tags):
             return f"{control.id} applies to {applies_to.describe()}"
         return None
 
@@ -116,7 +122,9 @@ class Scope:
         """The finding unchanged, or a copy that is out of scope with the reason why."""
         if finding.status not in (Status.PASS, Status.FAIL) or not names_one_resource(finding.resource):
             return finding
-        reason = self.why_out(control, finding.resource, tags or {})
+        spec = CHECKS.get(finding.check)
+        picked = spec is not None and spec.picks_resources_by_evidence
+        reason = self.why_out(control, finding.resource, tags or {}, picked)
         if reason is None:
             return finding
         return finding.model_copy(update={"status": Status.OUT_OF_SCOPE, "reason": reason})

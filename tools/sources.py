@@ -34,10 +34,16 @@ CAUSES_SHOWN = 3  # distinct causes spelled out per source; the rest are counted
 # AWS error codes that mean the credentials themselves are refused: every call would fail alike.
 AWS_CREDENTIAL_ERRORS = frozenset(
     {
-        "InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken", "ExpiredTokenException",
-        "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthFailure", "RequestExpired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "RequestExpired",
     }
-)  # fmt: skip
+)
 # AWS error codes that mean this identity may not read something: the audit policy lacks a permission.
 AWS_ACCESS_ERRORS = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess", "AuthorizationError"}
@@ -74,12 +80,14 @@ def not_configured(config: AuditorConfig) -> dict[SourceName, SourceStatus]:
         missing["github"] = ("no GitHub repositories are configured", "set [github] owner and repos to audit GitHub")
     if not config.repos.local:
         missing["git"] = ("no local repositories are configured", "set [repos] local to audit local git repositories")
-    if not (config.logs.paths or config.logs.cloudwatch_log_groups):
+    if not (config.logs.paths or config.logs.cloudwatch_log_groups or config.logs.cloudtrail_from_s3):
         missing["logs"] = ("no logs are configured", "set [logs] paths or cloudwatch_log_groups to audit logs")
     if config.llm.provider == "offline":
         missing["llm"] = ('[llm] provider = "offline"', "set [llm] provider to have a model write the narratives")
-    return {source: SourceStatus(source=source, state="not_configured", cause=cause, fix=fix)
-            for source, (cause, fix) in missing.items()}  # fmt: skip
+    return {
+        source: SourceStatus(source=source, state="not_configured", cause=cause, fix=fix)
+        for source, (cause, fix) in missing.items()
+    }
 
 
 # -- what a collector raised ------------------------------------------------------------------------
@@ -100,12 +108,19 @@ def problem_from_error(source: str, error: BaseException, config: AuditorConfig)
 
 def _aws_error_problem(error: BaseException, config: AuditorConfig) -> SourceProblem | None:
     if isinstance(error, NoCredentialsError):
-        return SourceProblem("aws", "no AWS credentials",
-                             "set AWS_PROFILE or [aws] profile (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
-                             whole_source=True)  # fmt: skip
+        return SourceProblem(
+            "aws",
+            "no AWS credentials",
+            "set AWS_PROFILE or [aws] profile (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+            whole_source=True,
+        )
     if isinstance(error, ProfileNotFound):
-        return SourceProblem("aws", f"the AWS profile {config.aws.profile!r} does not exist",
-                             "check [aws] profile against ~/.aws/config", whole_source=True)  # fmt: skip
+        return SourceProblem(
+            "aws",
+            f"the AWS profile {config.aws.profile!r} does not exist",
+            "check [aws] profile against ~/.aws/config",
+            whole_source=True,
+        )
     if isinstance(error, AwsConnectionError):  # endpoint refused or timed out, proxy, TLS
         url = error.kwargs.get("endpoint_url") or error.kwargs.get("proxy_url") or "the AWS endpoint"
         return SourceProblem(
@@ -251,8 +266,14 @@ class SourceLedger:
         for source in SOURCES:
             problems = [p for p in found if p.source == source]
             if problems:
-                statuses.append(SourceStatus(source=source, state="error", cause=_joined([p.cause for p in problems]),
-                                             fix=_joined([p.fix for p in problems])))  # fmt: skip
+                statuses.append(
+                    SourceStatus(
+                        source=source,
+                        state="error",
+                        cause=_joined([p.cause for p in problems]),
+                        fix=_joined([p.fix for p in problems]),
+                    )
+                )
             else:
                 statuses.append(unconfigured.get(source) or SourceStatus(source=source, state="ok"))
         return statuses

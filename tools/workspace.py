@@ -9,40 +9,25 @@ from pathlib import Path
 CONFIG_FILENAME = "auditor.toml"
 
 
+def _below_root(*parts: str) -> property:
+    """A Workspace property: the path `parts` below the workspace root."""
+    return property(lambda workspace: workspace.root.joinpath(*parts))
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path
 
     @classmethod
-    def at(cls, root: Path) -> "Workspace":
+    def at(cls, root: Path) -> Workspace:
         workspace = cls(Path(root).resolve())
         workspace.root.mkdir(parents=True, exist_ok=True)
         return workspace
 
-    @property
-    def chroma_dir(self) -> Path:
-        return self.root / "knowledge"
-
-    @property
-    def locker_db(self) -> Path:
-        return self.root / "evidence" / "locker.sqlite"
-
-    @property
-    def blobs_dir(self) -> Path:
-        return self.root / "evidence" / "blobs"
-
-    @property
-    def runs_db(self) -> Path:
-        return self.root / "runs.sqlite"
-
-    @property
-    def checkpoints_db(self) -> Path:
-        return self.root / "checkpoints.sqlite"
-
-    @property
-    def review_db(self) -> Path:
-        return self.root / "review.sqlite"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.root / "reports"
+    chroma_dir = _below_root("knowledge")
+    locker_db = _below_root("evidence", "locker.sqlite")
+    blobs_dir = _below_root("evidence", "blobs")
+    runs_db = _below_root("runs.sqlite")
+    checkpoints_db = _below_root("checkpoints.sqlite")
+    review_db = _below_root("review.sqlite")
+    reports_dir = _below_root("reports")

@@ -251,8 +251,10 @@ class OfflineChat:
             for control in held["controls"]:
                 weakly = ", supports it weakly" if control["supports_weakly"] else ""
                 why = f": {control['status_reason']}" if control["status_reason"] else ""
-                lines.append(f"- **{control['id']}** {control['title']} ({control['status']}{weakly}){why} "
-                             f"[control:{control['id']}]")  # fmt: skip
+                lines.append(
+                    f"- **{control['id']}** {control['title']} ({control['status']}{weakly}){why} "
+                    f"[control:{control['id']}]"
+                )
                 findings = control["findings"]
                 for found in findings[:FINDINGS_PER_CONTROL]:
                     evidence = " ".join(f"[ev:{evidence_id}]" for evidence_id in found["evidence_ids"])
@@ -356,7 +358,9 @@ class ChatAgent:
             return json.dumps({"title": target.title, "facts": dict(target.facts), "body": body})
 
         def list_controls(status: str | None = None, review_state: str | None = None) -> str:
-            """List the run's controls; filter by status (pass/fail/partial/error/not_applicable/awaiting_evidence/evidenced) or review state."""
+            # The docstring is the tool's description for the model; the backslash keeps it one line.
+            """List the run's controls; filter by status \
+(pass/fail/partial/error/not_applicable/awaiting_evidence/evidenced) or review state."""
             rows = [
                 {
                     "id": r.id,

@@ -193,7 +193,7 @@ class ReviewSession:
         def verify(control: ControlResult, text: str) -> VerifierResult:
             from agent.api import verify_narrative
 
-            return verify_narrative(workspace, control, text)
+            return verify_narrative(workspace, control, text, config.audit.bounds)
 
         session = cls(
             config=config,

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from html import escape
 
 from agent.render.inputs import ReadinessPoint, ReportInputs, cited_evidence_ids, review_line, reviewed_text
-from agent.report import CONTROL_LABEL, CRITERION_LABEL
+from agent.report import CONTROL_LABEL, CRITERION_LABEL, report_accounts
 from agent.report_schema import ControlResult, ReadinessReport
 from knowledge.citations import evidence_id_of
 from tools.findings import Status
@@ -74,6 +74,7 @@ def render_html(inputs: ReportInputs) -> str:
     evidence_ids = cited_evidence_ids(report)
     anchors = {f"crit-{c.id}" for c in report.criteria} | {f"control-{c.id}" for c in report.controls}
     anchors |= {f"ev-{e}" for e in evidence_ids}
+    many_accounts = len(report_accounts(report)) > 1  # then findings and fixes get an Account column
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -88,7 +89,7 @@ def render_html(inputs: ReportInputs) -> str:
         *_charts(inputs),
         *_criteria(inputs),
         '<h2 id="controls">Controls</h2>',
-        *(line for control in report.controls for line in _control(control, anchors)),
+        *(line for control in report.controls for line in _control(control, anchors, many_accounts)),
         *_out_of_scope(report),
         *_evidence_appendix(inputs, evidence_ids),
         "</body></html>",
@@ -194,17 +195,20 @@ def _fix_list(report: ReadinessReport) -> list[str]:
     lines = ['<h2 id="fix">What to fix</h2>']
     if not report.fix_list:
         return lines + ["<p>No check failed or errored.</p>"]
+    many_accounts = len(report_accounts(report)) > 1
     lines += [
         "<p>Most severe first: one row per resource and problem, with the controls it affects.</p>",
-        "<table><tr><th>Severity</th><th>Due</th><th>Owner</th><th>Resource</th><th>Problem</th>"
-        "<th>Controls</th><th>Evidence</th></tr>",
+        "<table><tr><th>Severity</th><th>Due</th><th>Owner</th>"
+        + ("<th>Account</th>" if many_accounts else "")
+        + "<th>Resource</th><th>Problem</th><th>Controls</th><th>Evidence</th></tr>",
     ]
     for item in report.fix_list:
         severity = str(item.severity or "unrated")
         problem = item.check if item.status == "fail" else f"{item.check} (could not be judged)"
+        account = f"<td>{_e(item.account or '')}</td>" if many_accounts else ""
         lines.append(
             f'<tr><td>{_badge(severity)}</td><td class="due">{item.due:%Y-%m-%d}</td>'
-            f"<td>{_e(item.owner_role or 'not set')}</td>"
+            f"<td>{_e(item.owner_role or 'not set')}</td>{account}"
             f'<td class="wrap"><code>{_e(item.resource)}</code></td><td class="wrap">{_e(problem)}: '
             f"{_e(item.reason)}</td><td>{_control_links(item.controls)}</td>"
             f"<td>{_evidence_links(item.evidence_ids)}</td></tr>"
@@ -309,7 +313,7 @@ def _criteria(inputs: ReportInputs) -> list[str]:
     return lines
 
 
-def _control(control: ControlResult, anchors: set[str]) -> list[str]:
+def _control(control: ControlResult, anchors: set[str], many_accounts: bool = False) -> list[str]:
     criteria = ", ".join(f'<a href="#crit-{_e(c)}">{_e(c)}</a>' for c in control.criteria)
     flags = " (offline fallback)" if control.narrative.status == "fallback" else ""
     lines = [
@@ -330,7 +334,7 @@ def _control(control: ControlResult, anchors: set[str]) -> list[str]:
             "only as data; check where it came from.</p>"
         )
     lines += _narrative(control, anchors)
-    lines += _findings(control)
+    lines += _findings(control, many_accounts)
     lines += _exceptions(control)
     return lines + ["</section>"]
 
@@ -377,17 +381,19 @@ def _linked(text: str, anchors: set[str]) -> str:
     return "".join(out)
 
 
-def _findings(control: ControlResult) -> list[str]:
+def _findings(control: ControlResult, many_accounts: bool) -> list[str]:
     if not control.findings:
         return ['<p class="muted">No findings.</p>']
     lines = [
-        "<table><tr><th>Status</th><th>Severity</th><th>Check</th><th>Resource</th><th>Reason</th>"
-        "<th>Evidence</th></tr>"
+        "<table><tr><th>Status</th><th>Severity</th><th>Check</th>"
+        + ("<th>Account</th>" if many_accounts else "")
+        + "<th>Resource</th><th>Reason</th><th>Evidence</th></tr>"
     ]
     for finding in control.findings:
         severity = str(finding.severity) if finding.severity else ""
+        account = f"<td>{_e(finding.account or '')}</td>" if many_accounts else ""
         lines.append(
-            f"<tr><td>{_badge(str(finding.status))}</td><td>{_e(severity)}</td><td>{_e(finding.check)}</td>"
+            f"<tr><td>{_badge(str(finding.status))}</td><td>{_e(severity)}</td><td>{_e(finding.check)}</td>{account}"
             f'<td class="wrap"><code>{_e(finding.resource)}</code></td><td class="wrap">{_e(finding.reason)}</td>'
             f"<td>{_evidence_links(finding.evidence_ids)}</td></tr>"
         )

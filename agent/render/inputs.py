@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agent.history import run_digest
+from agent.history import run_digests
 from agent.report import MODEL_WRITTEN, model_written_unreviewed
 from agent.report_schema import ControlResult, ReadinessReport
 from agent.runs import RunStore
@@ -20,6 +20,7 @@ from knowledge.catalog import Catalog
 from knowledge.citations import evidence_id_of
 from tools.findings import Finding
 from tools.locker import EvidenceLocker, EvidenceRecord
+from tools.signing import PublicKey
 from tools.workspace import Workspace
 
 FindingKey = tuple[str, str, str]  # (check, resource, status)
@@ -86,8 +87,9 @@ def cited_evidence_ids(report: ReadinessReport) -> set[str]:
     return ids
 
 
-def gather(workspace: Workspace, report: ReadinessReport, catalog: Catalog) -> ReportInputs:
-    """The cited evidence items' records (metadata, not data), the readiness history and first-seen times."""
+def gather(workspace: Workspace, report: ReadinessReport, catalog: Catalog, public: PublicKey) -> ReportInputs:
+    """The cited evidence items' records (metadata, not data), the readiness history and first-seen times (from
+    the runs whose report is the one they signed with `public`)."""
     wanted = cited_evidence_ids(report)
     evidence: dict[str, EvidenceRecord] = {}
     if workspace.locker_db.is_file():
@@ -97,8 +99,9 @@ def gather(workspace: Workspace, report: ReadinessReport, catalog: Catalog) -> R
     first_seen: dict[FindingKey, datetime] = {}
     if workspace.runs_db.is_file():
         records = [r for r in RunStore(workspace.runs_db).runs(limit=1_000_000) if r.status == "completed"]
+        digests = run_digests(workspace, public, [r.id for r in records]).found
         for record in sorted(records, key=lambda r: r.started_at):
-            digest = run_digest(workspace, record.id)
+            digest = digests.get(record.id)
             if digest is None:
                 continue
             if digest.full:

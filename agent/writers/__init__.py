@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from agent.report_schema import ToolCallRecord
+from agent.report_schema import Attachment, ToolCallRecord
+from agent.review_log import quarter_of
 from agent.state import EvidenceSummary, RetrievedChunk
 from knowledge.citations import claimed_kind
 from knowledge.models import Control, DesignStatement
@@ -26,7 +27,19 @@ class DraftInput:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     feedback: str | None = None
     collected_at: dict[str, str] = field(default_factory=dict)  # evidence id -> when the locker stored it (ISO)
-    as_of: date = field(default_factory=lambda: datetime.now(UTC).date())  # the run's day: requests cover its quarter
+    as_of: date = field(default_factory=lambda: datetime.now(UTC).date())  # the run's day
+    audit_period: tuple[date, date] | None = None  # [audit] period; None: the quarter of as_of is under review
+    attachments: list[Attachment] = field(default_factory=list)  # the control's approved manual evidence
+
+    @property
+    def period(self) -> tuple[date, date]:
+        """The period under review: the configured audit period, else the run's calendar quarter."""
+        return self.audit_period or quarter_of(self.as_of)
+
+    def attachments_in_period(self) -> list[Attachment]:
+        """The approved attachments whose period overlaps the period under review."""
+        start, end = self.period
+        return [a for a in self.attachments if a.approved and a.period_start <= end and a.period_end >= start]
 
     def chunks_of(self, *collections_or_kinds: str) -> list[RetrievedChunk]:
         wanted = set(collections_or_kinds)
@@ -173,15 +186,28 @@ def is_past_event(finding: Finding) -> bool:
     return any(finding.check == c or (c.endswith(".") and finding.check.startswith(c)) for c in PAST_EVENT_CHECKS)
 
 
+def event_days(finding: Finding) -> list[str]:
+    """The days (YYYY-MM-DD) a finding's records speak of (log events, merges), read from its facts."""
+    days = []
+    for key in ("first", "last", "first_record", "last_record", "merged_at"):
+        value = finding.facts.get(key)
+        if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}", value):
+            days.append(day_of(value))
+    return days
+
+
 def span(result: StatementResult) -> tuple[str, str] | None:
     """The first and last day the examined records speak of (log events, merges), read from the findings' facts."""
-    days = []
-    for finding in result.findings:
-        for key in ("first", "last", "first_record", "last_record", "merged_at"):
-            value = finding.facts.get(key)
-            if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}", value):
-                days.append(day_of(value))
+    days = [day for finding in result.findings for day in event_days(finding)]
     return (min(days), max(days)) if days else None
+
+
+def before_period(draft: DraftInput, result: StatementResult) -> str | None:
+    """The newest record's day when every record examined predates the configured audit period."""
+    covered = span(result)
+    if draft.audit_period is None or covered is None or covered[1] >= draft.audit_period[0].isoformat():
+        return None
+    return covered[1]
 
 
 def stale(draft: DraftInput, result: StatementResult) -> tuple[str, str] | None:

@@ -20,11 +20,13 @@ from agent.prompts import (
     REPAIR_PROMPT,
     WRITER_HASH,
     WRITER_PROMPT,
+    control_fields,
     data_block,
 )
 from agent.providers import ChatModel, answered_by, describe, token_usage
 from agent.report_schema import WriterInfo
-from agent.review_log import quarter_of
+from agent.requests import control_requests
+from agent.review_log import attachment_record
 from agent.writers import (
     PROCEDURES,
     DraftInput,
@@ -72,15 +74,9 @@ def _ask(model: ChatModel, messages: list[BaseMessage]) -> ModelDraft:
 
 
 def _messages(draft: DraftInput) -> list[BaseMessage]:
-    control = draft.control
     return WRITER_PROMPT.format_messages(
         company=draft.company,
-        control_id=control.id,
-        title=control.title,
-        kind=control.kind,
-        frequency=control.frequency,
-        owner_role=control.owner_role,
-        description=control.description,
+        **control_fields(draft.control),
         chunks=_chunks(draft),
         findings=_findings(draft),
         evidence=_evidence(draft),
@@ -137,8 +133,12 @@ def _evidence(draft: DraftInput) -> str:
 
 def _statements(draft: DraftInput) -> str:
     """The design statements as the offline writer reads them: tested or not, procedure, period, population."""
-    start, end = quarter_of(draft.as_of)
+    # The current period and due date of the records to provide, as `auditor requests` lists them.
+    approved_attachments = [a for a in draft.attachments if a.approved]
+    current = control_requests(draft.control, approved_attachments, draft.as_of, audit_period=draft.audit_period)[-1]
+    start, end = current.period_start, current.period_end
     records: list[dict[str, object]] = []
+    approved = [{**attachment_record(a), "cite": f"[ev:{a.evidence_id}]"} for a in draft.attachments_in_period()]
     for result in statement_results(draft):
         statement = result.statement
         if not statement.tested:
@@ -149,8 +149,10 @@ def _statements(draft: DraftInput) -> str:
                     "provide": statement.provide,
                     "from": draft.control.owner_role,
                     "period": f"{start} to {end}",
-                    "due": str(end),
+                    "due": str(current.due),
                 }
+                # Only when there are some, so that prompts without attachments stay as recorded.
+                | ({"approved_records": approved} if approved else {})
             )
             continue
         covered = span(result)
@@ -177,4 +179,7 @@ def _statements(draft: DraftInput) -> str:
 def _manual(draft: DraftInput) -> str:
     if not draft.control.manual_evidence:
         return ""
-    return f"\nManual evidence the owner must attach (not collected automatically): {'; '.join(draft.control.manual_evidence)}\n"
+    return (
+        "\nManual evidence the owner must attach (not collected automatically): "
+        f"{'; '.join(draft.control.manual_evidence)}\n"
+    )

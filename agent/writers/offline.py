@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date, timedelta
 
 from agent.citations import cite
-from agent.report_schema import WriterInfo
-from agent.review_log import quarter_of
+from agent.report_schema import OFFLINE_WRITER, Attachment
+from agent.requests import EvidenceRequest, control_requests
+from agent.review_log import attachment_record
 from agent.verifier import reliance_supported
 from agent.writers import (
     PROCEDURES,
     CheckGroup,
     DraftInput,
     StatementResult,
+    before_period,
     day_of,
+    event_days,
     is_past_event,
     operated_as_designed,
     span,
@@ -33,7 +37,7 @@ from agent.writers import (
 from tools.checks_common import REGION, short_name
 from tools.findings import Finding
 
-WRITER = WriterInfo(provider="offline", model="deterministic-v2")
+WRITER = OFFLINE_WRITER
 MAX_NAMED = 5  # failing resources named in one sentence before summarising
 MAX_REASONS = 3  # failing findings quoted in full
 
@@ -83,7 +87,8 @@ def write(draft: DraftInput) -> str:
     tested = [r for r in results if r.statement.tested]
     paragraphs = [_the_control(draft)]
     if tested:
-        paragraphs += [_paragraph(s for r in tested for s in _tested_statement(draft, r)), _verdict(draft, results)]
+        sentences = [_audit_period(draft), *(s for r in tested for s in _tested_statement(draft, r))]
+        paragraphs += [_paragraph(sentences), _verdict(draft, results)]
     paragraphs.append(_requests(draft, [r for r in results if not r.statement.tested]))
     return "\n\n".join(p for p in paragraphs if p)
 
@@ -101,9 +106,11 @@ def _paragraph(sentences: Iterable[str | None]) -> str:
 
 
 def _lower_first(text: str) -> str:
-    # "The entity ..." -> "the entity ..."; acronyms and names ("IAM ...", "CloudTrail ...") stay as they are.
+    # "The entity ..." / "A new ..." -> "the entity ..." / "a new ..."; acronyms and names ("IAM ...",
+    # "CloudTrail ...") stay as they are.
     first_word = text.split(" ", 1)[0]
-    return text[0].lower() + text[1:] if len(first_word) > 1 and first_word[1:].islower() else text
+    word = first_word == "A" or (len(first_word) > 1 and first_word[1:].islower())
+    return text[0].lower() + text[1:] if word else text
 
 
 def _first_sentence(text: str) -> str:
@@ -192,6 +199,14 @@ def _criterion_statement(chunk_text: str) -> str:
 
 
 # -- tested statements: procedure, period, population, result ----------------------------------------------
+
+
+def _audit_period(draft: DraftInput) -> str | None:
+    """The configured period under review, said once before the tests (without one, requests name the quarter)."""
+    if draft.audit_period is None:
+        return None
+    start, end = draft.audit_period
+    return _sentence(f"The audit period runs from {start} to {end}", f"control:{draft.control.id}")
 
 
 def _collected(draft: DraftInput, result: StatementResult) -> str:
@@ -302,7 +317,17 @@ def _exception_detail(result: StatementResult) -> list[str]:
 
 
 def _staleness(draft: DraftInput, result: StatementResult) -> str | None:
-    """A warning when the newest record examined is older than a quarter before its collection."""
+    """A warning when every record examined predates the audit period, or (without one) when the newest is older
+    than a quarter before its collection."""
+    if draft.audit_period is not None:
+        newest = before_period(draft, result)
+        if newest is None:
+            return None
+        return _sentence(
+            f"Warning: the newest record examined is from {newest}, before the audit period starts on "
+            f"{draft.audit_period[0]}, so it does not show how the control operated in the period",
+            [f"ev:{e}" for e in result.evidence_ids],
+        )
     old = stale(draft, result)
     if old is None:
         return None
@@ -327,14 +352,29 @@ def _verdict(draft: DraftInput, results: list[StatementResult]) -> str:
     owner = _owner(control.owner_role)
     criteria = [c for c in control.criteria if any(ch["id"] == c for ch in draft.chunks_of("criterion"))][:1]
     failed = [f for r in results for f in r.failed]
-    past = [f for f in failed if is_past_event(f)]
+    period_start, period_end = draft.period
+    earlier = [f for f in failed if is_past_event(f) and _before(f, period_start)]
+    past = [f for f in failed if is_past_event(f) and f not in earlier]
     present = [f for f in failed if not is_past_event(f)]
     could_not_judge = any(r.outcome == "error" or (r.statement.tested and not r.evidence_ids) for r in results)
     sentences = []
-    if past:
+    if earlier:
+        days = sorted({day for f in earlier for day in event_days(f)})
+        when = f"on {days[0]}" if days[0] == days[-1] else f"from {days[0]} to {days[-1]}"
         sentences.append(
             _sentence(
-                f"The exceptions for {_names(past)} record past events in the period, which a later fix cannot "
+                f"The exceptions for {_names(earlier)} record events {when}, before the period under review "
+                f"({period_start} to {period_end}), so they belong to an earlier period than this one; {owner} "
+                "should still answer each in the review with an incident record or a management response",
+                own,
+                _evidence(earlier),
+            )
+        )
+    if past:
+        in_period = " in the period" if all(event_days(f) for f in past) else ""
+        sentences.append(
+            _sentence(
+                f"The exceptions for {_names(past)} record past events{in_period}, which a later fix cannot "
                 f"undo, so {control.id} does not operate as designed until {owner} records an incident or a "
                 "management response per exception (cause, response, remediation date and compensating control) "
                 "in the review",
@@ -351,8 +391,7 @@ def _verdict(draft: DraftInput, results: list[StatementResult]) -> str:
         )
         sentences.append(
             _sentence(
-                f"{lead} {_names(present)}; a run after the stored evidence expires shows whether the remediation "
-                "holds",
+                f"{lead} {_to_remediate(results)}",
                 own,
                 _evidence(present),
                 [] if past else criteria,
@@ -390,6 +429,23 @@ def _verdict(draft: DraftInput, results: list[StatementResult]) -> str:
     return _paragraph(sentences)
 
 
+def _to_remediate(results: list[StatementResult]) -> str:
+    """What fails now, per check: which resources fail which rule ("the 2 S3 buckets failing “S3 buckets block
+    public access” (`a` and `b`)")."""
+    failing = []
+    for group in (g for r in results for g in r.groups if g.failed and not is_past_event(g.failed[0])):
+        nouns, n = _nouns(group), len(group.failed)
+        what = f"{nouns[0]} {_names(group.failed)}" if n == 1 else f"{n} {nouns[1]} ({_names(group.failed)})"
+        failing.append(f"the {what} failing “{group.title}”")
+    return _join(failing)
+
+
+def _before(finding: Finding, period_start: date) -> bool:
+    """Every day the finding's records speak of is before the period under review (undated: not before)."""
+    days = event_days(finding)
+    return bool(days) and max(days) < period_start.isoformat()
+
+
 def _names(findings: list[Finding]) -> str:
     names = list(dict.fromkeys(f"`{short_name(f.resource)}`" for f in findings))
     return _join(names) if len(names) <= MAX_NAMED else ", ".join(names[:MAX_NAMED]) + " and others"
@@ -399,25 +455,72 @@ def _names(findings: list[Finding]) -> str:
 
 
 def _requests(draft: DraftInput, untested: list[StatementResult]) -> str:
-    """A request per statement the tool does not test: what record, from whom, covering which period, due when."""
+    """The records a person provides for the statements the tool does not test, as `auditor requests` lists them
+    (agent/requests.py control_requests: one computation for both): each approved attachment in a requested
+    period described (file, date attached, period covered, approver); while they leave part of a period
+    uncovered, a request per statement: what record, from whom, covering which period, due when."""
     if not untested:
         return ""
     control = draft.control
     own = f"control:{control.id}"
-    start, end = quarter_of(draft.as_of)
-    sentences = []
-    owner = _owner(control.owner_role)
+    approved = [a for a in draft.attachments if a.approved]
+    requests = control_requests(control, approved, draft.as_of, audit_period=draft.audit_period)
+    received = {evidence_id for r in requests for evidence_id in r.received}
+    attached = [a for a in approved if a.evidence_id in received]
+    sentences = [_attachment(a) for a in attached]
+    open_requests = [r for r in requests if not _covered(r.period_start, r.period_end, attached)]
+    if not open_requests:
+        statements = _join([_quoted(r.statement.text) for r in untested])
+        sentences.append(
+            _sentence(
+                f"These records are provided for {statements}, which the agent does not test: a reviewer's "
+                "approval, not a check, accepted them",
+                own,
+                [f"ev:{a.evidence_id}" for a in attached],
+            )
+        )
+        return _paragraph(sentences)
+    owner = _owner(open_requests[0].owner_role)
+    when = "; and ".join(_requested_period(r) for r in open_requests)
     for number, result in enumerate(untested):
         provide = _lower_first(result.statement.provide or "").rstrip(".")
         also = " also" if number else ""
         sentences.append(
             _sentence(
                 f"For {_quoted(result.statement.text)}, which the agent does not test, {owner} must{also} provide: "
-                f"{provide}, covering {start.isoformat()} to {end.isoformat()}, by {end.isoformat()}",
+                f"{provide}, {when}",
                 own,
             )
         )
     return _paragraph(sentences)
+
+
+def _requested_period(request: EvidenceRequest) -> str:
+    start, end = request.period_start.isoformat(), request.period_end.isoformat()
+    period = f"for {start}" if start == end else f"covering {start} to {end}"
+    due = f"which was due by {request.due.isoformat()}" if request.state == "overdue" else f"by {request.due}"
+    return f"{period}, {due}"
+
+
+def _attachment(attachment: Attachment) -> str:
+    """What an approved attachment is, as the review log records it (agent/review_log.py attachment_record)."""
+    record = attachment_record(attachment)
+    return _sentence(
+        f"The record `{record['file']}`, attached by {record['attached_by']} on {record['attached_at']}, covers "
+        f"{record['period_start']} to {record['period_end']}, and {record['approved_by']} approved it on "
+        f"{record['approved_at']}",
+        f"ev:{attachment.evidence_id}",
+    )
+
+
+def _covered(start: date, end: date, attachments: list[Attachment]) -> bool:
+    """Whether the attachments' periods together cover every day from start to end."""
+    next_uncovered = start
+    for attachment in sorted(attachments, key=lambda a: a.period_start):
+        if attachment.period_start > next_uncovered:
+            break
+        next_uncovered = max(next_uncovered, attachment.period_end + timedelta(days=1))
+    return next_uncovered > end
 
 
 # -- resource names ------------------------------------------------------------------------------------------

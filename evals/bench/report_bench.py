@@ -1,7 +1,7 @@
 """How long rendering the report takes, and how big it is: `python -m evals.bench.report_bench [--workspace WS]`.
 
 Synthetic: 120 controls citing 20,000 evidence items (evals/bench/synthetic_report.py), every format (target:
-HTML < 3 s). With --workspace (e.g. after `auditor demo -w WS`): its latest report, gathered from the workspace
+HTML < 3 s). With --workspace (e.g. after `auditor -w WS demo`): its latest report, gathered from the workspace
 as `auditor report` does (target: HTML < 2 MB, written < 1 s). Wall time and CPU time are both printed: on a
 shared machine the wall time includes waiting for a core.
 """
@@ -39,12 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.workspace:
         from agent.report import latest_run_id, read_report
         from knowledge.catalog import load_catalog
+        from tools.config import AuditorConfig
+        from tools.signing import load_signer
         from tools.workspace import Workspace
 
         workspace = Workspace.at(args.workspace)
         started = time.perf_counter()
         report = read_report(workspace, latest_run_id(workspace) or "")
-        inputs = gather(workspace, report, load_catalog())
+        public = load_signer(AuditorConfig(workspace=args.workspace)).public
+        inputs = gather(workspace, report, load_catalog(), public)
         gathered = time.perf_counter() - started
         print(f"workspace report read and gathered in {gathered:.2f} s ({len(inputs.evidence)} evidence items)")
         measure(f"{report.company} ({len(report.controls)} controls)", inputs, gathered)

@@ -5,8 +5,9 @@
 Every figure is a real `auditor` subprocess, as a user runs it: `auditor --help`, `auditor criteria search`
 in a workspace that searched before, and `auditor demo` in a fresh workspace (once with this machine's
 prebuilt knowledge store still to build, once with it built) and again in the same workspace. Each shows
-wall time and CPU time (user + system of the subprocess): on a shared machine the wall time grows with the
-others' load, the CPU time much less, so both are printed. The best of --repeat runs counts (the demo runs
+wall time and CPU time (user + system of the subprocess and the children it waited for, the demo's moto
+process included): on a shared machine the wall time grows with the others' load, the CPU time much less, so
+both are printed. The best of --repeat runs counts (the demo runs
 once each). Baselines are the issue's figures, measured on 2 cores before this work.
 """
 

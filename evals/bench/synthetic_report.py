@@ -81,17 +81,16 @@ def synthetic_inputs(controls: int = 8, evidence: int = 40, runs: int = 3) -> Re
                 review=_review(index, ids[0]),
             )
         )
-    run = RunInfo(
-        id="synthetic",
-        started_at=STARTED,
-        finished_at=STARTED,
-        trigger="manual",
-        writer=WriterInfo(provider="offline", model="deterministic-v1"),
-    )
-    report = aggregate(f"Synthetic {HOSTILE}", run, results, catalog)
+    report = aggregate(f"Synthetic {HOSTILE}", offline_run("synthetic", STARTED, STARTED), results, catalog)
     records = {evidence_id(n): _record(n) for n in range(per_control * controls)}
     history = [ReadinessPoint(f"run-{n}", STARTED.replace(day=1 + n), min(100.0, 10.0 + 15 * n)) for n in range(runs)]
     return ReportInputs(report, catalog, records, history, {})
+
+
+def offline_run(run_id: str, started_at: datetime, finished_at: datetime, trigger: str = "manual") -> RunInfo:
+    """The run record of a fixture report, written by the offline writer."""
+    writer = WriterInfo(provider="offline", model="deterministic-v1")
+    return RunInfo(id=run_id, started_at=started_at, finished_at=finished_at, trigger=trigger, writer=writer)
 
 
 def _review(index: int, attached: str) -> ReviewState | None:

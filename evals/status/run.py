@@ -103,8 +103,12 @@ def aws_environment(with_credentials: bool) -> Iterator[None]:
     if with_credentials:
         os.environ.update({name: "testing" for name in AWS_CREDENTIALS})
     os.environ.pop("AWS_PROFILE", None)
-    os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-                      AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")  # fmt: skip
+    os.environ.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     try:
         yield
     finally:
@@ -128,8 +132,12 @@ def raising_check() -> Iterator[None]:
 
 def seed_aws(endpoint: str, seed: dict[str, Any]) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
-    client = {"endpoint_url": endpoint, "region_name": "us-east-1",
-              "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    client = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     if "password_policy" in seed:
         boto3.client("iam", **client).update_account_password_policy(**seed["password_policy"])
     s3 = boto3.client("s3", **client)
@@ -164,11 +172,19 @@ def attachments_for(case: dict[str, Any], today: date) -> list[Attachment]:
     for number, seed in enumerate((case.get("input") or {}).get("attachments", [])):
         year = today.year if seed["period"] == "this_year" else today.year - 1
         attached_at = datetime.now(UTC)
-        attachments.append(Attachment(
-            control_id=EvalControl().id, evidence_id=f"att-{number}", file=f"policy-{year}.pdf",
-            attached_by="eval", attached_at=attached_at, period_start=date(year, 1, 1), period_end=date(year, 12, 31),
-            approved_by="reviewer" if seed["approved"] else None, approved_at=attached_at if seed["approved"] else None,
-        ))  # fmt: skip
+        attachments.append(
+            Attachment(
+                control_id=EvalControl().id,
+                evidence_id=f"att-{number}",
+                file=f"policy-{year}.pdf",
+                attached_by="eval",
+                attached_at=attached_at,
+                period_start=date(year, 1, 1),
+                period_end=date(year, 12, 31),
+                approved_by="reviewer" if seed["approved"] else None,
+                approved_at=attached_at if seed["approved"] else None,
+            )
+        )
     return attachments
 
 
@@ -181,8 +197,10 @@ def judge(case: dict[str, Any], folder: Path, moto: str) -> list[Finding]:
     workspace = Workspace.at(folder / "ws")
     scope, control = Scope(config.scope), EvalControl()
     findings: list[Finding] = []
-    with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker, \
-            aws_environment(seed.get("aws_credentials", True)):  # fmt: skip
+    with (
+        EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker,
+        aws_environment(seed.get("aws_credentials", True)),
+    ):
         runner = EvidenceRunner(locker, CollectContext(config, run_id=case["name"]))
         for check_id in case["checks"]:
             items = []
@@ -243,8 +261,10 @@ def main() -> int:
     results = run_suite()
     for result in results:
         mark = "ok  " if result.matches else "MISS"
-        print(f"{mark} {result.name}: expected {result.expected_control} {result.expected_findings}, "
-              f"got {result.actual_control} {result.actual_findings}")  # fmt: skip
+        print(
+            f"{mark} {result.name}: expected {result.expected_control} {result.expected_findings}, "
+            f"got {result.actual_control} {result.actual_findings}"
+        )
         if not result.matches:
             print("       " + "\n       ".join([result.reason, *result.finding_reasons]))
     print()

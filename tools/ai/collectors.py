@@ -1,5 +1,6 @@
-"""AI governance collectors: model registries and services (SageMaker, Bedrock), model providers in use, the
-vendor register, and the files and status checks of merged pull requests. They fetch; tools/ai/checks.py judges.
+"""AI governance collectors: model registries and services (SageMaker, Bedrock, MLflow), model providers in use,
+the vendor register, the consent records reviewers approved, the files and status checks of merged pull requests,
+and the commits that landed on each local repository's branch. They fetch; tools/ai/checks.py judges.
 
 SageMaker and Bedrock collectors are per region, ``{region: data}``, like every AWS collector; a part AWS refuses
 is recorded as ``{"error": "<code>"}``. Model Monitor schedules and Bedrock guardrails are not collected: the
@@ -9,16 +10,19 @@ local AWS (moto) the tests and the demo run on does not serve them, so their rea
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from pydantic import Field
 
-from tools.aws.collectors import RegionsArgs, jsonable, per_region, read_or_error
+from tools.ai.mlflow_registry import MlflowError, MlflowRegistry
+from tools.aws.collectors import jsonable, read_or_error, regional_tool
 from tools.aws.session import ReadOnlyAws
 from tools.catalog import NoArgs, tool
 from tools.context import CollectContext
-from tools.repos.collectors import GitArgs, PullsArgs, _for_each_local_repo, _part, pulls, trimmed
+from tools.repos.collectors import GitArgs, PullsArgs, _for_each_local_repo, _part, local_repo_tool, pulls, trimmed
 from tools.repos.git import GitRepo
 from tools.repos.github import repository_path
 
@@ -31,38 +35,34 @@ PROVIDER_SIGNATURES: dict[str, tuple[str, ...]] = {
     "mistral": (r"^\s*(import|from)\s+mistralai\b", r"api\.mistral\.ai"),
 }
 MAX_PROVIDER_LINES = 500  # per repository; a larger answer is cut and says so
+MAX_BRANCH_COMMITS = 5000  # per repository and period; a longer history is cut and says so
 
 
 # -- SageMaker ---------------------------------------------------------------------------------
 
 
-@tool(
+@regional_tool(
     "aws.sagemaker.model_registry",
-    source="aws",
-    description="SageMaker model registry: every model package group and its model packages with approval status.",
-    args=RegionsArgs,
+    "SageMaker model registry: every model package group and its model packages with approval status.",
     operations=("sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages"),
 )
-def model_registry(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
-        groups = aws.paginate("sagemaker", "list_model_package_groups", region)["ModelPackageGroupSummaryList"]
-        for group in groups:
-            group["ModelPackages"] = read_or_error(
-                lambda name=group["ModelPackageGroupName"]: aws.paginate(
-                    "sagemaker", "list_model_packages", region, ModelPackageGroupName=name
-                )["ModelPackageSummaryList"]
-            )
-        return groups
-
-    return per_region(ctx, args, fetch)
+def model_registry(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+    return _each_listed(aws, region, ("list_model_package_groups", "ModelPackageGroupSummaryList"), _package_group)
 
 
-@tool(
+def _package_group(aws: ReadOnlyAws, region: str, group: dict[str, Any]) -> dict[str, Any]:
+    packages = read_or_error(
+        lambda: aws.paginate(
+            "sagemaker", "list_model_packages", region, ModelPackageGroupName=group["ModelPackageGroupName"]
+        )["ModelPackageSummaryList"]
+    )
+    return {**group, "ModelPackages": packages}
+
+
+@regional_tool(
     "aws.sagemaker.endpoints",
-    source="aws",
-    description="SageMaker endpoints with what each serves: endpoint config, production variants, models, and the "
+    "SageMaker endpoints with what each serves: endpoint config, production variants, models, and the "
     "registered model package (with its approval status) behind each model.",
-    args=RegionsArgs,
     operations=(
         "sagemaker:ListEndpoints",
         "sagemaker:DescribeEndpoint",
@@ -71,28 +71,25 @@ def model_registry(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
         "sagemaker:DescribeModelPackage",
     ),
 )
-def endpoints(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    return _each_listed(ctx, args, ("list_endpoints", "Endpoints", "EndpointName"), _endpoint)
+def endpoints(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+    return _each_listed(aws, region, ("list_endpoints", "Endpoints"), _endpoint)
 
 
 def _each_listed(
-    ctx: CollectContext,
-    args: RegionsArgs,
-    listing: tuple[str, str, str],
-    describe: Callable[[ReadOnlyAws, str, str], dict[str, Any]],
-) -> dict[str, Any]:
-    """Per region: the SageMaker resources a list operation names, each as describe(aws, region, name).
-    `listing` is (list operation, the answer's key, the summary's name field)."""
-    operation, key, name_field = listing
-
-    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
-        listed = aws.paginate("sagemaker", operation, region)[key]
-        return [describe(aws, region, summary[name_field]) for summary in listed]
-
-    return per_region(ctx, args, fetch)
+    aws: ReadOnlyAws,
+    region: str,
+    listing: tuple[str, str],
+    describe: Callable[[ReadOnlyAws, str, dict[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The SageMaker resources a list operation names in the region, each as describe(aws, region, its summary).
+    `listing` is (list operation, the answer's key)."""
+    operation, key = listing
+    listed = aws.paginate("sagemaker", operation, region)[key]
+    return [describe(aws, region, summary) for summary in listed]
 
 
-def _endpoint(aws: ReadOnlyAws, region: str, name: str) -> dict[str, Any]:
+def _endpoint(aws: ReadOnlyAws, region: str, summary: dict[str, Any]) -> dict[str, Any]:
+    name = summary["EndpointName"]
     endpoint = read_or_error(lambda: aws.call("sagemaker", "describe_endpoint", region, EndpointName=name))
     if "error" in endpoint:
         return {"EndpointName": name, **endpoint}
@@ -119,20 +116,18 @@ def _model(aws: ReadOnlyAws, region: str, name: str) -> dict[str, Any]:
     return model
 
 
-@tool(
+@regional_tool(
     "aws.sagemaker.training_jobs",
-    source="aws",
-    description="SageMaker training jobs with their input data (S3 URIs), output path, output KMS key and the "
+    "SageMaker training jobs with their input data (S3 URIs), output path, output KMS key and the "
     "default encryption of the output bucket: which data trained which model.",
-    args=RegionsArgs,
     operations=("sagemaker:ListTrainingJobs", "sagemaker:DescribeTrainingJob", "s3:GetBucketEncryption"),
 )
-def training_jobs(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    listing = ("list_training_jobs", "TrainingJobSummaries", "TrainingJobName")
-    return _each_listed(ctx, args, listing, _training_job)
+def training_jobs(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+    return _each_listed(aws, region, ("list_training_jobs", "TrainingJobSummaries"), _training_job)
 
 
-def _training_job(aws: ReadOnlyAws, region: str, name: str) -> dict[str, Any]:
+def _training_job(aws: ReadOnlyAws, region: str, summary: dict[str, Any]) -> dict[str, Any]:
+    name = summary["TrainingJobName"]
     job = read_or_error(lambda: aws.call("sagemaker", "describe_training_job", region, TrainingJobName=name))
     if "error" in job:
         return {"TrainingJobName": name, **job}
@@ -154,18 +149,16 @@ def _training_job(aws: ReadOnlyAws, region: str, name: str) -> dict[str, Any]:
         "OutputBucketEncryption",
         "RoleArn",
     )
-    return {key: job[key] for key in keep if key in job}  # fmt: skip
+    return {key: job[key] for key in keep if key in job}
 
 
 # -- Bedrock -----------------------------------------------------------------------------------
 
 
-@tool(
+@regional_tool(
     "aws.bedrock.models",
-    source="aws",
-    description="Bedrock: the model invocation logging configuration, custom models with their base model and "
+    "Bedrock: the model invocation logging configuration, custom models with their base model and "
     "training data, and model customization jobs with their training data and output.",
-    args=RegionsArgs,
     operations=(
         "bedrock:GetModelInvocationLoggingConfiguration",
         "bedrock:ListCustomModels",
@@ -174,49 +167,128 @@ def _training_job(aws: ReadOnlyAws, region: str, name: str) -> dict[str, Any]:
         "bedrock:GetModelCustomizationJob",
     ),
 )
-def bedrock_models(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    def fetch(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
-        logging = read_or_error(lambda: aws.call("bedrock", "get_model_invocation_logging_configuration", region))
-        listed = aws.paginate("bedrock", "list_custom_models", region)["modelSummaries"]
-        jobs = aws.paginate("bedrock", "list_model_customization_jobs", region)["modelCustomizationJobSummaries"]
-        return {
-            # AWS answers without "loggingConfig" when invocation logging is off.
-            "invocation_logging": logging,
-            "custom_models": [
-                read_or_error(lambda arn=model["modelArn"]: aws.call("bedrock", "get_custom_model", region,
-                                                                      modelIdentifier=arn))
-                for model in listed
-            ],
-            "customization_jobs": [
-                read_or_error(lambda arn=job["jobArn"]: aws.call("bedrock", "get_model_customization_job", region,
-                                                                  jobIdentifier=arn))
-                for job in jobs
-            ],
-        }  # fmt: skip
+def bedrock_models(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
+    logging = read_or_error(lambda: aws.call("bedrock", "get_model_invocation_logging_configuration", region))
+    listed = aws.paginate("bedrock", "list_custom_models", region)["modelSummaries"]
+    jobs = aws.paginate("bedrock", "list_model_customization_jobs", region)["modelCustomizationJobSummaries"]
+    return {
+        # AWS answers without "loggingConfig" when invocation logging is off.
+        "invocation_logging": logging,
+        "custom_models": [
+            read_or_error(
+                lambda arn=model["modelArn"]: aws.call("bedrock", "get_custom_model", region, modelIdentifier=arn)
+            )
+            for model in listed
+        ],
+        # By name: AWS takes a job's name or ARN, the local AWS (moto) only its name.
+        "customization_jobs": [
+            read_or_error(
+                lambda name=job["jobName"]: aws.call(
+                    "bedrock", "get_model_customization_job", region, jobIdentifier=name
+                )
+            )
+            for job in jobs
+        ],
+    }
 
-    return per_region(ctx, args, fetch)
+
+# -- MLflow ------------------------------------------------------------------------------------
+
+
+@tool(
+    "mlflow.model_registry",
+    source="mlflow",
+    description="MLflow model registry ([ai.mlflow]): registered models with their aliases and tags, every version "
+    "with its stage, tags and source, and the run behind each version with its tags and dataset inputs.",
+    operations=(
+        "GET /api/2.0/mlflow/registered-models/search",
+        "GET /api/2.0/mlflow/model-versions/search",
+        "GET /api/2.0/mlflow/runs/get",
+    ),
+)
+def mlflow_registry(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
+    config = ctx.config.ai.mlflow
+    # The rules in force when the registry was read: the checks judge against these.
+    rules = {
+        **config.model_dump(include={"production_aliases", "approval_tag", "consent_tag"}),
+        "customer_data": ctx.config.ai.customer_data,
+    }
+    if config.tracking_uri is None:
+        return {"tracking_uri": None, "rules": rules, "models": []}
+    registry = MlflowRegistry.from_config(config)
+    try:
+        models = registry.paginate("/registered-models/search", "registered_models")
+        return {
+            "tracking_uri": registry.tracking_uri,
+            "rules": rules,
+            "models": [_registered_model(registry, model) for model in models],
+        }
+    except MlflowError as error:
+        return {"tracking_uri": registry.tracking_uri, "rules": rules, "error": str(error)}
+    finally:
+        registry.close()
+
+
+def _registered_model(registry: MlflowRegistry, model: dict[str, Any]) -> dict[str, Any]:
+    name = model["name"]
+    quoted = f'"{name}"' if "'" in name else f"'{name}'"  # MLflow's filter takes either quote
+    versions = _part(
+        lambda: registry.paginate("/model-versions/search", "model_versions", {"filter": f"name={quoted}"}),
+        refused=MlflowError,
+    )
+    runs: dict[str, Any] = {}  # one read per run, however many versions it made
+    for version in versions if isinstance(versions, list) else []:
+        run_id = version.get("run_id")
+        if run_id and run_id not in runs:
+            runs[run_id] = _part(lambda run_id=run_id: _run(registry, run_id), refused=MlflowError)
+        version["tags"] = _tag_map(version.get("tags"))
+        version["run"] = runs.get(run_id) if run_id else None
+    return {
+        "name": name,
+        "tags": _tag_map(model.get("tags")),
+        "aliases": {entry["alias"]: str(entry["version"]) for entry in model.get("aliases", [])},
+        "versions": versions,
+    }
+
+
+def _run(registry: MlflowRegistry, run_id: str) -> dict[str, Any]:
+    run = registry.get("/runs/get", {"run_id": run_id})["run"]
+    info = run.get("info", {})
+    return {
+        "run_id": run_id,
+        "experiment_id": info.get("experiment_id"),
+        "status": info.get("status"),
+        "user_id": info.get("user_id"),
+        "tags": _tag_map((run.get("data") or {}).get("tags")),
+        "datasets": [
+            {**entry.get("dataset", {}), "tags": _tag_map(entry.get("tags"))}
+            for entry in (run.get("inputs") or {}).get("dataset_inputs", [])
+        ],
+    }
+
+
+def _tag_map(tags: list[dict[str, Any]] | None) -> dict[str, str]:
+    """MLflow's [{"key": k, "value": v}] as {k: v}."""
+    return {tag["key"]: tag.get("value", "") for tag in tags or []}
 
 
 # -- model providers ---------------------------------------------------------------------------
 
 
-@tool(
+PROVIDER_PATTERNS = [pattern for signatures in PROVIDER_SIGNATURES.values() for pattern in signatures]
+
+
+@local_repo_tool(
     "git.ai_provider_usage",
-    source="git",
-    description="Lines in each local repository's HEAD tree that import a model provider's SDK (openai, "
+    "Lines in each local repository's HEAD tree that import a model provider's SDK (openai, "
     "anthropic, ...) or name its API host: which model providers the code uses.",
     args=GitArgs,
     operations=("git grep",),
 )
-def provider_usage(ctx: CollectContext, args: GitArgs) -> dict[str, Any]:
-    patterns = [pattern for signatures in PROVIDER_SIGNATURES.values() for pattern in signatures]
-
-    def read(repo: GitRepo) -> dict[str, Any]:
-        found = repo.grep(patterns)
-        lines = [{"path": path, "line": number, "text": text[:300]} for path, number, text in found]
-        return {"head": repo.head(), "lines": lines[:MAX_PROVIDER_LINES], "truncated": len(lines) > MAX_PROVIDER_LINES}
-
-    return _for_each_local_repo(ctx, args, read)
+def provider_usage(args: GitArgs, repo: GitRepo) -> dict[str, Any]:
+    found = repo.grep(PROVIDER_PATTERNS)
+    lines = [{"path": path, "line": number, "text": text[:300]} for path, number, text in found]
+    return {"head": repo.head(), "lines": lines[:MAX_PROVIDER_LINES], "truncated": len(lines) > MAX_PROVIDER_LINES}
 
 
 @tool(
@@ -239,6 +311,32 @@ def vendor_register(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
     return jsonable({"path": str(path), "vendors": document})
 
 
+# -- consent to train on customer data ---------------------------------------------------------
+
+CONSENT_CONTROL = "AI-06"  # Customer data excluded from training without consent: its attachments are the records
+
+
+class ConsentArgs(NoArgs):
+    control: str = Field(
+        default=CONSENT_CONTROL, description="The control whose approved attachments are the consent records"
+    )
+
+
+@tool(
+    "ai.consent_records",
+    source="manual",
+    description="Consent records for training on customer data: the files reviewers attached to a control "
+    "(default AI-06) and approved, each with the period it covers, and the [ai] customer_data locations in force.",
+    args=ConsentArgs,
+    operations=("read the review log",),
+)
+def consent_records(ctx: CollectContext, args: ConsentArgs) -> dict[str, Any]:
+    found = {"control": args.control, "customer_data": list(ctx.config.ai.customer_data)}
+    if ctx.approved_attachments is None:
+        return {**found, "error": "no review log was read for this collection"}
+    return {**found, "attachments": ctx.approved_attachments(args.control)}
+
+
 # -- changes to AI assets ----------------------------------------------------------------------
 
 
@@ -257,8 +355,7 @@ def vendor_register(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
 )
 def pull_changes(ctx: CollectContext, args: PullsArgs) -> dict[str, Any]:
     merged = pulls(ctx, args)
-    # The tier rules in force when the changes were read ([ai.change_tiers]): the check judges against these.
-    tiers = {name: tier.model_dump() for name, tier in ctx.config.ai.change_tiers.items()}
+    tiers = _tiers_in_force(ctx)
     for entry in merged["repos"]:
         entry["tiers"] = tiers
         for pull in entry.get("pulls", []):
@@ -269,11 +366,53 @@ def pull_changes(ctx: CollectContext, args: PullsArgs) -> dict[str, Any]:
     return merged
 
 
+class BranchChangesArgs(GitArgs):
+    since: datetime | None = Field(
+        default=None,
+        description="Earliest commit date; default: 90 days ago, as github.pull_changes reads merged pull requests",
+    )
+    limit: int = Field(default=MAX_BRANCH_COMMITS, ge=1, le=MAX_BRANCH_COMMITS)
+
+
+@tool(
+    "git.branch_changes",
+    source="git",
+    description="Commits that landed on each local repository's checked-out (default) branch since a date "
+    "(default: the last 90 days), first-parent line, each with the files it changed: compared with the merge "
+    "commits of merged pull requests to find changes pushed directly.",
+    args=BranchChangesArgs,
+    operations=("git log",),
+)
+def branch_changes(ctx: CollectContext, args: BranchChangesArgs) -> dict[str, Any]:
+    since = args.since or datetime.now(UTC) - timedelta(days=90)
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+
+    def read(repo: GitRepo) -> dict[str, Any]:
+        changes = repo.first_parent_changes(since.isoformat(), args.limit + 1)
+        return {
+            "branch": repo.branch(),
+            "head": repo.head(),
+            "since": since.isoformat(),
+            "commits": changes[: args.limit],
+            "truncated": len(changes) > args.limit,
+        }
+
+    found = _for_each_local_repo(ctx, args, read)
+    return {**found, "tiers": _tiers_in_force(ctx)}
+
+
+def _tiers_in_force(ctx: CollectContext) -> dict[str, Any]:
+    """The [ai.change_tiers] rules in force when the changes were read: the checks judge against these."""
+    return {name: tier.model_dump() for name, tier in ctx.config.ai.change_tiers.items()}
+
+
 def _check_runs(ctx: CollectContext, repo: str, sha: str | None) -> Any:
     if not sha:
         return {"error": "the pull request has no head commit"}
     answer = _part(lambda: ctx.github.get(repository_path(repo, "commits", sha, "check-runs"), {"per_page": 100}))
     if "error" in answer:  # GitHub refused: {"error", "http_status"}
         return answer
-    return [trimmed({key: run.get(key) for key in ("name", "status", "conclusion", "completed_at")})
-            for run in answer.get("check_runs", [])]  # fmt: skip
+    return [
+        trimmed({key: run.get(key) for key in ("name", "status", "conclusion", "completed_at")})
+        for run in answer.get("check_runs", [])
+    ]

@@ -29,6 +29,7 @@ from tools.checks_common import (
     unreadable,
 )
 from tools.findings import Finding, Severity, Status
+from tools.logs.queries import CIS_IAM_POLICY_CHANGE_EVENTS
 
 MAX_ACCESS_KEY_AGE_DAYS = 90
 MAX_UNUSED_CREDENTIAL_DAYS = 45
@@ -516,8 +517,11 @@ def _inline_admin(check_id: str, items: list[StoredEvidence]) -> Iterator[Findin
             with_policies += 1
             documents = {policy["PolicyName"]: policy["Document"] for policy in policies}
             unread = {policy: problem for policy, document in documents.items() if (problem := read_error(document))}
-            admin = sorted(policy for policy, document in documents.items()
-                           if policy not in unread and _grants_full_admin(document))  # fmt: skip
+            admin = sorted(
+                policy
+                for policy, document in documents.items()
+                if policy not in unread and _grants_full_admin(document)
+            )
             if unread and not admin:  # a policy that allows everything fails the holder, read or not the rest
                 policy, problem = next(iter(unread.items()))
                 yield unreadable(check_id, arn, problem, [item.id], f"Inline policy {policy} of {kind} {name}", **names)
@@ -527,8 +531,16 @@ def _inline_admin(check_id: str, items: list[StoredEvidence]) -> Iterator[Findin
                 if admin
                 else f"None of the {len(policies)} inline policies of {kind} {name} grants full administrator rights."
             )
-            yield finding(check_id, passed_if(not admin), arn, reason, [item.id], **names,
-                          inline_policies=len(policies), full_admin_policies=", ".join(admin) or None)  # fmt: skip
+            yield finding(
+                check_id,
+                passed_if(not admin),
+                arn,
+                reason,
+                [item.id],
+                **names,
+                inline_policies=len(policies),
+                full_admin_policies=", ".join(admin) or None,
+            )
         if not with_policies:
             reason = f"None of the {len(item.data)} users, roles and groups has an inline policy."
             yield from nothing_to_judge(check_id, item.tool, reason, [item.id])
@@ -728,11 +740,21 @@ PUBLIC_ACL_GROUPS = {
 RESTRICTING_CONDITION_KEYS = frozenset(
     key.lower()
     for key in (
-        "aws:SourceIp", "aws:SourceVpc", "aws:SourceVpce", "aws:SourceArn", "aws:SourceAccount", "aws:SourceOwner",
-        "aws:PrincipalAccount", "aws:PrincipalArn", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:userid",
-        "s3:DataAccessPointAccount", "s3:DataAccessPointArn",
+        "aws:SourceIp",
+        "aws:SourceVpc",
+        "aws:SourceVpce",
+        "aws:SourceArn",
+        "aws:SourceAccount",
+        "aws:SourceOwner",
+        "aws:PrincipalAccount",
+        "aws:PrincipalArn",
+        "aws:PrincipalOrgID",
+        "aws:PrincipalOrgPaths",
+        "aws:userid",
+        "s3:DataAccessPointAccount",
+        "s3:DataAccessPointArn",
     )
-)  # fmt: skip
+)
 
 
 def _restricts(condition: Any) -> bool:
@@ -769,9 +791,11 @@ def _public_grants(acl: dict[str, Any]) -> list[str]:
 
 
 @aws_check(
-    "aws.s3.bucket_public", "No bucket is public through its policy or its ACL",
-    ("aws.s3.buckets", "aws.s3.account_public_access_block"), severity=Severity.CRITICAL,
-)  # fmt: skip
+    "aws.s3.bucket_public",
+    "No bucket is public through its policy or its ACL",
+    ("aws.s3.buckets", "aws.s3.account_public_access_block"),
+    severity=Severity.CRITICAL,
+)
 def s3_bucket_public(check_id: str, buckets: list[StoredEvidence], accounts: list[StoredEvidence]) -> Iterable[Finding]:
     account_block = accounts[0].data.get("configuration")
 
@@ -796,8 +820,9 @@ def s3_bucket_public(check_id: str, buckets: list[StoredEvidence], accounts: lis
         if grants:
             opened.append(("IgnorePublicAcls", f"its ACL grants {', '.join(grants)}"))
         open_ways = [what for setting, what in opened if not blocked(setting)]
-        overridden = [f"{what}, but Block Public Access ({setting}) overrides it" for setting, what in opened
-                      if blocked(setting)]  # fmt: skip
+        overridden = [
+            f"{what}, but Block Public Access ({setting}) overrides it" for setting, what in opened if blocked(setting)
+        ]
         unread = {whose: problem for whose, block in blocks.items() if (problem := read_error(block, absent=NO_BLOCK))}
         if open_ways and unread:  # a block that could not be read may be the one that overrides it
             whose, problem = next(iter(unread.items()))
@@ -816,7 +841,7 @@ def s3_bucket_public(check_id: str, buckets: list[StoredEvidence], accounts: lis
             "policy_status_public": aws_finds_public,
             "public_acl_grants": ", ".join(grants) or None,
         }
-        return not open_ways, reason, facts  # fmt: skip
+        return not open_ways, reason, facts
 
     return BUCKETS.judged(check_id, buckets, judge, "Policy", "NoSuchBucketPolicy", cited=(accounts[0].id,))
 
@@ -1008,20 +1033,9 @@ DATABASES.check(
 
 # -- CloudWatch alarms on CloudTrail metric filters (CIS 4.x) --------------------------------
 
-# Event names or fields a metric filter pattern must mention to cover the activity.
+# Event names or fields a metric filter pattern must mention to cover the activity (IAM policy changes: CIS 4.4's
+# event names, shared with the log checks).
 ROOT_USAGE_MARKERS = ('userIdentity.type = "Root"',)
-IAM_CHANGE_MARKERS = (
-    "DeleteGroupPolicy",
-    "DeleteRolePolicy",
-    "DeleteUserPolicy",
-    "PutGroupPolicy",
-    "PutRolePolicy",
-    "PutUserPolicy",
-    "CreatePolicy",
-    "DeletePolicy",
-    "AttachUserPolicy",
-    "DetachUserPolicy",
-)
 CLOUDTRAIL_CHANGE_MARKERS = ("CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging")
 
 
@@ -1103,7 +1117,7 @@ _alarm_check(
     "aws.cloudwatch.iam_change_alarm",
     "An alarm fires on IAM policy changes",
     "IAM policy changes",
-    IAM_CHANGE_MARKERS,
+    CIS_IAM_POLICY_CHANGE_EVENTS,
     severity=Severity.MEDIUM,
 )
 _alarm_check(
@@ -1188,8 +1202,8 @@ def backup_plan_retention(plan: dict[str, Any]) -> Verdict:
     kept = [(rule.get("Lifecycle") or {}).get("DeleteAfterDays") for rule in plan.get("Rules", [])]
     shortest = min((days for days in kept if days is not None), default=None)
     reason = (
-        f"Backup plan {plan['BackupPlanName']} keeps recovery points for at least {shortest} days; "
-        f"{MIN_BACKUP_RETENTION_DAYS} is required."
+        f"Backup plan {plan['BackupPlanName']} keeps recovery points for {shortest} days under its shortest rule; "
+        f"at least {MIN_BACKUP_RETENTION_DAYS} are required."
         if shortest is not None
         else f"Backup plan {plan['BackupPlanName']} keeps recovery points without an expiry."
     )

@@ -65,6 +65,23 @@ def per_region(ctx: CollectContext, args: RegionsArgs, fetch: Callable[[ReadOnly
     return jsonable(dict(zip(regions, results, strict=True)))
 
 
+RegionFetch = Callable[[ReadOnlyAws, str], Any]
+
+
+def regional_tool(name: str, description: str, operations: tuple[str, ...]) -> Callable[[RegionFetch], RegionFetch]:
+    """Register the decorated `fetch(aws, region)` as the AWS collector `name`, which runs it in each region
+    (per_region) and takes RegionsArgs."""
+
+    def register(fetch: RegionFetch) -> RegionFetch:
+        @tool(name, source="aws", description=description, args=RegionsArgs, operations=operations)
+        def collect(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
+            return per_region(ctx, args, fetch)
+
+        return fetch
+
+    return register
+
+
 # -- IAM --------------------------------------------------------------------------------------
 
 
@@ -186,7 +203,8 @@ WATCHED_AWS_POLICIES = {
 @tool(
     "aws.iam.policies",
     source="aws",
-    description="Customer-managed IAM policies with their default version document, and who holds AdministratorAccess and AWSSupportAccess.",
+    description="Customer-managed IAM policies with their default version document, and who holds "
+    "AdministratorAccess and AWSSupportAccess.",
     operations=("iam:ListPolicies", "iam:GetPolicyVersion", "iam:ListEntitiesForPolicy"),
 )
 def policies(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
@@ -246,11 +264,17 @@ INLINE_POLICY_HOLDERS = {
     source="aws",
     description="The inline policy documents embedded in IAM users, roles and groups.",
     operations=(
-        "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
-        "iam:ListUserPolicies", "iam:ListRolePolicies", "iam:ListGroupPolicies",
-        "iam:GetUserPolicy", "iam:GetRolePolicy", "iam:GetGroupPolicy",
+        "iam:ListUsers",
+        "iam:ListRoles",
+        "iam:ListGroups",
+        "iam:ListUserPolicies",
+        "iam:ListRolePolicies",
+        "iam:ListGroupPolicies",
+        "iam:GetUserPolicy",
+        "iam:GetRolePolicy",
+        "iam:GetGroupPolicy",
     ),
-)  # fmt: skip
+)
 def inline_policies(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
     """One entry per user, role and group: {Kind, Name, Arn, Policies: [{PolicyName, Document}]}."""
     aws = ctx.aws
@@ -280,28 +304,21 @@ def inline_policies(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
 # -- CloudTrail -------------------------------------------------------------------------------
 
 
-@tool(
+@regional_tool(
     "aws.cloudtrail.trails",
-    source="aws",
-    description="CloudTrail trails per region with logging status and event selectors.",
-    args=RegionsArgs,
+    "CloudTrail trails per region with logging status and event selectors.",
     operations=("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
 )
-def cloudtrail_trails(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
-        # Shadow trails are left out: a multi-region trail is read once, in its home region.
-        trails = aws.call("cloudtrail", "describe_trails", region, includeShadowTrails=False)["trailList"]
-        for trail in trails:
-            arn = trail["TrailARN"]
-            trail["Status"] = read_or_error(
-                lambda arn=arn: aws.call("cloudtrail", "get_trail_status", region, Name=arn)
-            )
-            trail["EventSelectors"] = read_or_error(
-                lambda arn=arn: aws.call("cloudtrail", "get_event_selectors", region, TrailName=arn)
-            )
-        return trails
-
-    return per_region(ctx, args, fetch)
+def cloudtrail_trails(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+    # Shadow trails are left out: a multi-region trail is read once, in its home region.
+    trails = aws.call("cloudtrail", "describe_trails", region, includeShadowTrails=False)["trailList"]
+    for trail in trails:
+        arn = trail["TrailARN"]
+        trail["Status"] = read_or_error(lambda arn=arn: aws.call("cloudtrail", "get_trail_status", region, Name=arn))
+        trail["EventSelectors"] = read_or_error(
+            lambda arn=arn: aws.call("cloudtrail", "get_event_selectors", region, TrailName=arn)
+        )
+    return trails
 
 
 # -- S3 ---------------------------------------------------------------------------------------
@@ -378,46 +395,40 @@ def s3_buckets(ctx: CollectContext, args: NoArgs) -> list[dict[str, Any]]:
 # -- KMS --------------------------------------------------------------------------------------
 
 
-@tool(
+@regional_tool(
     "aws.kms.keys",
-    source="aws",
-    description="KMS keys per region with metadata, aliases, rotation status and tags.",
-    args=RegionsArgs,
+    "KMS keys per region with metadata, aliases, rotation status and tags.",
     operations=(
         "kms:ListKeys",
         "kms:ListAliases",
         "kms:DescribeKey",
         "kms:GetKeyRotationStatus",
         "kms:ListResourceTags",
-    ),  # fmt: skip
+    ),
 )
-def kms_keys(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
-        aliases = aws.paginate("kms", "list_aliases", region)["Aliases"]
+def kms_keys(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+    aliases = aws.paginate("kms", "list_aliases", region)["Aliases"]
 
-        def details(key: dict[str, Any]) -> dict[str, Any]:
-            key_id = key["KeyId"]
-            metadata = aws.call("kms", "describe_key", region, KeyId=key_id)["KeyMetadata"]
-            return {
-                "KeyMetadata": metadata,
-                "Aliases": [alias["AliasName"] for alias in aliases if alias.get("TargetKeyId") == key_id],
-                # Rotation applies only to symmetric customer-managed keys; AWS answers an error otherwise.
-                "Rotation": read_or_error(lambda: aws.call("kms", "get_key_rotation_status", region, KeyId=key_id)),
-                "Tags": read_or_error(lambda: aws.paginate("kms", "list_resource_tags", region, KeyId=key_id)["Tags"]),
-            }
+    def details(key: dict[str, Any]) -> dict[str, Any]:
+        key_id = key["KeyId"]
+        metadata = aws.call("kms", "describe_key", region, KeyId=key_id)["KeyMetadata"]
+        return {
+            "KeyMetadata": metadata,
+            "Aliases": [alias["AliasName"] for alias in aliases if alias.get("TargetKeyId") == key_id],
+            # Rotation applies only to symmetric customer-managed keys; AWS answers an error otherwise.
+            "Rotation": read_or_error(lambda: aws.call("kms", "get_key_rotation_status", region, KeyId=key_id)),
+            "Tags": read_or_error(lambda: aws.paginate("kms", "list_resource_tags", region, KeyId=key_id)["Tags"]),
+        }
 
-        return aws.map(details, aws.paginate("kms", "list_keys", region)["Keys"])
-
-    return per_region(ctx, args, fetch)
+    return aws.map(details, aws.paginate("kms", "list_keys", region)["Keys"])
 
 
 def _regional_list(name: str, description: str, operation: str, method: str, key: str) -> None:
     """Register a collector that reads one paginated list operation ("service:Operation") in each region."""
     service = operation.split(":")[0]
-
-    @tool(name, source="aws", description=description, args=RegionsArgs, operations=(operation,))
-    def collect(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-        return per_region(ctx, args, lambda aws, region: aws.paginate(service, method, region)[key])
+    regional_tool(name, description, operations=(operation,))(
+        lambda aws, region: aws.paginate(service, method, region)[key]
+    )
 
 
 # -- EC2 --------------------------------------------------------------------------------------
@@ -432,15 +443,13 @@ _regional_list(
 )
 
 
-@tool(
+@regional_tool(
     "aws.ec2.ebs_encryption_by_default",
-    source="aws",
-    description="Whether new EBS volumes are encrypted by default, per region.",
-    args=RegionsArgs,
+    "Whether new EBS volumes are encrypted by default, per region.",
     operations=("ec2:GetEbsEncryptionByDefault",),
 )
-def ec2_ebs_encryption_by_default(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    return per_region(ctx, args, lambda aws, region: aws.call("ec2", "get_ebs_encryption_by_default", region))
+def ec2_ebs_encryption_by_default(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
+    return aws.call("ec2", "get_ebs_encryption_by_default", region)
 
 
 _regional_list(
@@ -452,21 +461,16 @@ _regional_list(
 )
 
 
-@tool(
+@regional_tool(
     "aws.ec2.vpcs",
-    source="aws",
-    description="VPCs per region and the flow logs attached to resources there.",
-    args=RegionsArgs,
+    "VPCs per region and the flow logs attached to resources there.",
     operations=("ec2:DescribeVpcs", "ec2:DescribeFlowLogs"),
 )
-def ec2_vpcs(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    def fetch(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
-        return {
-            "Vpcs": aws.paginate("ec2", "describe_vpcs", region)["Vpcs"],
-            "FlowLogs": aws.paginate("ec2", "describe_flow_logs", region)["FlowLogs"],
-        }
-
-    return per_region(ctx, args, fetch)
+def ec2_vpcs(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
+    return {
+        "Vpcs": aws.paginate("ec2", "describe_vpcs", region)["Vpcs"],
+        "FlowLogs": aws.paginate("ec2", "describe_flow_logs", region)["FlowLogs"],
+    }
 
 
 # -- RDS, CloudWatch, Config, GuardDuty, Backup ------------------------------------------------
@@ -499,61 +503,44 @@ _regional_list(
 )
 
 
-@tool(
+@regional_tool(
     "aws.config.recorders",
-    source="aws",
-    description="AWS Config configuration recorders and their recording status, per region.",
-    args=RegionsArgs,
+    "AWS Config configuration recorders and their recording status, per region.",
     operations=("config:DescribeConfigurationRecorders", "config:DescribeConfigurationRecorderStatus"),
 )
-def config_recorders(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    def fetch(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
-        return {
-            "Recorders": aws.call("config", "describe_configuration_recorders", region)["ConfigurationRecorders"],
-            "Status": aws.call("config", "describe_configuration_recorder_status", region)[
-                "ConfigurationRecordersStatus"
-            ],
-        }
-
-    return per_region(ctx, args, fetch)
+def config_recorders(aws: ReadOnlyAws, region: str) -> dict[str, Any]:
+    return {
+        "Recorders": aws.call("config", "describe_configuration_recorders", region)["ConfigurationRecorders"],
+        "Status": aws.call("config", "describe_configuration_recorder_status", region)["ConfigurationRecordersStatus"],
+    }
 
 
-@tool(
+@regional_tool(
     "aws.guardduty.detectors",
-    source="aws",
-    description="GuardDuty detectors and their status, per region.",
-    args=RegionsArgs,
+    "GuardDuty detectors and their status, per region.",
     operations=("guardduty:ListDetectors", "guardduty:GetDetector"),
 )
-def guardduty_detectors(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
-        detector_ids = aws.paginate("guardduty", "list_detectors", region)["DetectorIds"]
-        return [
-            {"DetectorId": detector_id, **aws.call("guardduty", "get_detector", region, DetectorId=detector_id)}
-            for detector_id in detector_ids
-        ]
-
-    return per_region(ctx, args, fetch)
+def guardduty_detectors(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+    detector_ids = aws.paginate("guardduty", "list_detectors", region)["DetectorIds"]
+    return [
+        {"DetectorId": detector_id, **aws.call("guardduty", "get_detector", region, DetectorId=detector_id)}
+        for detector_id in detector_ids
+    ]
 
 
-@tool(
+@regional_tool(
     "aws.backup.plans",
-    source="aws",
-    description="AWS Backup plans with their rules (schedule, lifecycle), per region.",
-    args=RegionsArgs,
+    "AWS Backup plans with their rules (schedule, lifecycle), per region.",
     operations=("backup:ListBackupPlans", "backup:GetBackupPlan"),
 )
-def backup_plans(ctx: CollectContext, args: RegionsArgs) -> dict[str, Any]:
-    def fetch(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
-        plans = aws.paginate("backup", "list_backup_plans", region)["BackupPlansList"]
-        return [
-            {
-                **plan,
-                "Rules": aws.call("backup", "get_backup_plan", region, BackupPlanId=plan["BackupPlanId"])["BackupPlan"][
-                    "Rules"
-                ],
-            }
-            for plan in plans
-        ]
-
-    return per_region(ctx, args, fetch)
+def backup_plans(aws: ReadOnlyAws, region: str) -> list[dict[str, Any]]:
+    plans = aws.paginate("backup", "list_backup_plans", region)["BackupPlansList"]
+    return [
+        {
+            **plan,
+            "Rules": aws.call("backup", "get_backup_plan", region, BackupPlanId=plan["BackupPlanId"])["BackupPlan"][
+                "Rules"
+            ],
+        }
+        for plan in plans
+    ]

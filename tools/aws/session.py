@@ -10,7 +10,9 @@ answered from the run's cache.
 from __future__ import annotations
 
 import copy
+import functools
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +20,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -32,6 +36,32 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+# Reads of the organization itself, allowed only when [aws.organization] is configured.
+ORGANIZATION_READS = frozenset({"organizations:ListAccounts"})
+
+
+# Reads of a trail's own log files (tools/logs/s3.py), allowed only on the S3 bucket of a trail that
+# cloudtrail:DescribeTrails returned to this session: never any other bucket.
+TRAIL_LOG_READS = frozenset({"ListObjectsV2", "GetObject"})
+
+
+# One botocore loader per data path for the whole process: see parse_service_models_once.
+_shared_loader = functools.cache(botocore.loaders.create_loader)
+
+
+def parse_service_models_once() -> None:
+    """Make every botocore session in this process share one loader (per data path), so each service model's JSON
+    is parsed once per process.
+
+    botocore gives each Session its own loader, and every boto3 Session is a new one: the collectors' session, the
+    demo's seeder and moto's server (which makes sessions per backend) parsed EC2's 4 MB model seven times in one
+    demo run. Sharing is safe for the same reason botocore already shares a loader between all clients of a
+    session: what it loads is read, never changed. (boto3 appends its data directory to the loader's search
+    paths on every Session; repeats change no lookup, the first match wins.) Idempotent.
+    """
+    botocore.session.create_loader = _shared_loader
+
+
 class ReadOnlyViolation(Exception):
     """An attempt to call an AWS operation that no collector declares."""
 
@@ -39,14 +69,26 @@ class ReadOnlyViolation(Exception):
 class ReadOnlyAws:
     """Read-only AWS clients, a per-run call cache and call counters."""
 
-    def __init__(self, config: AwsConfig) -> None:
+    def __init__(self, config: AwsConfig, *, credentials: dict[str, str] | None = None) -> None:
+        """`credentials` (an sts:AssumeRole answer's Credentials) sign in to one member account instead of the
+        configured profile or chain (tools/aws/accounts.py)."""
         self.config = config
         self.regions = list(config.regions)
         # Config wins over the environment; boto3 reads AWS_ENDPOINT_URL itself otherwise.
         self.endpoint_url = config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        self._session = boto3.session.Session(profile_name=config.profile)
+        parse_service_models_once()
+        if credentials is None:
+            self._session = boto3.session.Session(profile_name=config.profile)
+        else:
+            self._session = boto3.session.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
         # "service:Operation" names; every other operation is refused before a request is built.
         self.allowed_operations = allowed_aws_operations()
+        if config.organization is not None:
+            self.allowed_operations |= ORGANIZATION_READS
         self._client_config = Config(
             retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=max(10, config.max_workers * 2),
@@ -59,6 +101,7 @@ class ReadOnlyAws:
         self.calls_made = 0  # requests that left the process
         self.calls_requested = 0  # reads asked for by collectors, cache hits included
         self.operations_sent: list[str] = []  # "service:Operation" per request, for provenance
+        self.trail_buckets: set[str] = set()  # the S3 buckets of the trails DescribeTrails returned
 
     # -- clients -----------------------------------------------------------------------------
 
@@ -79,18 +122,40 @@ class ReadOnlyAws:
                 # clients (sts:AssumeRole for a role profile, sso:GetRoleCredentials) must still sign us in.
                 client.meta.events.register("before-parameter-build", self._refuse_undeclared)
                 client.meta.events.register("before-call", self._count_request)
+                if service == "cloudtrail":
+                    client.meta.events.register("after-call.cloudtrail.DescribeTrails", self._note_trail_buckets)
                 if service == "s3control" and self.endpoint_url:
                     serve_s3control_from_endpoint(client, self.endpoint_url)
                 self._clients[key] = client
             return self._clients[key]
 
-    def permits(self, service: str, operation: str) -> bool:
-        """The guard's decision: only an operation a collector declares (e.g. "iam", "ListUsers") is sent."""
+    def permits(self, service: str, operation: str, params: dict[str, Any] | None = None) -> bool:
+        """The guard's decision: only an operation a collector declares (e.g. "iam", "ListUsers") is sent, and
+        sts:AssumeRole only into the configured organization role (the role itself grants reads only)."""
+        if (service, operation) == ("sts", "AssumeRole"):
+            return self.may_assume(str((params or {}).get("RoleArn", "")))
+        if service == "s3" and operation in TRAIL_LOG_READS:
+            with self._lock:
+                on_trail_bucket = (params or {}).get("Bucket") in self.trail_buckets
+            return on_trail_bucket and f"{service}:{operation}" in self.allowed_operations
         return f"{service}:{operation}" in self.allowed_operations
 
-    def _refuse_undeclared(self, model: Any, **_: Any) -> None:
+    def _note_trail_buckets(self, parsed: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            self.trail_buckets |= {
+                trail["S3BucketName"] for trail in parsed.get("trailList", []) if trail.get("S3BucketName")
+            }
+
+    def may_assume(self, role_arn: str) -> bool:
+        """Whether role_arn is the configured [aws.organization] role_name in some account."""
+        organization = self.config.organization
+        return organization is not None and bool(
+            re.fullmatch(rf"arn:aws[a-z-]*:iam::\d{{12}}:role/{re.escape(organization.role_name)}", role_arn)
+        )
+
+    def _refuse_undeclared(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         service = model.service_model.service_name
-        if not self.permits(service, model.name):
+        if not self.permits(service, model.name, params):
             raise ReadOnlyViolation(
                 f"{service}:{model.name} is not an operation any collector declares; "
                 "agentic-auditor sends only the reads its collectors declare"

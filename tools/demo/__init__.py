@@ -3,7 +3,7 @@
     with DemoCompany(tmp_path) as demo:
         config = load_config(demo.config_path)
 
-Moto keeps its state in memory (per process), so each DemoCompany starts a server, empties it and seeds it again.
+Each DemoCompany runs its own moto server, seeded afresh, in a child process (tools.demo.server.SeededMotoProcess).
 What each check should find on the demo is in tools/demo/expected/*.yaml (see tools.demo.expected).
 """
 
@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
-from tools.demo.aws import DEMO_REGIONS, seed_acme_ai
+from tools.demo.aws import DEMO_REGIONS
 from tools.demo.github import ACME_REPO, GithubApiServer, acme_routes
 from tools.demo.logs import write_demo_logs
-from tools.demo.repo import create_demo_repo
-from tools.demo.server import MotoAdmin, MotoServer
+from tools.demo.mlflow import MlflowDemoServer, mlflow_skipped, start_acme_registry
+from tools.demo.repo import create_demo_repo, squash_merges
+from tools.demo.server import SeededMotoProcess, StartedOnEnter
 from tools.demo.vendors import write_vendor_register
 
 DEMO_COMPANY_NAME = "Acme AI"
+CUSTOMER_DATA = ["s3://acme-customer-*"]  # where Acme AI keeps customer data ([ai] customer_data)
 
 
 @dataclass(frozen=True)
@@ -34,50 +35,65 @@ class DemoEnvironment:
     logs_dir: Path
     log_files: list[Path] = field(default_factory=list)
     regions: list[str] = field(default_factory=lambda: list(DEMO_REGIONS))
+    mlflow_uri: str | None = None  # the demo's MLflow tracking server, when it runs
+    mlflow_skipped: str | None = None  # why it does not run
 
 
-class DemoCompany:
-    """Starts and seeds everything the demo needs under `root`; stop() shuts its servers down."""
+class DemoCompany(StartedOnEnter[DemoEnvironment]):
+    """Starts and seeds everything the demo needs under `root`; stop() shuts its servers down. With `mlflow`
+    (and the mlflow package installed) it also runs an MLflow registry, which takes half a minute or more."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, mlflow: bool = False) -> None:
         self.root = Path(root)
-        self._server = MotoServer()
+        self._moto = SeededMotoProcess()
         self._github: GithubApiServer | None = None
+        self.mlflow_skipped = mlflow_skipped(mlflow)
+        self._mlflow = MlflowDemoServer(self.root / "mlflow") if self.mlflow_skipped is None else None
+
+    def launch(self) -> None:
+        """Start seeding the demo's AWS in its own process now, to do other work before start() (which waits)."""
+        self._moto.launch()
 
     def start(self) -> DemoEnvironment:
         self.root.mkdir(parents=True, exist_ok=True)
-        endpoint_url = self._server.start()
-        self._github = GithubApiServer(acme_routes())
-        github_url = self._github.start()
+        self._moto.launch()  # unless launch() did: it seeds AWS in its own process while this one makes the rest
         try:
-            # moto's state lives in the process, shared by every server in it: start from empty.
-            MotoAdmin(endpoint_url).reset()
-            seed_acme_ai(endpoint_url)
             repo_path = create_demo_repo(self.root / "repos" / "acme-platform")
+            # GitHub names the repository's squash merges as its pull requests' merge commits.
+            self._github = GithubApiServer(acme_routes(merge_commits=squash_merges(repo_path)))
+            github_url = self._github.start()
             logs_dir = self.root / "logs"
             log_files = write_demo_logs(logs_dir)
             vendors_path = write_vendor_register(self.root / "vendors.yaml")
+            mlflow_uri = start_acme_registry(self._mlflow) if self._mlflow is not None else None
+            endpoint_url = self._moto.wait_ready()
         except BaseException:
             self.stop()
             raise
         config_path = self.root / "auditor.toml"
         text = _config_text(endpoint_url, github_url, repo_path, logs_dir, self.root / ".auditor", vendors_path)
+        if mlflow_uri is not None:
+            text += f"\n[ai.mlflow]\ntracking_uri = {_toml_string(mlflow_uri)}\n"
         config_path.write_text(text, encoding="utf-8")
-        return DemoEnvironment(endpoint_url, github_url, config_path, self.root, repo_path, logs_dir, log_files)
+        return DemoEnvironment(
+            endpoint_url,
+            github_url,
+            config_path,
+            self.root,
+            repo_path,
+            logs_dir,
+            log_files,
+            mlflow_uri=mlflow_uri,
+            mlflow_skipped=self.mlflow_skipped,
+        )
 
     def stop(self) -> None:
-        self._server.stop()
+        self._moto.stop()
         if self._github is not None:
             self._github.stop()
             self._github = None
-
-    def __enter__(self) -> DemoEnvironment:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._mlflow is not None:
+            self._mlflow.stop()
 
 
 def _toml_string(value: object) -> str:
@@ -112,4 +128,5 @@ paths = [{_toml_string(logs_dir)}]
 
 [ai]
 vendors = {_toml_string(vendors_path)}
+customer_data = [{", ".join(_toml_string(glob) for glob in CUSTOMER_DATA)}]
 """

@@ -11,6 +11,8 @@ What each check should find is written down in tools/demo/expected/aws.yaml.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -19,18 +21,12 @@ import boto3
 PRIMARY_REGION = "us-east-1"
 SECONDARY_REGION = "eu-west-1"  # EU inference replica: barely set up, as at many startups
 DEMO_REGIONS = [PRIMARY_REGION, SECONDARY_REGION]
-ACCOUNT_ID = "123456789012"  # moto's default account
+ACCOUNT_ID = "123456789012"  # moto's default account (MOTO_ACCOUNT_ID changes it; the seeder asks STS)
 STALE_CREDENTIAL_AGE_DAYS = 200
 
 ASSUME_EC2 = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
-ASSUME_ACCOUNT = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}
-    ],
 }
 
 
@@ -56,15 +52,21 @@ def _tls_only_policy(bucket: str, *extra_statements: dict[str, Any]) -> str:
 class _Seeder:
     def __init__(self, endpoint_url: str) -> None:
         self.endpoint_url = endpoint_url
+        self._clients: dict[tuple[str, str], Any] = {}
+        # The server's account (moto's default, or $MOTO_ACCOUNT_ID): ARNs and its backend are that account's.
+        self.account_id: str = self.client("sts").get_caller_identity()["Account"]
 
     def client(self, service: str, region: str = PRIMARY_REGION) -> Any:
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        # One client per service and region: making a client costs more than most of the calls it sends.
+        if (service, region) not in self._clients:
+            self._clients[(service, region)] = boto3.client(
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return self._clients[(service, region)]
 
     def seed(self) -> None:
         kms_keys = self.kms()
@@ -78,6 +80,12 @@ class _Seeder:
         self.backup()
         self.sagemaker()
         self.bedrock()
+
+    def _assume_account(self) -> str:
+        """A trust policy letting the account's own principals assume a role."""
+        principal = {"AWS": f"arn:aws:iam::{self.account_id}:root"}
+        statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
     # -- KMS --------------------------------------------------------------------------------
 
@@ -166,11 +174,11 @@ class _Seeder:
                 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"}]}
             ),
         )
-        _backdate_user("sam.okafor-contractor", days=STALE_CREDENTIAL_AGE_DAYS)
+        _backdate_user(self.account_id, "sam.okafor-contractor", days=STALE_CREDENTIAL_AGE_DAYS)
 
         iam.create_role(RoleName="inference-api-role", AssumeRolePolicyDocument=json.dumps(ASSUME_EC2))
         iam.attach_role_policy(RoleName="inference-api-role", PolicyArn=read_training_data)
-        iam.create_role(RoleName="acme-support", AssumeRolePolicyDocument=json.dumps(ASSUME_ACCOUNT))
+        iam.create_role(RoleName="acme-support", AssumeRolePolicyDocument=self._assume_account())
         iam.attach_role_policy(RoleName="acme-support", PolicyArn="arn:aws:iam::aws:policy/AWSSupportAccess")
 
     # -- S3 ---------------------------------------------------------------------------------
@@ -185,20 +193,22 @@ class _Seeder:
         }
         for name in ["ml-training-data", "model-artifacts", "acme-ai-marketing-site", "acme-ai-cloudtrail-logs"]:
             s3.create_bucket(Bucket=name)
+
+        def encrypted_versioned_private(bucket: str, encryption: dict[str, str]) -> None:
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": encryption}]},
+            )
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block_all)
+
         # What each AI bucket holds: AI-02 judges the training data buckets, AI-10 the model artifact buckets
         # (their applies_to in the control library); the others are out of scope for those two controls.
         for name, data_class in [("ml-training-data", "training-data"), ("model-artifacts", "model-artifacts")]:
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "data-class", "Value": data_class}]})
 
         # Audit log bucket: encrypted, versioned, private, TLS only; it is the logging target, not logged itself.
-        s3.put_bucket_encryption(
-            Bucket="acme-ai-cloudtrail-logs",
-            ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-            },
-        )
-        s3.put_bucket_versioning(Bucket="acme-ai-cloudtrail-logs", VersioningConfiguration={"Status": "Enabled"})
-        s3.put_public_access_block(Bucket="acme-ai-cloudtrail-logs", PublicAccessBlockConfiguration=block_all)
+        encrypted_versioned_private("acme-ai-cloudtrail-logs", {"SSEAlgorithm": "AES256"})
         allow_access_logs = {
             "Sid": "S3ServerAccessLogs",
             "Effect": "Allow",
@@ -211,20 +221,7 @@ class _Seeder:
         )
 
         # Training data: everything right.
-        s3.put_bucket_encryption(
-            Bucket="ml-training-data",
-            ServerSideEncryptionConfiguration={
-                "Rules": [
-                    {
-                        "ApplyServerSideEncryptionByDefault": {
-                            "SSEAlgorithm": "aws:kms",
-                            "KMSMasterKeyID": training_key_id,
-                        }
-                    }
-                ]
-            },
-        )
-        s3.put_bucket_versioning(Bucket="ml-training-data", VersioningConfiguration={"Status": "Enabled"})
+        encrypted_versioned_private("ml-training-data", {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": training_key_id})
         s3.put_bucket_logging(
             Bucket="ml-training-data",
             BucketLoggingStatus={
@@ -234,18 +231,10 @@ class _Seeder:
                 }
             },
         )
-        s3.put_public_access_block(Bucket="ml-training-data", PublicAccessBlockConfiguration=block_all)
         s3.put_bucket_policy(Bucket="ml-training-data", Policy=_tls_only_policy("ml-training-data"))
 
         # Model artifacts: encrypted, versioned, private; no access logging, no TLS-only policy.
-        s3.put_bucket_encryption(
-            Bucket="model-artifacts",
-            ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-            },
-        )
-        s3.put_bucket_versioning(Bucket="model-artifacts", VersioningConfiguration={"Status": "Enabled"})
-        s3.put_public_access_block(Bucket="model-artifacts", PublicAccessBlockConfiguration=block_all)
+        encrypted_versioned_private("model-artifacts", {"SSEAlgorithm": "AES256"})
 
         # Marketing site: nothing set, and a public-read policy.
         s3.put_bucket_policy(
@@ -271,7 +260,7 @@ class _Seeder:
     def cloudtrail(self, trail_key_id: str) -> None:
         logs = self.client("logs")
         logs.create_log_group(logGroupName="acme-cloudtrail")
-        log_group_arn = f"arn:aws:logs:{PRIMARY_REGION}:{ACCOUNT_ID}:log-group:acme-cloudtrail:*"
+        log_group_arn = f"arn:aws:logs:{PRIMARY_REGION}:{self.account_id}:log-group:acme-cloudtrail:*"
         cloudtrail = self.client("cloudtrail")
         cloudtrail.create_trail(
             Name="acme-org-trail",
@@ -280,7 +269,7 @@ class _Seeder:
             EnableLogFileValidation=True,
             KmsKeyId=trail_key_id,
             CloudWatchLogsLogGroupArn=log_group_arn,
-            CloudWatchLogsRoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/acme-support",
+            CloudWatchLogsRoleArn=f"arn:aws:iam::{self.account_id}:role/acme-support",
         )
         cloudtrail.start_logging(Name="acme-org-trail")
         # Created for a proof of concept and never finished: one region, no validation, not logging.
@@ -314,7 +303,7 @@ class _Seeder:
             TrafficType="ALL",
             LogDestinationType="cloud-watch-logs",
             LogGroupName="acme-prod-flow-logs",
-            DeliverLogsPermissionArn=f"arn:aws:iam::{ACCOUNT_ID}:role/acme-support",
+            DeliverLogsPermissionArn=f"arn:aws:iam::{self.account_id}:role/acme-support",
         )
         # The production VPC's default group is emptied, as CIS asks; the default VPC's is left as is.
         prod_default = ec2.describe_security_groups(
@@ -382,38 +371,23 @@ class _Seeder:
     def monitoring(self) -> None:
         logs = self.client("logs")
         cloudwatch = self.client("cloudwatch")
-        logs.put_metric_filter(
-            logGroupName="acme-cloudtrail",
-            filterName="root-account-usage",
-            filterPattern='{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }',
-            metricTransformations=[
-                {"metricName": "RootAccountUsage", "metricNamespace": "AcmeSecurity", "metricValue": "1"}
-            ],
+        count_in_metric(
+            logs,
+            "root-account-usage",
+            "RootAccountUsage",
+            '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS '
+            '&& $.eventType != "AwsServiceEvent" }',
         )
-        cloudwatch.put_metric_alarm(
-            AlarmName="root-account-usage",
-            MetricName="RootAccountUsage",
-            Namespace="AcmeSecurity",
-            Statistic="Sum",
-            Period=300,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            AlarmActions=[f"arn:aws:sns:{PRIMARY_REGION}:{ACCOUNT_ID}:security-alerts"],
-        )
+        alarm_on(cloudwatch, "RootAccountUsage", name="root-account-usage", account_id=self.account_id)
         # The IAM-change filter exists but nobody wired an alarm to it.
-        logs.put_metric_filter(
-            logGroupName="acme-cloudtrail",
-            filterName="iam-policy-changes",
-            filterPattern=(
-                "{($.eventName=DeleteGroupPolicy)||($.eventName=DeleteRolePolicy)||($.eventName=DeleteUserPolicy)||"
-                "($.eventName=PutGroupPolicy)||($.eventName=PutRolePolicy)||($.eventName=PutUserPolicy)||"
-                "($.eventName=CreatePolicy)||($.eventName=DeletePolicy)||($.eventName=AttachUserPolicy)||"
-                "($.eventName=DetachUserPolicy)}"
-            ),
-            metricTransformations=[
-                {"metricName": "IamPolicyChanges", "metricNamespace": "AcmeSecurity", "metricValue": "1"}
-            ],
+        count_in_metric(
+            logs,
+            "iam-policy-changes",
+            "IamPolicyChanges",
+            "{($.eventName=DeleteGroupPolicy)||($.eventName=DeleteRolePolicy)||($.eventName=DeleteUserPolicy)||"
+            "($.eventName=PutGroupPolicy)||($.eventName=PutRolePolicy)||($.eventName=PutUserPolicy)||"
+            "($.eventName=CreatePolicy)||($.eventName=DeletePolicy)||($.eventName=AttachUserPolicy)||"
+            "($.eventName=DetachUserPolicy)}",
         )
 
     # -- Config, GuardDuty, Backup ----------------------------------------------------------
@@ -423,7 +397,7 @@ class _Seeder:
         config.put_configuration_recorder(
             ConfigurationRecorder={
                 "name": "default",
-                "roleARN": f"arn:aws:iam::{ACCOUNT_ID}:role/acme-support",
+                "roleARN": f"arn:aws:iam::{self.account_id}:role/acme-support",
                 "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True},
             }
         )
@@ -466,71 +440,127 @@ class _Seeder:
     def sagemaker(self) -> None:
         """A model registry with an approved and a pending version; the canary endpoint serves the pending one."""
         sagemaker = self.client("sagemaker")
-        role = f"arn:aws:iam::{ACCOUNT_ID}:role/sagemaker-execution"
-        image = f"{ACCOUNT_ID}.dkr.ecr.{PRIMARY_REGION}.amazonaws.com/doc-classifier:latest"
+        role = f"arn:aws:iam::{self.account_id}:role/sagemaker-execution"
+        image = f"{self.account_id}.dkr.ecr.{PRIMARY_REGION}.amazonaws.com/doc-classifier:latest"
         sagemaker.create_model_package_group(ModelPackageGroupName="doc-classifier")
         packages = {}
         for version, status in [("v1", "Approved"), ("v2", "PendingManualApproval")]:
             packages[version] = sagemaker.create_model_package(
-                ModelPackageGroupName="doc-classifier", ModelApprovalStatus=status,
+                ModelPackageGroupName="doc-classifier",
+                ModelApprovalStatus=status,
                 ModelPackageDescription=f"doc-classifier {version}",
                 InferenceSpecification={
-                    "Containers": [{"Image": image, "ModelDataUrl": f"s3://model-artifacts/doc-classifier/{version}/model.tar.gz"}],
-                    "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"],
+                    "Containers": [
+                        {"Image": image, "ModelDataUrl": f"s3://model-artifacts/doc-classifier/{version}/model.tar.gz"}
+                    ],
+                    "SupportedContentTypes": ["application/json"],
+                    "SupportedResponseMIMETypes": ["application/json"],
                 },
-            )["ModelPackageArn"]  # fmt: skip
+            )["ModelPackageArn"]
             sagemaker.create_model(
-                ModelName=f"doc-classifier-{version}", ExecutionRoleArn=role,
+                ModelName=f"doc-classifier-{version}",
+                ExecutionRoleArn=role,
                 PrimaryContainer={"ModelPackageName": packages[version]},
-            )  # fmt: skip
+            )
         for endpoint, version in [("doc-classifier-prod", "v1"), ("doc-classifier-canary", "v2")]:
             sagemaker.create_endpoint_config(
                 EndpointConfigName=f"{endpoint}-config",
-                ProductionVariants=[{"VariantName": "primary", "ModelName": f"doc-classifier-{version}",
-                                     "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
-            )  # fmt: skip
+                ProductionVariants=[
+                    {
+                        "VariantName": "primary",
+                        "ModelName": f"doc-classifier-{version}",
+                        "InitialInstanceCount": 1,
+                        "InstanceType": "ml.m5.large",
+                    }
+                ],
+            )
             sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-config")
-        # Training: v2 trained on the Q3 document set into the encrypted artifact bucket; an experiment wrote
-        # its model to the marketing site's bucket, which has no default encryption.
+        # Training: v2 trained on the Q3 document set into the encrypted artifact bucket; an experiment trained on
+        # customer support tickets (customer data, no consent record attached to AI-06) and wrote its model to the
+        # marketing site's bucket, which has no default encryption.
         for job, data, output in [
             (
                 "doc-classifier-v2-training",
                 "s3://ml-training-data/documents/2026-q3/",
                 "s3://model-artifacts/doc-classifier/",
             ),
-            ("summarizer-experiment", "s3://ml-training-data/summaries/sample/", "s3://acme-ai-marketing-site/tmp/"),
+            ("summarizer-experiment", "s3://acme-customer-tickets/2026-q3/", "s3://acme-ai-marketing-site/tmp/"),
         ]:
-            sagemaker.create_training_job(
-                TrainingJobName=job, RoleArn=role,
-                AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
-                InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-                    "S3DataType": "S3Prefix", "S3Uri": data, "S3DataDistributionType": "FullyReplicated"}}}],
-                OutputDataConfig={"S3OutputPath": output},
-                ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
-                StoppingCondition={"MaxRuntimeInSeconds": 3600},
-            )  # fmt: skip
+            create_training_job(sagemaker, job, role=role, image=image, data=data, output=output)
 
     def bedrock(self) -> None:
         """A fine-tuned Bedrock model in us-east-1, where invocation logging is off; logging on in eu-west-1."""
         bedrock = self.client("bedrock")
         bedrock.create_model_customization_job(
-            jobName="support-tone-ft-1", customModelName="support-tone",
-            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/bedrock-customization",
+            jobName="support-tone-ft-1",
+            customModelName="support-tone",
+            roleArn=f"arn:aws:iam::{self.account_id}:role/bedrock-customization",
             baseModelIdentifier="amazon.titan-text-express-v1",
             trainingDataConfig={"s3Uri": "s3://ml-training-data/support-tone/train.jsonl"},
             outputDataConfig={"s3Uri": "s3://model-artifacts/support-tone/"},
             hyperParameters={"epochCount": "2"},
-        )  # fmt: skip
+        )
         self.client("bedrock", SECONDARY_REGION).put_model_invocation_logging_configuration(
             loggingConfig={
-                "cloudWatchConfig": {"logGroupName": "/bedrock/invocations",
-                                     "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/bedrock-logging"},
+                "cloudWatchConfig": {
+                    "logGroupName": "/bedrock/invocations",
+                    "roleArn": f"arn:aws:iam::{self.account_id}:role/bedrock-logging",
+                },
                 "textDataDeliveryEnabled": True,
             }
-        )  # fmt: skip
+        )
 
 
-def _backdate_user(name: str, days: int) -> None:
+def count_in_metric(logs: Any, name: str, metric: str, pattern: str) -> None:
+    """A metric filter on the CloudTrail log group that counts the events `pattern` matches in `metric`."""
+    logs.put_metric_filter(
+        logGroupName="acme-cloudtrail",
+        filterName=name,
+        filterPattern=pattern,
+        metricTransformations=[{"metricName": metric, "metricNamespace": "AcmeSecurity", "metricValue": "1"}],
+    )
+
+
+def alarm_on(cloudwatch: Any, metric: str, *, name: str, account_id: str) -> None:
+    """An alarm that tells the security team as soon as `metric` counts one event."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName=metric,
+        Namespace="AcmeSecurity",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        AlarmActions=[f"arn:aws:sns:{PRIMARY_REGION}:{account_id}:security-alerts"],
+    )
+
+
+def create_training_job(sagemaker: Any, job: str, *, role: str, image: str, data: str, output: str) -> None:
+    """A SageMaker training job reading its one channel from the S3 prefix `data` and writing its model to `output`."""
+    sagemaker.create_training_job(
+        TrainingJobName=job,
+        RoleArn=role,
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": data,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": output},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    )
+
+
+def _backdate_user(account_id: str, name: str, days: int) -> None:
     """Make a user, its login and its keys look `days` old.
 
     AWS has no API to set creation dates, so this edits the in-process moto backend behind our
@@ -539,7 +569,7 @@ def _backdate_user(name: str, days: int) -> None:
     from moto.core.utils import utcnow
     from moto.iam.models import iam_backends
 
-    user = iam_backends[ACCOUNT_ID]["global"].users[name]
+    user = iam_backends[account_id]["global"].users[name]
     then = utcnow() - timedelta(days=days)
     user.create_date = then
     for key in user.access_keys:
@@ -555,3 +585,19 @@ def seed_acme_ai(endpoint_url: str) -> None:
     if not endpoint_url.startswith(("http://127.0.0.1", "http://localhost")):
         raise ValueError(f"refusing to seed {endpoint_url}: the demo seeds only a local moto server")
     _Seeder(endpoint_url).seed()
+
+
+def serve_seeded_acme_ai() -> None:
+    """The demo's moto process (tools.demo.server.SeededMotoProcess runs it): start moto, seed Acme AI, print
+    `ready <port>`, then serve until stdin closes, which it does when the parent stops it or dies."""
+    from tools.demo.server import READY, MotoServer
+
+    server = MotoServer()
+    try:
+        server.start()
+        seed_acme_ai(server.endpoint_url)
+        print(READY, server.port, flush=True)
+        sys.stdin.read()  # returns at end of input: the parent closed the pipe, or exited
+    finally:
+        server.stop()
+    os._exit(0)  # nothing is left to flush, and tearing down moto's modules would keep the parent waiting ~1.5 s

@@ -125,23 +125,33 @@ def _user(login: str) -> dict[str, Any]:
     return {"login": login, "type": "User", "site_admin": False, "html_url": f"https://github.com/{login}"}
 
 
-def _pull(number: int, title: str, author: str, merged: datetime) -> dict[str, Any]:
+def _pull(number: int, title: str, author: str, merged: datetime, merge_commit: str | None) -> dict[str, Any]:
     stamp = merged.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
-        "number": number, "state": "closed", "title": title, "user": _user(author),
+        "number": number,
+        "state": "closed",
+        "title": title,
+        "user": _user(author),
         "created_at": (merged - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "updated_at": stamp, "closed_at": stamp, "merged_at": stamp,
-        "merge_commit_sha": f"{number:040x}", "base": {"ref": "main"},
+        "updated_at": stamp,
+        "closed_at": stamp,
+        "merged_at": stamp,
+        "merge_commit_sha": merge_commit or f"{number:040x}",
+        "base": {"ref": "main"},
         "head": {"ref": f"change-{number}", "sha": _head(number)},
         "html_url": f"https://github.com/{ACME_REPO}/pull/{number}",
-    }  # fmt: skip
+    }
 
 
 def _review(review_id: int, reviewer: str, state: str, submitted: datetime) -> dict[str, Any]:
     return {
-        "id": review_id, "user": _user(reviewer), "state": state, "body": "",
-        "submitted_at": submitted.strftime("%Y-%m-%dT%H:%M:%SZ"), "commit_id": f"{review_id:040x}",
-    }  # fmt: skip
+        "id": review_id,
+        "user": _user(reviewer),
+        "state": state,
+        "body": "",
+        "submitted_at": submitted.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit_id": f"{review_id:040x}",
+    }
 
 
 def _head(number: int) -> str:
@@ -153,8 +163,16 @@ def _file(path: str) -> dict[str, Any]:
 
 
 def _check_runs(*names: str) -> dict[str, Any]:
-    runs = [{"id": 800 + number, "name": name, "status": "completed", "conclusion": "success",
-             "completed_at": "2025-01-01T00:00:00Z"} for number, name in enumerate(names)]  # fmt: skip
+    runs = [
+        {
+            "id": 800 + number,
+            "name": name,
+            "status": "completed",
+            "conclusion": "success",
+            "completed_at": "2025-01-01T00:00:00Z",
+        }
+        for number, name in enumerate(names)
+    ]
     return {"total_count": len(runs), "check_runs": runs}
 
 
@@ -177,19 +195,33 @@ def _ai_changes(summaries: datetime, weights: datetime, prompt: datetime) -> dic
     }
 
 
-def acme_routes(now: datetime | None = None) -> dict[str, Any]:
-    """Acme AI's GitHub. Pull request dates are recent relative to `now`, inside the default 90-day window."""
+def acme_routes(now: datetime | None = None, merge_commits: dict[int, str] | None = None) -> dict[str, Any]:
+    """Acme AI's GitHub. Pull request dates are recent relative to `now`, inside the default 90-day window.
+    `merge_commits`: pull request number -> its merge commit in the demo repository (tools/demo/repo.py
+    squash_merges); a pull request not there gets a made-up id."""
     now = now or datetime.now(UTC).replace(microsecond=0)
+    merge_commits = merge_commits or {}
+
+    def pull(number: int, title: str, author: str, merged: datetime) -> dict[str, Any]:
+        return _pull(number, title, author, merged, merge_commits.get(number))
+
     merged_reviewed, merged_hotfix = now - timedelta(days=12), now - timedelta(days=3)
     merged_summaries, merged_weights, merged_prompt = (now - timedelta(days=days) for days in (20, 9, 2))
     repo = f"/repos/{ACME_REPO}"
     return {
         repo: {
-            "id": 7001, "name": "platform", "full_name": ACME_REPO, "owner": _user(ACME_ORG), "private": True,
-            "visibility": "private", "default_branch": "main", "archived": False,
+            "id": 7001,
+            "name": "platform",
+            "full_name": ACME_REPO,
+            "owner": _user(ACME_ORG),
+            "private": True,
+            "visibility": "private",
+            "default_branch": "main",
+            "archived": False,
             "html_url": f"https://github.com/{ACME_REPO}",
             "security_and_analysis": {
-                "secret_scanning": {"status": "enabled"}, "secret_scanning_push_protection": {"status": "disabled"},
+                "secret_scanning": {"status": "enabled"},
+                "secret_scanning_push_protection": {"status": "disabled"},
                 "dependabot_security_updates": {"status": "disabled"},
             },
         },
@@ -197,7 +229,9 @@ def acme_routes(now: datetime | None = None) -> dict[str, Any]:
             "required_status_checks": {"strict": True, "contexts": ["ci / test"]},
             "enforce_admins": {"enabled": False},
             "required_pull_request_reviews": {
-                "dismiss_stale_reviews": True, "require_code_owner_reviews": True, "required_approving_review_count": 1,
+                "dismiss_stale_reviews": True,
+                "require_code_owner_reviews": True,
+                "required_approving_review_count": 1,
             },
             "required_linear_history": {"enabled": False},
             "allow_force_pushes": {"enabled": False},
@@ -206,11 +240,11 @@ def acme_routes(now: datetime | None = None) -> dict[str, Any]:
         f"{repo}/rulesets": [],
         f"{repo}/rules/branches/main": [],
         f"{repo}/pulls": [
-            _pull(45, "Make the support prompt friendlier", "priya-acme", merged_prompt),
-            _pull(44, "Serve doc-classifier v2 weights", "leo-acme", merged_weights),
-            _pull(43, "Shorter summaries in the summarize prompt", "maya-acme", merged_summaries),
-            _pull(42, "Hotfix: raise inference timeout", "maya-acme", merged_hotfix),
-            _pull(41, "Add batch inference job", "leo-acme", merged_reviewed),
+            pull(45, "Make the support prompt friendlier", "priya-acme", merged_prompt),
+            pull(44, "Serve doc-classifier v2 weights", "leo-acme", merged_weights),
+            pull(43, "Shorter summaries in the summarize prompt", "maya-acme", merged_summaries),
+            pull(42, "Hotfix: raise inference timeout", "maya-acme", merged_hotfix),
+            pull(41, "Add batch inference job", "leo-acme", merged_reviewed),
         ],
         **_ai_changes(merged_summaries, merged_weights, merged_prompt),
         f"{repo}/pulls/41/files": [_file("app/batch.py")],
@@ -225,24 +259,41 @@ def acme_routes(now: datetime | None = None) -> dict[str, Any]:
         f"{repo}/pulls/42/reviews": [_review(9201, "leo-acme", "APPROVED", merged_hotfix + timedelta(hours=5))],
         f"{repo}/dependabot/alerts": [
             {
-                "number": 3, "state": "open", "created_at": "2025-02-20T08:00:00Z",
+                "number": 3,
+                "state": "open",
+                "created_at": "2025-02-20T08:00:00Z",
                 "dependency": {"package": {"ecosystem": "pip", "name": "jinja2"}, "manifest_path": "requirements.txt"},
-                "security_advisory": {"ghsa_id": "GHSA-h5c8-rqwp-cp95", "cve_id": "CVE-2024-22195", "severity": "medium",
-                                      "summary": "Jinja vulnerable to HTML attribute injection when passing user input as keys to xmlattr filter"},
-                "security_vulnerability": {"package": {"ecosystem": "pip", "name": "jinja2"}, "severity": "medium",
-                                           "vulnerable_version_range": "< 3.1.3", "first_patched_version": {"identifier": "3.1.3"}},
+                "security_advisory": {
+                    "ghsa_id": "GHSA-h5c8-rqwp-cp95",
+                    "cve_id": "CVE-2024-22195",
+                    "severity": "medium",
+                    "summary": "Jinja vulnerable to HTML attribute injection "
+                    "when passing user input as keys to xmlattr filter",
+                },
+                "security_vulnerability": {
+                    "package": {"ecosystem": "pip", "name": "jinja2"},
+                    "severity": "medium",
+                    "vulnerable_version_range": "< 3.1.3",
+                    "first_patched_version": {"identifier": "3.1.3"},
+                },
                 "html_url": f"https://github.com/{ACME_REPO}/security/dependabot/3",
             },
         ],
         f"{repo}/code-scanning/alerts": [],
         f"{repo}/secret-scanning/alerts": [
             {
-                "number": 1, "state": "open", "created_at": "2025-02-03T17:50:00Z", "resolution": None,
-                "secret_type": "aws_access_key_id", "secret_type_display_name": "Amazon AWS Access Key ID",
-                "secret": "AKIAIOSFODNN7EXAMPLE", "validity": "unknown", "push_protection_bypassed": False,
+                "number": 1,
+                "state": "open",
+                "created_at": "2025-02-03T17:50:00Z",
+                "resolution": None,
+                "secret_type": "aws_access_key_id",
+                "secret_type_display_name": "Amazon AWS Access Key ID",
+                "secret": "AKIAIOSFODNN7EXAMPLE",
+                "validity": "unknown",
+                "push_protection_bypassed": False,
                 "html_url": f"https://github.com/{ACME_REPO}/security/secret-scanning/1",
             },
         ],
         f"/orgs/{ACME_ORG}/members?filter=all": [_user("leo-acme"), _user("maya-acme"), _user("priya-acme")],
         f"/orgs/{ACME_ORG}/members?filter=2fa_disabled": [_user("priya-acme")],
-    }  # fmt: skip
+    }

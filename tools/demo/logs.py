@@ -41,11 +41,19 @@ INFERENCE_ROLE = {
 
 
 def _event(
-    number: int, time: str, name: str, source: str, identity: dict[str, Any], *,
-    request: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None, ip: str = OFFICE_IP, read_only: bool = False,
+    number: int,
+    time: str,
+    name: str,
+    source: str,
+    identity: dict[str, Any],
+    *,
+    request: dict[str, Any] | None = None,
+    response: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    ip: str = OFFICE_IP,
+    read_only: bool = False,
     event_type: str = "AwsApiCall",
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     return {
         "eventVersion": "1.09",
         "userIdentity": identity,
@@ -69,28 +77,59 @@ def _event(
 
 def _console_login(number: int, time: str, identity: dict[str, Any], mfa: bool, ip: str) -> dict[str, Any]:
     return _event(
-        number, time, "ConsoleLogin", "signin.amazonaws.com", identity, ip=ip, event_type="AwsConsoleSignIn",
+        number,
+        time,
+        "ConsoleLogin",
+        "signin.amazonaws.com",
+        identity,
+        ip=ip,
+        event_type="AwsConsoleSignIn",
         response={"ConsoleLogin": "Success"},
-        extra={"additionalEventData": {
-            "LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No",
-            "MFAUsed": "Yes" if mfa else "No",
-        }},
-    )  # fmt: skip
+        extra={
+            "additionalEventData": {
+                "LoginTo": "https://console.aws.amazon.com/console/home",
+                "MobileVersion": "No",
+                "MFAUsed": "Yes" if mfa else "No",
+            }
+        },
+    )
 
 
 def _ingress(number: int, time: str, who: str, group: str, port: int, cidr: str) -> dict[str, Any]:
     permission = {
-        "ipProtocol": "tcp", "fromPort": port, "toPort": port, "groups": {},
-        "ipRanges": {"items": [{"cidrIp": cidr}]}, "ipv6Ranges": {}, "prefixListIds": {},
-    }  # fmt: skip
+        "ipProtocol": "tcp",
+        "fromPort": port,
+        "toPort": port,
+        "groups": {},
+        "ipRanges": {"items": [{"cidrIp": cidr}]},
+        "ipv6Ranges": {},
+        "prefixListIds": {},
+    }
     return _event(
-        number, time, "AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", _user(who),
+        number,
+        time,
+        "AuthorizeSecurityGroupIngress",
+        "ec2.amazonaws.com",
+        _user(who),
         request={"groupId": group, "ipPermissions": {"items": [permission]}},
-        response={"_return": True, "securityGroupRuleSet": {"items": [{
-            "groupId": group, "groupOwnerId": ACCOUNT_ID, "isEgress": False, "ipProtocol": "tcp",
-            "fromPort": port, "toPort": port, "cidrIpv4": cidr, "securityGroupRuleId": f"sgr-0demo{number:012d}",
-        }]}},
-    )  # fmt: skip
+        response={
+            "_return": True,
+            "securityGroupRuleSet": {
+                "items": [
+                    {
+                        "groupId": group,
+                        "groupOwnerId": ACCOUNT_ID,
+                        "isEgress": False,
+                        "ipProtocol": "tcp",
+                        "fromPort": port,
+                        "toPort": port,
+                        "cidrIpv4": cidr,
+                        "securityGroupRuleId": f"sgr-0demo{number:012d}",
+                    }
+                ]
+            },
+        },
+    )
 
 
 def cloudtrail_records() -> list[dict[str, Any]]:
@@ -98,33 +137,76 @@ def cloudtrail_records() -> list[dict[str, Any]]:
     return [
         _console_login(1, "2025-03-03T08:55:10Z", _user("maya.chen"), mfa=True, ip=OFFICE_IP),
         _console_login(2, "2025-03-03T09:02:44Z", _user("raj.patel"), mfa=False, ip="198.51.100.61"),
-        _event(3, "2025-03-03T09:30:00Z", "DescribeInstances", "ec2.amazonaws.com", INFERENCE_ROLE,
-               request={"instancesSet": {}, "filterSet": {}}, read_only=True, ip="10.20.1.15"),
+        _event(
+            3,
+            "2025-03-03T09:30:00Z",
+            "DescribeInstances",
+            "ec2.amazonaws.com",
+            INFERENCE_ROLE,
+            request={"instancesSet": {}, "filterSet": {}},
+            read_only=True,
+            ip="10.20.1.15",
+        ),
         _console_login(4, "2025-03-04T16:40:02Z", ROOT, mfa=True, ip=OFFICE_IP),
         _event(5, "2025-03-04T16:41:30Z", "GetAccountSummary", "iam.amazonaws.com", ROOT, read_only=True),
-        _event(6, "2025-03-05T22:17:03Z", "StopLogging", "cloudtrail.amazonaws.com", _user("ops-admin"),
-               request={"name": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT_ID}:trail/acme-org-trail"}),
+        _event(
+            6,
+            "2025-03-05T22:17:03Z",
+            "StopLogging",
+            "cloudtrail.amazonaws.com",
+            _user("ops-admin"),
+            request={"name": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT_ID}:trail/acme-org-trail"},
+        ),
         _ingress(7, "2025-03-05T22:20:41Z", "ops-admin", BASTION_SG, 22, "0.0.0.0/0"),
         _ingress(8, "2025-03-06T09:15:00Z", "maya.chen", DATABASE_SG, 5432, "10.20.0.0/16"),
-        _event(9, "2025-03-06T10:02:11Z", "CreateUser", "iam.amazonaws.com", _user("maya.chen"),
-               request={"userName": "ci-deployer"},
-               response={"user": {"userName": "ci-deployer", "path": "/", "userId": "AIDADEMOCIDEPLOYER01",
-                                  "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci-deployer",
-                                  "createDate": "Mar 6, 2025 10:02:11 AM"}}),
-        _event(10, "2025-03-06T10:02:40Z", "CreateAccessKey", "iam.amazonaws.com", _user("maya.chen"),
-               request={"userName": "ci-deployer"},
-               response={"accessKey": {"userName": "ci-deployer", "status": "Active",
-                                       "createDate": "Mar 6, 2025 10:02:40 AM"}}),
-        _event(11, "2025-03-06T11:00:00Z", "GetCallerIdentity", "sts.amazonaws.com", _user("ci-deployer"),
-               read_only=True, ip="10.20.1.30"),
-    ]  # fmt: skip
+        _event(
+            9,
+            "2025-03-06T10:02:11Z",
+            "CreateUser",
+            "iam.amazonaws.com",
+            _user("maya.chen"),
+            request={"userName": "ci-deployer"},
+            response={
+                "user": {
+                    "userName": "ci-deployer",
+                    "path": "/",
+                    "userId": "AIDADEMOCIDEPLOYER01",
+                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci-deployer",
+                    "createDate": "Mar 6, 2025 10:02:11 AM",
+                }
+            },
+        ),
+        _event(
+            10,
+            "2025-03-06T10:02:40Z",
+            "CreateAccessKey",
+            "iam.amazonaws.com",
+            _user("maya.chen"),
+            request={"userName": "ci-deployer"},
+            response={
+                "accessKey": {"userName": "ci-deployer", "status": "Active", "createDate": "Mar 6, 2025 10:02:40 AM"}
+            },
+        ),
+        _event(
+            11,
+            "2025-03-06T11:00:00Z",
+            "GetCallerIdentity",
+            "sts.amazonaws.com",
+            _user("ci-deployer"),
+            read_only=True,
+            ip="10.20.1.30",
+        ),
+    ]
 
 
 HOST = "inference-01"
+# A source line ending in a backslash goes on in the next: both make one log line.
 AUTH_LOG = f"""\
-Mar  3 09:14:02 {HOST} sshd[2101]: Accepted publickey for deploy from {OFFICE_IP} port 51022 ssh2: ED25519 SHA256:Zm9vYmFyYmF6cXV4ZGVtb2tleWZpbmdlcnByaW50
+Mar  3 09:14:02 {HOST} sshd[2101]: Accepted publickey for deploy from {OFFICE_IP} port 51022 ssh2: \
+ED25519 SHA256:Zm9vYmFyYmF6cXV4ZGVtb2tleWZpbmdlcnByaW50
 Mar  3 09:14:02 {HOST} sshd[2101]: pam_unix(sshd:session): session opened for user deploy(uid=1001) by (uid=0)
-Mar  3 09:20:11 {HOST} sudo:   deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=root ; COMMAND=/usr/bin/systemctl restart inference
+Mar  3 09:20:11 {HOST} sudo:   deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=root ; \
+COMMAND=/usr/bin/systemctl restart inference
 Mar  4 02:11:40 {HOST} sshd[3310]: Failed password for root from {ATTACKER_IP} port 40112 ssh2
 Mar  4 02:11:44 {HOST} sshd[3310]: Failed password for root from {ATTACKER_IP} port 40112 ssh2
 Mar  4 02:11:49 {HOST} sshd[3310]: Failed password for root from {ATTACKER_IP} port 40112 ssh2
@@ -133,7 +215,8 @@ Mar  4 02:12:09 {HOST} sshd[3318]: Failed password for deploy from {ATTACKER_IP}
 Mar  4 02:12:15 {HOST} sshd[3318]: Failed password for deploy from {ATTACKER_IP} port 40150 ssh2
 Mar  4 10:02:17 {HOST} sshd[4011]: Failed password for maya from {OFFICE_IP} port 52200 ssh2
 Mar  4 10:02:25 {HOST} sshd[4011]: Accepted password for maya from {OFFICE_IP} port 52200 ssh2
-Mar  5 11:30:00 {HOST} useradd[5120]: new user: name=contractor, UID=1005, GID=1005, home=/home/contractor, shell=/bin/bash
+Mar  5 11:30:00 {HOST} useradd[5120]: new user: name=contractor, UID=1005, GID=1005, \
+home=/home/contractor, shell=/bin/bash
 Mar  5 11:41:0
 Mar  5 11:45:12 {HOST} sudo:    maya : TTY=pts/1 ; PWD=/home/maya ; USER=root ; COMMAND=/usr/bin/journalctl -u inference
 """

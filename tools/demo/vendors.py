@@ -16,11 +16,23 @@ import yaml
 def vendor_register(today: date | None = None) -> list[dict[str, object]]:
     today = today or datetime.now(UTC).date()
     return [
-        {"provider": "anthropic", "soc2_report_date": (today - timedelta(days=95)).isoformat(), "dpa": True,
-         "data_retention": "30 days, no training on inputs", "fallback": "openai", "critical": True},
-        {"provider": "openai", "soc2_report_date": (today - timedelta(days=480)).isoformat(), "dpa": True,
-         "data_retention": "30 days (zero retention requested)", "fallback": "", "critical": True},
-    ]  # fmt: skip
+        {
+            "provider": "anthropic",
+            "soc2_report_date": (today - timedelta(days=95)).isoformat(),
+            "dpa": True,
+            "data_retention": "30 days, no training on inputs",
+            "fallback": "openai",
+            "critical": True,
+        },
+        {
+            "provider": "openai",
+            "soc2_report_date": (today - timedelta(days=480)).isoformat(),
+            "dpa": True,
+            "data_retention": "30 days (zero retention requested)",
+            "fallback": "",
+            "critical": True,
+        },
+    ]
 
 
 def write_vendor_register(path: Path) -> Path:

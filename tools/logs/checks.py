@@ -26,17 +26,23 @@ from tools.checks_common import (
 )
 from tools.findings import Finding, Severity, Status
 from tools.logs.queries import (
-    AUDIT_LOGGING_EVENTS,
+    AUDIT_LOGGING_CHANGES,
     CONSOLE_LOGIN,
+    CONSOLE_LOGINS,
+    CONTROL_QUERIES,
     FAILED_LOGIN_KINDS,
     FAILED_PRIVILEGE_KINDS,
-    IAM_CHANGE_EVENTS,
-    NEW_IDENTITY_EVENTS,
-    SECURITY_GROUP_INGRESS_EVENTS,
+    IAM_CHANGES,
+    NEW_USERS_AND_KEYS,
+    ROOT_ACTIVITY,
+    SECURITY_GROUP_INGRESS,
+    EventQuery,
 )
 
-CLOUDTRAIL_TOOLS = ("logs.cloudtrail_events", "logs.cloudwatch_events")
-ALL_LOG_TOOLS = ("logs.auth_events", "logs.cloudtrail_events", "logs.cloudwatch_events")
+# The collectors that read CloudTrail files whole with the one-pass engine (local files, a trail's S3 bucket).
+CLOUDTRAIL_FILE_TOOLS = ("logs.cloudtrail_events", "logs.cloudtrail_s3")
+CLOUDTRAIL_TOOLS = (*CLOUDTRAIL_FILE_TOOLS, "logs.cloudwatch_events")
+ALL_LOG_TOOLS = ("logs.auth_events", *CLOUDTRAIL_TOOLS)
 DEFAULT_FAILED_LOGIN_THRESHOLD = 5  # tools.config LogsConfig's default, for evidence that lacks one
 EVENTS_LISTED = 5  # events spelled out in a reason; the count covers all
 # Calls the root user may make without it counting as use: AWS has root create a service's service-linked
@@ -67,10 +73,15 @@ class Collected:
     sources: int = 0  # those read; the unreadable ones are listed in `unreadable`
     records_scanned: int = 0
     problem_count: int = 0
-    cloudtrail: list[Event] = field(default_factory=list)
+    cloudtrail: list[Event] = field(default_factory=list)  # each answered one query or more
+    by_query: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    # The queries every CloudTrail evidence item answered: a check whose query one of them did not run
+    # cannot judge (None: no CloudTrail evidence).
+    queries_answered: set[str] | None = None
+    record_times: list[str] = field(default_factory=list)  # the first and last eventTime of each source read
     auth: list[Event] = field(default_factory=list)
     threshold: int | None = None
-    truncated: bool = False  # a collector stopped at its event cap: what is here is part of the log
+    truncated: bool = False  # CloudWatch Logs stopped at its event cap: what is here is part of the log
     duplicates: int = 0  # CloudTrail events seen twice (same eventID): delivered twice, or files overlapping
     unreadable: list[UnreadableSource] = field(default_factory=list)
 
@@ -92,12 +103,19 @@ def _collect(view: EvidenceView, tools: Iterable[str]) -> Collected | None:
                 source.get("truncated") for source in data.get("sources", [])
             )
             collected.unreadable += _unreadable_sources(item.id, data)
-            if tool_name == "logs.cloudtrail_events":
+            if tool_name in CLOUDTRAIL_FILE_TOOLS:
                 cloudtrail, auth = data.get("events", []), []
+                answered = set(data.get("queries", {}))
             elif tool_name == "logs.auth_events":
-                cloudtrail, auth = [], data.get("events", [])
+                cloudtrail, auth, answered = [], data.get("events", []), None
             else:
                 cloudtrail, auth = data.get("cloudtrail_events", []), data.get("auth_events", [])
+                answered = {query.name for query in CONTROL_QUERIES}
+            if answered is not None:
+                known = collected.queries_answered
+                collected.queries_answered = answered if known is None else known & answered
+            for source in data.get("sources", []):
+                collected.record_times += [source[key] for key in ("first_event", "last_event") if source.get(key)]
             for e in cloudtrail:
                 # CloudTrail may deliver an event more than once, and configured paths may overlap: an
                 # event is counted once, by its eventID.
@@ -107,7 +125,12 @@ def _collect(view: EvidenceView, tools: Iterable[str]) -> Collected | None:
                     continue
                 if event_id is not None:
                     event_ids.add(event_id)
-                collected.cloudtrail.append(Event(item.id, e["location"], e["event"]))
+                event = Event(item.id, e["location"], e["event"])
+                collected.cloudtrail.append(event)
+                for query in e.get("queries", []):
+                    collected.by_query[query].append(event)
+                if tool_name == "logs.cloudwatch_events" and e["event"].get("eventTime"):
+                    collected.record_times.append(str(e["event"]["eventTime"]))
             collected.auth += [Event(item.id, e["location"], e) for e in auth]
     return collected if found else None
 
@@ -129,7 +152,7 @@ def _unreadable_sources(evidence_id: str, data: dict[str, Any]) -> list[Unreadab
 
 
 def _on_whole_log(check_id: str, collected: Collected, findings: list[Finding]) -> list[Finding]:
-    """No pass on part of a log. Where a collector stopped at its event cap, a pass becomes an error (what
+    """No pass on part of a log. Where CloudWatch Logs stopped at its event cap, a pass becomes an error (what
     was cut off may hold the failure) and a failure's counts are marked as lower bounds. Each source that
     could not be read adds its error finding."""
     unread = [unreadable(check_id, s.name, s.error, [s.evidence_id], s.what) for s in collected.unreadable]
@@ -159,10 +182,12 @@ def _log_check(
     cloudtrail_only: bool = False,
     *,
     severity: Severity,
+    query: EventQuery | None = None,
 ) -> Callable[[Callable[[str, Collected], list[Finding]]], Any]:
-    """Register a check whose judge(check_id, collected) judges the log evidence of the tools it needs.
-    Missing evidence is an error finding; no configured source, a not-applicable one (the `configured`
-    sources named); a CloudTrail check on logs without one readable record, an error finding."""
+    """Register a check whose judge(check_id, collected) judges the log evidence of the tools it needs, reading
+    the CloudTrail events of `query`. Missing evidence is an error finding; no configured source, a
+    not-applicable one (the `configured` sources named); a CloudTrail check on logs without one readable record,
+    or on evidence that did not answer its query, an error finding."""
 
     def register(judge: Callable[[str, Collected], list[Finding]]) -> Any:
         @wraps(judge)
@@ -171,13 +196,20 @@ def _log_check(
             if collected is None:
                 return missing_evidence(check_id, *needs)
             if collected.sources == 0 and not collected.unreadable:
-                reason = f"No {configured} are configured ([logs] paths, cloudwatch_log_groups)."
+                reason = f"No {configured} are configured ([logs] paths, cloudwatch_log_groups, cloudtrail_from_s3)."
                 return nothing_to_judge(check_id, needs[0], reason, collected.evidence_ids)
             if collected.sources == 0:
                 findings = []  # what was configured could not be read: only its error findings
             elif cloudtrail_only and collected.records_scanned == 0:
                 problems = collected.problem_count
                 reason = f"The configured logs held no readable CloudTrail records ({problems} parse problems)."
+                findings = [finding(check_id, Status.ERROR, CLOUDTRAIL_EVENTS, reason, collected.evidence_ids)]
+            elif (
+                query is not None
+                and collected.queries_answered is not None
+                and query.name not in collected.queries_answered
+            ):
+                reason = f"The CloudTrail evidence did not answer the query {query.name!r} this check reads."
                 findings = [finding(check_id, Status.ERROR, CLOUDTRAIL_EVENTS, reason, collected.evidence_ids)]
             else:
                 findings = judge(check_id, collected)
@@ -189,16 +221,20 @@ def _log_check(
 
 
 def _cloudtrail_check(
-    check_id: str, title: str, *, severity: Severity
+    check_id: str, title: str, query: EventQuery, *, severity: Severity
 ) -> Callable[[Callable[[str, Collected], list[Finding]]], Any]:
     configured = "CloudTrail log files or CloudWatch log groups"
-    return _log_check(check_id, title, CLOUDTRAIL_TOOLS, configured, True, severity=severity)
+    return _log_check(check_id, title, CLOUDTRAIL_TOOLS, configured, True, severity=severity, query=query)
 
 
 def _fail_each_target(
-    check_id: str, collected: Collected, targets: dict[str, list[Event]],
-    describe: Callable[[str, list[Event]], tuple[str, dict[str, Any]]], passed: str, **pass_facts: Any,
-) -> list[Finding]:  # fmt: skip
+    check_id: str,
+    collected: Collected,
+    targets: dict[str, list[Event]],
+    describe: Callable[[str, list[Event]], tuple[str, dict[str, Any]]],
+    passed: str,
+    **pass_facts: Any,
+) -> list[Finding]:
     """One failure per target with the events about it, describe(target, events) -> (reason, facts); with no
     target, one pass on the CloudTrail events read."""
     failures = []
@@ -206,15 +242,24 @@ def _fail_each_target(
         reason, facts = describe(target, events)
         failures.append(finding(check_id, Status.FAIL, target, reason, [e.evidence_id for e in events], **facts))
     return failures or [
-        finding(check_id, Status.PASS, CLOUDTRAIL_EVENTS, passed, collected.evidence_ids,
-                **pass_facts, records_scanned=collected.records_scanned, **_records_span(collected))
-    ]  # fmt: skip
+        finding(
+            check_id,
+            Status.PASS,
+            CLOUDTRAIL_EVENTS,
+            passed,
+            collected.evidence_ids,
+            **pass_facts,
+            records_scanned=collected.records_scanned,
+            **_records_span(collected),
+        )
+    ]
 
 
 def _records_span(collected: Collected) -> dict[str, Any]:
-    """The time span of the CloudTrail events read (first_record, last_record): the period a pass speaks for."""
-    times = sorted(str(e.record["eventTime"]) for e in collected.cloudtrail if e.record.get("eventTime"))
-    return {"first_record": times[0], "last_record": times[-1]} if times else {}
+    """The time span of the CloudTrail records read, all of them (first_record, last_record): the period a pass
+    speaks for."""
+    times = collected.record_times
+    return {"first_record": min(times), "last_record": max(times)} if times else {}
 
 
 def _scope(collected: Collected) -> str:
@@ -263,9 +308,11 @@ def _actor(record: dict[str, Any]) -> str:
     """Who made the call, as a reason names them: with their account when it is not the event's account."""
     identity = _identity(record)
     arn = str(identity.get("arn") or "")
-    name = "root" if identity.get("type") == "Root" else str(
-        identity.get("userName") or arn.rsplit("/", 1)[-1] or identity.get("principalId") or "unknown"
-    )  # fmt: skip
+    name = (
+        "root"
+        if identity.get("type") == "Root"
+        else str(identity.get("userName") or arn.rsplit("/", 1)[-1] or identity.get("principalId") or "unknown")
+    )
     account = _principal_account(record)
     return name if account == _account(record) else f"{name} (account {account})"
 
@@ -289,8 +336,12 @@ def _event_facts(events: list[Event]) -> dict[str, Any]:
     Events without an eventTime count, but give no time."""
     times = sorted(str(e.record["eventTime"]) for e in events if e.record.get("eventTime"))
     principals = ", ".join(sorted({_principal_arn(e.record) for e in events}))
-    facts = {"events": len(events), "first": times[0] if times else None, "last": times[-1] if times else None,
-             "principal": principals}  # fmt: skip
+    facts = {
+        "events": len(events),
+        "first": times[0] if times else None,
+        "last": times[-1] if times else None,
+        "principal": principals,
+    }
     if len(times) < len(events):
         facts["events_without_time"] = len(events) - len(times)
     return facts
@@ -320,6 +371,7 @@ def _grouped(events: Iterable[Event], key: Callable[[dict[str, Any]], str | None
 @_cloudtrail_check(
     "logs.console_login_without_mfa",
     "Console sign-ins use multi-factor authentication",
+    CONSOLE_LOGINS,
     severity=Severity.HIGH,
 )
 def console_login_without_mfa(check_id: str, collected: Collected) -> list[Finding]:
@@ -327,15 +379,17 @@ def console_login_without_mfa(check_id: str, collected: Collected) -> list[Findi
     # with MFAUsed other than "Yes". Federated sign-ins (SAML, IAM Identity Center: an assumed role, or a
     # SamlProviderArn) do MFA at the identity provider, which CloudTrail does not see: they are not judged.
     signed_in = [
-        e for e in collected.cloudtrail
+        e
+        for e in collected.by_query[CONSOLE_LOGINS.name]
         if e.record["eventName"] == CONSOLE_LOGIN
         and (e.record.get("responseElements") or {}).get("ConsoleLogin") == "Success"
-    ]  # fmt: skip
+    ]
     logins = [
-        e for e in signed_in
+        e
+        for e in signed_in
         if _identity(e.record).get("type") in ("IAMUser", "Root")
         and not (e.record.get("additionalEventData") or {}).get("SamlProviderArn")
-    ]  # fmt: skip
+    ]
     federated = len(signed_in) - len(logins)
     without_mfa = [e for e in logins if (e.record.get("additionalEventData") or {}).get("MFAUsed") != "Yes"]
 
@@ -358,17 +412,18 @@ def console_login_without_mfa(check_id: str, collected: Collected) -> list[Findi
     )
 
 
-@_cloudtrail_check("logs.root_account_use", "The root user is not used", severity=Severity.HIGH)
+@_cloudtrail_check("logs.root_account_use", "The root user is not used", ROOT_ACTIVITY, severity=Severity.HIGH)
 def root_account_use(check_id: str, collected: Collected) -> list[Finding]:
     # CIS AWS Foundations 4.3's filter: root calls not made by an AWS service on root's behalf. A call that
     # failed (refused, or a failed sign-in) is a failed attempt, not use; ROOT_CALLS_ALLOWED are not use either.
     root_calls = [
-        e for e in collected.cloudtrail
+        e
+        for e in collected.by_query[ROOT_ACTIVITY.name]
         if _identity(e.record).get("type") == "Root"
         and not _identity(e.record).get("invokedBy")
         and e.record.get("eventType") != "AwsServiceEvent"
         and e.record["eventName"] not in ROOT_CALLS_ALLOWED
-    ]  # fmt: skip
+    ]
     root_events = [e for e in root_calls if _succeeded(e.record)]
     failed = Counter(_principal_arn(e.record) for e in root_calls if not _succeeded(e.record))
 
@@ -406,10 +461,12 @@ def _failed_logins(collected: Collected) -> list[FailedLogin]:
         event = e.record
         if event["kind"] in FAILED_LOGIN_KINDS | FAILED_PRIVILEGE_KINDS:
             user_key = f"{event['user']}@{event['host']}" if event.get("user") else None
-            failures.append(FailedLogin(
-                e.evidence_id, event["kind"], event.get("source_ip"), user_key, event["timestamp"], user_key
-            ))  # fmt: skip
-    for e in collected.cloudtrail:
+            failures.append(
+                FailedLogin(
+                    e.evidence_id, event["kind"], event.get("source_ip"), user_key, event["timestamp"], user_key
+                )
+            )
+    for e in collected.by_query[CONSOLE_LOGINS.name]:
         record = e.record
         if (
             record["eventName"] == CONSOLE_LOGIN
@@ -418,17 +475,27 @@ def _failed_logins(collected: Collected) -> list[FailedLogin]:
             name = _identity(record).get("userName")
             user_key = f"{name}@aws:{_principal_account(record)}" if name else None
             principal = _principal_arn(record) if name else None
-            failures.append(FailedLogin(
-                e.evidence_id, "console_login_failure", record.get("sourceIPAddress"), user_key, _when(record),
-                principal,
-            ))  # fmt: skip
+            failures.append(
+                FailedLogin(
+                    e.evidence_id,
+                    "console_login_failure",
+                    record.get("sourceIPAddress"),
+                    user_key,
+                    _when(record),
+                    principal,
+                )
+            )
     return failures
 
 
 @_log_check(
-    "logs.repeated_failed_logins", "No source or account shows repeated failed logins", ALL_LOG_TOOLS,
-    "log files or CloudWatch log groups", severity=Severity.MEDIUM,
-)  # fmt: skip
+    "logs.repeated_failed_logins",
+    "No source or account shows repeated failed logins",
+    ALL_LOG_TOOLS,
+    "log files or CloudWatch log groups",
+    severity=Severity.MEDIUM,
+    query=CONSOLE_LOGINS,
+)
 def repeated_failed_logins(check_id: str, collected: Collected) -> list[Finding]:
     """Failed logins are counted per line, as fail2ban and CrowdSec do: sshd 'Failed <method>' and 'Invalid
     user' lines, PAM 'authentication failure' lines, and failed console sign-ins. One attempt can log more
@@ -481,9 +548,17 @@ def repeated_failed_logins(check_id: str, collected: Collected) -> list[Finding]
         f"account ({len(failures)} in all{peak})."
     )
     return [
-        finding(check_id, Status.PASS, FAILED_LOGINS, reason, collected.evidence_ids,
-                failed_logins=len(failures), threshold=threshold, most_from_one=len(most[1]) if most else 0)
-    ]  # fmt: skip
+        finding(
+            check_id,
+            Status.PASS,
+            FAILED_LOGINS,
+            reason,
+            collected.evidence_ids,
+            failed_logins=len(failures),
+            threshold=threshold,
+            most_from_one=len(most[1]) if most else 0,
+        )
+    ]
 
 
 # -- IAM changes, new identities ------------------------------------------------------------------
@@ -512,9 +587,11 @@ def _event_names(events: list[Event]) -> str:
     return ", ".join(sorted({e.record["eventName"] for e in events}))
 
 
-@_cloudtrail_check("logs.iam_changes", "IAM permission changes are visible for review", severity=Severity.MEDIUM)
+@_cloudtrail_check(
+    "logs.iam_changes", "IAM permission changes are visible for review", IAM_CHANGES, severity=Severity.MEDIUM
+)
 def iam_changes(check_id: str, collected: Collected) -> list[Finding]:
-    changes = [e for e in collected.cloudtrail if e.record["eventName"] in IAM_CHANGE_EVENTS and _succeeded(e.record)]
+    changes = [e for e in collected.by_query[IAM_CHANGES.name] if _succeeded(e.record)]
 
     def describe(target: str, events: list[Event]) -> tuple[str, dict[str, Any]]:
         reason = (
@@ -542,13 +619,16 @@ NEW_IDENTITY_LABELS = {
 
 
 @_log_check(
-    "logs.new_users_and_keys", "New users and access keys are visible for review",
-    ("logs.cloudtrail_events", "logs.auth_events", "logs.cloudwatch_events"), "log files or CloudWatch log groups",
+    "logs.new_users_and_keys",
+    "New users and access keys are visible for review",
+    ("logs.cloudtrail_events", "logs.auth_events", "logs.cloudtrail_s3", "logs.cloudwatch_events"),
+    "log files or CloudWatch log groups",
     severity=Severity.MEDIUM,
-)  # fmt: skip
+    query=NEW_USERS_AND_KEYS,
+)
 def new_users_and_keys(check_id: str, collected: Collected) -> list[Finding]:
     findings = []
-    created = [e for e in collected.cloudtrail if e.record["eventName"] in NEW_IDENTITY_EVENTS and _succeeded(e.record)]
+    created = [e for e in collected.by_query[NEW_USERS_AND_KEYS.name] if _succeeded(e.record)]
     for target, events in _grouped(created, _new_identity_target).items():
         counts = Counter(e.record["eventName"] for e in events)
         what = ", ".join(f"{n} {NEW_IDENTITY_LABELS[name]}" for name, n in sorted(counts.items()))
@@ -572,9 +652,16 @@ def new_users_and_keys(check_id: str, collected: Collected) -> list[Finding]:
         return findings
     reason = f"No new IAM user, access key, console password or local user was found ({_scope(collected)})."
     return [
-        finding(check_id, Status.PASS, NEW_IDENTITIES, reason, collected.evidence_ids,
-                records_scanned=collected.records_scanned, **_records_span(collected))
-    ]  # fmt: skip
+        finding(
+            check_id,
+            Status.PASS,
+            NEW_IDENTITIES,
+            reason,
+            collected.evidence_ids,
+            records_scanned=collected.records_scanned,
+            **_records_span(collected),
+        )
+    ]
 
 
 # -- audit logging, network exposure --------------------------------------------------------------
@@ -602,10 +689,11 @@ def _audit_target(record: dict[str, Any]) -> str:
 @_cloudtrail_check(
     "logs.audit_logging_tampered",
     "Audit logging was not stopped, deleted or narrowed",
+    AUDIT_LOGGING_CHANGES,
     severity=Severity.CRITICAL,
 )
 def audit_logging_tampered(check_id: str, collected: Collected) -> list[Finding]:
-    relevant = [e for e in collected.cloudtrail if e.record["eventName"] in AUDIT_LOGGING_EVENTS]
+    relevant = collected.by_query[AUDIT_LOGGING_CHANGES.name]
     changed = [e for e in relevant if _succeeded(e.record)]
     # New event selectors narrow audit logging only when they drop management events, or some of them.
     tampering = [e for e in changed if e.record["eventName"] != "PutEventSelectors" or _narrows_management(e.record)]
@@ -682,14 +770,11 @@ def _security_group(record: dict[str, Any]) -> str:
 @_cloudtrail_check(
     "logs.sg_opened_to_world",
     "No security group was opened to the whole internet",
+    SECURITY_GROUP_INGRESS,
     severity=Severity.HIGH,
 )
 def sg_opened_to_world(check_id: str, collected: Collected) -> list[Finding]:
-    ingress = [
-        e
-        for e in collected.cloudtrail
-        if e.record["eventName"] in SECURITY_GROUP_INGRESS_EVENTS and _succeeded(e.record)
-    ]
+    ingress = [e for e in collected.by_query[SECURITY_GROUP_INGRESS.name] if _succeeded(e.record)]
     opened = [e for e in ingress if world_open_rules(e.record)]
 
     def describe(group: str, events: list[Event]) -> tuple[str, dict[str, Any]]:

@@ -1,6 +1,9 @@
 """Log collectors: CloudTrail files, auth logs and CloudWatch Logs. They select events; checks judge.
 
-Selecting events by name or kind is a parameterised query (a fetch). Each collector records the
+Selecting events by name or kind is a parameterised query (a fetch). Every file is read once, whole, with no
+event cap: CloudTrail files through the one-pass engine (tools/logs/engine.py), which answers all the named
+queries (tools/logs/queries.CONTROL_QUERIES) in that pass; each stored event names the queries it answered,
+and each file its size, sha256, record count, time span and per-query counts. Each collector records the
 parameters it ran with, and the configured failed-login threshold, which the checks judge with (checks
 see only stored evidence). Parse problems are kept as ``file:line: reason`` strings (the first
 MAX_PROBLEMS_KEPT, with the full count). A configured path that does not exist is listed in
@@ -21,12 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.catalog import tool
 from tools.context import CollectContext
+from tools.logs.engine import scan_cloudtrail
 from tools.logs.queries import (
     AUTH_EVENT_KINDS,
-    CONTROL_EVENT_NAMES,
-    CONTROL_IDENTITY_TYPES,
+    CONTROL_QUERIES,
+    CONTROL_QUERY_INDEX,
+    EventQuery,
     FileKind,
-    is_selected,
+    QueryIndex,
     log_files,
 )
 from tools.logs.readers import (
@@ -36,7 +41,6 @@ from tools.logs.readers import (
     SyslogLine,
     auth_event,
     parse_cloudwatch_message,
-    read_cloudtrail,
     read_cloudwatch,
     read_syslog,
 )
@@ -48,16 +52,14 @@ class FileArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     paths: list[str] | None = Field(default=None, description="Log files or folders; [logs] paths when omitted")
-    max_events: int = Field(default=50_000, ge=1, description="Most matching events kept")
 
 
 class CloudTrailArgs(FileArgs):
-    event_names: list[str] | None = Field(
-        default=None, description="Event names to keep; the control-relevant set when omitted"
+    queries: list[str] | None = Field(
+        default=None, description=f"Control queries to answer; all of {[q.name for q in CONTROL_QUERIES]} when omitted"
     )
-    identity_types: list[str] = Field(
-        default_factory=lambda: sorted(CONTROL_IDENTITY_TYPES),
-        description="userIdentity.type values whose events are all kept (Root by default)",
+    event_names: list[str] | None = Field(
+        default=None, description="More event names to keep, answered as one more query named 'event_names'"
     )
 
 
@@ -98,32 +100,65 @@ def _unread(readable: int, problems_in_file: list[ParseProblem]) -> dict[str, st
     return {} if readable else {"error": f"no readable record ({len(problems_in_file)} parse problems)"}
 
 
-def _cloudtrail_event(record: CloudTrailRecord) -> dict[str, Any]:
-    return {"location": record.location, "event": record.record}
+def _cloudtrail_event(record: CloudTrailRecord, queries: tuple[str, ...]) -> dict[str, Any]:
+    return {"location": record.location, "event": record.record, "queries": list(queries)}
+
+
+def cloudtrail_queries(args: CloudTrailArgs) -> tuple[EventQuery, ...]:
+    """The queries a call answers: the control queries it names (all when it names none), and its event names."""
+    by_name = {query.name: query for query in CONTROL_QUERIES}
+    unknown = sorted(set(args.queries or ()) - set(by_name))
+    if unknown:
+        raise ValueError(f"unknown CloudTrail queries {unknown}; known: {sorted(by_name)}")
+    chosen = [by_name[name] for name in args.queries] if args.queries is not None else list(CONTROL_QUERIES)
+    if args.event_names:
+        chosen.append(EventQuery("event_names", "The event names asked for", frozenset(args.event_names)))
+    return tuple(chosen)
 
 
 @tool(
     "logs.cloudtrail_events",
     source="logs",
     description="CloudTrail events from the configured log files (S3 delivery files, arrays or JSON lines, "
-    "gzip or not) with the control-relevant event names: console logins, root use, CloudTrail changes, IAM "
-    "changes, new users and keys, security group ingress.",
+    "gzip or not), every file read once whole: the events answering the control queries (console logins, root "
+    "use, audit logging changes, IAM changes, new users and keys, security group ingress), with each file's "
+    "size, sha256, record count, time span and per-query counts.",
     args=CloudTrailArgs,
     operations=("read files",),
 )
 def cloudtrail_events(ctx: CollectContext, args: CloudTrailArgs) -> dict[str, Any]:
-    names = frozenset(args.event_names) if args.event_names is not None else CONTROL_EVENT_NAMES
-    identity_types = frozenset(args.identity_types)
-    selected = _select_from_files(
-        ctx, args, "json", read_cloudtrail,
-        select=lambda record: record if is_selected(record.record, names, identity_types) else None,
-        as_event=_cloudtrail_event, counts=("records", "matched"),
-    )  # fmt: skip
+    existing, missing = _paths(ctx, args)
+    problems: list[ParseProblem] = []
+    files = log_files(existing, "json", problems)
     return {
-        "event_names": sorted(names),
-        "identity_types": sorted(identity_types),
         "failed_login_threshold": ctx.config.logs.failed_login_threshold,
-        **selected,
+        **scan_cloudtrail_files(cloudtrail_queries(args), ((path, str(path)) for path in files), problems),
+        "missing_paths": missing,
+    }
+
+
+def scan_cloudtrail_files(
+    queries: tuple[EventQuery, ...], files: Iterable[tuple[Path, str]], problems: list[ParseProblem]
+) -> dict[str, Any]:
+    """The evidence of one pass over each CloudTrail file ((path, name) pairs): per file its description and
+    per-query counts, the events that answered a query (each naming its queries), and the parse problems."""
+    index = QueryIndex(queries)
+    sources, events = [], []
+    for path, name in files:
+        problems_before = len(problems)
+        scan = scan_cloudtrail(path, index, problems, name)
+        sources.append({**scan.summary(), **_unread(scan.records, problems[problems_before:])})
+        events += scan.matches
+    return {
+        "queries": {
+            query.name: {**query.as_dict(), "count": sum(s["queries"][query.name] for s in sources)}
+            for query in queries
+        },
+        "event_names": sorted({name for query in queries for name in query.event_names}),
+        "sources": sources,
+        "records_scanned": sum(s["records"] for s in sources),
+        "events": events,
+        **_problems(problems),
     }
 
 
@@ -162,9 +197,8 @@ def _select_from_files(
     as_event: Callable[[Any], dict[str, Any]],
     counts: tuple[str, str],
 ) -> dict[str, Any]:
-    """What the file collectors share: read each log file, keep the rows `select` answers (not None) as
-    `as_event` of its answer, the first args.max_events of them. Each file's entry in ``sources`` counts the rows
-    read and selected under the two names in `counts`."""
+    """Read each log file once, keep every row `select` answers (not None) as `as_event` of its answer. Each
+    file's entry in ``sources`` counts the rows read and selected under the two names in `counts`."""
     problems: list[ParseProblem] = []
     sources, events = [], []
     existing, missing = _paths(ctx, args)
@@ -178,16 +212,15 @@ def _select_from_files(
             if answer is None:
                 continue
             selected += 1
-            if len(events) < args.max_events:
-                events.append(as_event(answer))
-        sources.append({"file": str(path), read_name: rows, selected_name: selected,
-                        **_unread(rows, problems[problems_before:])})  # fmt: skip
+            events.append(as_event(answer))
+        sources.append(
+            {"file": str(path), read_name: rows, selected_name: selected, **_unread(rows, problems[problems_before:])}
+        )
     return {
         "sources": sources,
         "missing_paths": missing,
         "records_scanned": sum(s[read_name] for s in sources),
         "events": events,
-        "truncated": sum(s[selected_name] for s in sources) > len(events),
         **_problems(problems),
     }
 
@@ -225,8 +258,8 @@ def cloudwatch_events(ctx: CollectContext, args: CloudWatchArgs) -> dict[str, An
                 for event in events:
                     parsed = parse_cloudwatch_message(event)
                     if isinstance(parsed, CloudTrailRecord):
-                        if is_selected(parsed.record, CONTROL_EVENT_NAMES, CONTROL_IDENTITY_TYPES):
-                            cloudtrail.append(_cloudtrail_event(parsed))
+                        if queries := CONTROL_QUERY_INDEX.answered_by_record(parsed.record):
+                            cloudtrail.append(_cloudtrail_event(parsed, queries))
                     elif isinstance(parsed, SyslogLine) and (found := auth_event(parsed)) is not None:
                         auth.append(found.as_dict())
                     else:

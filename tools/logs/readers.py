@@ -13,12 +13,13 @@ collector then records the file as unreadable, so no check reads "no log" or a p
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -26,7 +27,7 @@ from typing import IO, Any, Literal
 import ijson
 from ijson.common import ObjectBuilder
 
-from tools.redact import redact
+from tools.redact import marker, redact
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Where a JSON document's syntax error is located precisely by re-reading it with the json module;
@@ -60,13 +61,42 @@ class ParseProblem:
         return f"{self.file}:{self.where}: {self.reason}"
 
 
+class _HashingFile(io.RawIOBase):
+    """A file on disk whose bytes are hashed as they are read: the file's digest comes from the one pass."""
+
+    def __init__(self, file: io.BufferedReader) -> None:
+        self._file = file
+        self._hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._file.readinto(buffer)
+        self._hash.update(memoryview(buffer)[:count])
+        return count
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def finish(self) -> str:
+        """The digest of the whole file: what was not read yet (a gzip trailer) is hashed first."""
+        while chunk := self._file.read(_READ_CHUNK):
+            self._hash.update(chunk)
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
 class _BoundedReader(io.RawIOBase):
     """A file's bytes (decompressed when gzip), counted as they are read: past MAX_FILE_BYTES, or past
     MAX_COMPRESSION_RATIO times the compressed bytes consumed, reading raises InputBoundExceeded."""
 
     def __init__(self, path: Path, compressed: bool) -> None:
         self._path = path
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._file = _HashingFile(open(path, "rb"))  # noqa: SIM115 - closed by close()
         self._gzip = gzip.GzipFile(fileobj=self._file) if compressed else None
         self._yielded = 0
         # A parser sets these: one JSON token (a huge string) is held whole in memory before any event.
@@ -75,6 +105,10 @@ class _BoundedReader(io.RawIOBase):
 
     def note_event(self) -> None:
         self.yielded_at_last_event = self._yielded
+
+    def sha256(self) -> str:
+        """The sha256 of the whole file as stored (compressed when gzip), once it has been read to its end."""
+        return self._file.finish()
 
     def readable(self) -> bool:
         return True
@@ -148,7 +182,7 @@ def read_cloudtrail(path: Path, problems: list[ParseProblem]) -> Iterator[CloudT
     """
     name = str(path)
     try:
-        layout = _json_layout(path)
+        layout = json_layout(path)
     except STOPPING_ERRORS as error:
         problems.append(_stopped(path, "1", error))
         return
@@ -227,7 +261,7 @@ def _json_records(stream: IO[bytes], layout: Literal["records", "array"], name: 
             depth -= 1
 
 
-def _json_layout(path: Path) -> Literal["records", "array", "lines"]:
+def json_layout(path: Path) -> Literal["records", "array", "lines"]:
     with open_binary(path) as stream:
         # Flat events: ijson.parse's prefixes cost the square of the depth on deeply nested input.
         events = _json_events(stream)
@@ -278,7 +312,42 @@ def _locate_json_error(path: Path, records_read: int, error: Exception) -> Parse
 def read_lines(path: Path, problems: list[ParseProblem], max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
     """(line number, text) for each non-blank line; bytes that are not UTF-8 become U+FFFD.
 
-    A line longer than max_bytes is skipped (read through in bounded pieces) and reported."""
+    A line longer than max_bytes is skipped (read through in bounded pieces) and reported. A secret cut in two
+    by a line break is redacted in both lines (each half alone looks like nothing), so each line is given out
+    once the next one has been read."""
+    held: tuple[int, str] | None = None
+    for line_number, text in _bounded_lines(path, problems, max_bytes):
+        if held is not None:
+            earlier, text = redact_split_secret(held[1], text)
+            yield held[0], earlier
+        held = (line_number, text)
+    if held is not None:
+        yield held
+
+
+# The end of a line and the start of the next that may be two halves of one token (not a line that starts
+# with an RFC 3339 time, as a new syslog record does); tokens worth a marker are at least 16 characters.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.]+")
+_TIME_FIRST = re.compile(r"\d{4}-\d\d-\d\dT")
+_SHORTEST_TOKEN = 16
+
+
+def redact_split_secret(earlier: str, later: str) -> tuple[str, str]:
+    """The two lines with a secret that spans the break between them replaced by its marker in both; unchanged
+    when the joined halves are no secret, or when each half already is one (redaction finds those)."""
+    tail = _TOKEN_RUN.match(earlier[::-1])  # the token run the line ends with, reversed
+    head = _TOKEN_RUN.match(later)
+    if tail is None or head is None or tail.end() + head.end() < _SHORTEST_TOKEN or _TIME_FIRST.match(later):
+        return earlier, later
+    first_half, second_half = earlier[len(earlier) - tail.end() :], head.group()
+    joined = redact(first_half + second_half)
+    if not joined.counts or redact(first_half).counts or redact(second_half).counts:  # halves: rarely read
+        return earlier, later
+    shown = marker(next(iter(joined.counts)))
+    return earlier[: len(earlier) - tail.end()] + shown, shown + later[head.end() :]
+
+
+def _bounded_lines(path: Path, problems: list[ParseProblem], max_bytes: int) -> Iterator[tuple[int, str]]:
     line_number = 0
     try:
         with open_binary(path) as stream:
@@ -364,21 +433,20 @@ class AuthEvent:
     detail: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind, "location": self.location, "timestamp": self.timestamp, "host": self.host,
-            "process": self.process, "user": self.user, "source_ip": self.source_ip, "detail": self.detail,
-        }  # fmt: skip
+        return asdict(self)
 
 
 # Event kinds, each from one message shape. sshd's PAM "authentication failure" lines are kinds too:
 # counting conventions (which lines make one attempt) belong to the checks.
 _SSH_PROCESSES = {"sshd", "sshd-session"}
 _SSH_PATTERNS = [
-    ("ssh_failed_login", re.compile(
-        r"^Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) from (?P<ip>\S+) port \d+")),
+    (
+        "ssh_failed_login",
+        re.compile(r"^Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) from (?P<ip>\S+) port \d+"),
+    ),
     ("ssh_accepted_login", re.compile(r"^Accepted (?P<method>\S+) for (?P<user>\S+) from (?P<ip>\S+) port \d+")),
     ("ssh_invalid_user", re.compile(r"^Invalid user (?P<user>.*?) from (?P<ip>\S+?)(?: port \d+)?\s*$")),
-]  # fmt: skip
+]
 _PAM_AUTH_FAILURE = re.compile(r"^pam_unix\((?P<service>[^:)]+):auth\): authentication failure;(?P<fields>.*)$")
 _PAM_SESSION_OPENED = re.compile(r"^pam_unix\((?P<service>[^:)]+):session\): session opened for user (?P<user>[^\s(]+)")
 # PAM refusing an account after too many failures: pam_tally/pam_tally2 ("tally 6, deny 5"), pam_faillock.
@@ -416,9 +484,12 @@ def auth_event(line: SyslogLine) -> AuthEvent | None:
     if match := _PAM_AUTH_FAILURE.match(message):
         fields = dict(_KEY_VALUE.findall(match["fields"]))
         return AuthEvent(
-            "auth_failure", user=fields.get("user") or None, source_ip=fields.get("rhost") or None,
-            detail={"service": match["service"]}, **base,
-        )  # fmt: skip
+            "auth_failure",
+            user=fields.get("user") or None,
+            source_ip=fields.get("rhost") or None,
+            detail={"service": match["service"]},
+            **base,
+        )
     for pattern in _PAM_LOCKOUTS:
         if match := pattern.match(message):
             detail = {key: value for key, value in match.groupdict().items() if key != "user" and value}

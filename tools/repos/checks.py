@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -30,10 +31,16 @@ CI_FILES = (
     ".travis.yml",
 )
 DEPENDENCY_UPDATE_FILES = (
-    ".github/dependabot.yml", ".github/dependabot.yaml",
-    "renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.json",
-    ".github/renovate.json", ".github/renovate.json5", ".gitlab/renovate.json",
-)  # fmt: skip
+    ".github/dependabot.yml",
+    ".github/dependabot.yaml",
+    "renovate.json",
+    "renovate.json5",
+    ".renovaterc",
+    ".renovaterc.json",
+    ".github/renovate.json",
+    ".github/renovate.json5",
+    ".gitlab/renovate.json",
+)
 # git's %G? letters for a signature that is there and not bad (G good; U unknown trust; X/Y expired;
 # R revoked key; E cannot be checked here, e.g. the public key is not in this machine's keyring).
 SIGNED = {"G", "U", "X", "Y", "R", "E"}
@@ -147,16 +154,25 @@ def ci_workflows(check_id: str, entry: dict[str, Any], evidence_id: str) -> list
     )
     return [
         finding(
-            check_id, Status.PASS, repo, reason, [evidence_id], ci_definitions=len(found),
-            github_workflows=len(workflows), workflows_on_pull_request=on_pull_requests, files=", ".join(found),
+            check_id,
+            Status.PASS,
+            repo,
+            reason,
+            [evidence_id],
+            ci_definitions=len(found),
+            github_workflows=len(workflows),
+            workflows_on_pull_request=on_pull_requests,
+            files=", ".join(found),
         )
-    ]  # fmt: skip
+    ]
 
 
 @repo_check(
-    "repo.dependency_updates", "Automated dependency updates are configured (Dependabot or Renovate)",
-    "git.repository_files", severity=Severity.MEDIUM,
-)  # fmt: skip
+    "repo.dependency_updates",
+    "Automated dependency updates are configured (Dependabot or Renovate)",
+    "git.repository_files",
+    severity=Severity.MEDIUM,
+)
 def dependency_updates(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
     repo = entry["repo"]
     found = [p for p in DEPENDENCY_UPDATE_FILES if p in entry["contents"]]
@@ -225,10 +241,18 @@ def _secret_findings(repo: str, commit: dict[str, Any], evidence_id: str) -> Ite
             "removed later, so rotate it."
         )
         yield finding(
-            "repo.secrets_in_history", Status.FAIL, f"{repo}@{commit['sha'][:12]}:{path}", reason, [evidence_id],
-            commit=commit["sha"], path=path, secrets=total, kinds=", ".join(sorted(kinds)),
-            author=commit["author"], date=commit["date"],
-        )  # fmt: skip
+            "repo.secrets_in_history",
+            Status.FAIL,
+            f"{repo}@{commit['sha'][:12]}:{path}",
+            reason,
+            [evidence_id],
+            commit=commit["sha"],
+            path=path,
+            secrets=total,
+            kinds=", ".join(sorted(kinds)),
+            author=commit["author"],
+            date=commit["date"],
+        )
 
 
 @repo_check(
@@ -274,14 +298,30 @@ def _enabled(protection: dict[str, Any], setting: str) -> bool:
 
 
 Rules = list[dict[str, Any]]
-BranchJudge = Callable[[str, dict[str, Any], str, Rules], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A repository's default branch as its branch-protection entry and the rulesets in force describe it."""
+
+    repo: str
+    name: str
+    classic: dict[str, Any] | None  # classic branch protection; None when the branch has none
+    rules: Rules  # the ruleset rules in force on the branch
+    evidence_id: str  # the branch-protection item
+
+    @property
+    def resource(self) -> str:
+        return f"{self.repo}:{self.name}"
+
+
+BranchJudge = Callable[[str, Branch], list[Finding]]
 
 
 def _branch_check(
     check_id: str, title: str, *, severity: Severity
 ) -> Callable[[BranchJudge], Callable[[EvidenceView], list[Finding]]]:
-    """Register a check that judges each repository's default branch with judge(check id, branch protection
-    entry, evidence id, the ruleset rules in force on that branch)."""
+    """Register a check that judges each repository's default branch with judge(check id, Branch)."""
 
     def register(judge: BranchJudge) -> Callable[[EvidenceView], list[Finding]]:
         @wraps(judge)
@@ -289,7 +329,9 @@ def _branch_check(
             rules_by_repo = _branch_rules_by_repo(view)
 
             def with_rules(check_id: str, entry: dict[str, Any], evidence_id: str) -> list[Finding]:
-                return judge(check_id, entry, evidence_id, rules_by_repo.get(entry["repo"], []))
+                classic = entry.get("protection") if entry["protected"] else None
+                rules = rules_by_repo.get(entry["repo"], [])
+                return judge(check_id, Branch(entry["repo"], entry["branch"], classic, rules, evidence_id))
 
             return _per_repo(view, check_id, "github.branch_protection", with_rules)
 
@@ -305,11 +347,9 @@ def _branch_check(
     "The default branch is protected against force pushes and deletion",
     severity=Severity.HIGH,
 )
-def branch_protection(check_id: str, entry: dict[str, Any], evidence_id: str, rules: Rules) -> list[Finding]:
-    repo, branch = entry["repo"], entry["branch"]
-    resource = f"{repo}:{branch}"
-    classic = entry.get("protection") if entry["protected"] else None
-    rule_types = {rule.get("type") for rule in rules}
+def branch_protection(check_id: str, b: Branch) -> list[Finding]:
+    repo, branch, classic, resource, evidence_id = b.repo, b.name, b.classic, b.resource, b.evidence_id
+    rule_types = {rule.get("type") for rule in b.rules}
     if classic is None and not rule_types:
         reason = f"Branch {branch} of {repo} has no branch protection and no ruleset rules."
         return [finding(check_id, Status.FAIL, resource, reason, [evidence_id], protected=False)]
@@ -334,18 +374,44 @@ def branch_protection(check_id: str, entry: dict[str, Any], evidence_id: str, ru
 
 
 @_branch_check(
+    "github.enforce_admins",
+    "Branch protection of the default branch applies to administrators",
+    severity=Severity.HIGH,
+)
+def enforce_admins(check_id: str, b: Branch) -> list[Finding]:
+    repo, branch, classic, resource, evidence_id = b.repo, b.name, b.classic, b.resource, b.evidence_id
+    if classic is not None:
+        if _enabled(classic, "enforce_admins"):
+            reason = f"Branch protection of {branch} in {repo} applies to administrators too (enforce_admins: true)."
+            return [finding(check_id, Status.PASS, resource, reason, [evidence_id], enforce_admins=True)]
+        reason = (
+            f"Branch protection of {branch} in {repo} does not apply to administrators (enforce_admins: false): "
+            "an administrator can push or merge without the required reviews and checks."
+        )
+        return [finding(check_id, Status.FAIL, resource, reason, [evidence_id], enforce_admins=False)]
+    if b.rules:
+        # Who may bypass a ruleset is in each ruleset's own record, which github.rulesets does not read.
+        reason = (
+            f"Branch {branch} of {repo} is protected only by ruleset rules; who may bypass them is not in the "
+            "collected evidence, so whether administrators are bound cannot be judged."
+        )
+        return [finding(check_id, Status.ERROR, resource, reason, [evidence_id], enforce_admins=None)]
+    reason = f"Branch {branch} of {repo} has no branch protection, so none applies to administrators."
+    return [finding(check_id, Status.FAIL, resource, reason, [evidence_id], enforce_admins=False, protected=False)]
+
+
+@_branch_check(
     "github.required_reviews",
     "Pull requests into the default branch need an approving review",
     severity=Severity.HIGH,
 )
-def required_reviews(check_id: str, entry: dict[str, Any], evidence_id: str, rules: Rules) -> list[Finding]:
-    repo, branch = entry["repo"], entry["branch"]
-    resource = f"{repo}:{branch}"
-    reviews = (entry.get("protection") or {}).get("required_pull_request_reviews") or {}
+def required_reviews(check_id: str, b: Branch) -> list[Finding]:
+    repo, branch, resource, evidence_id = b.repo, b.name, b.resource, b.evidence_id
+    reviews = (b.classic or {}).get("required_pull_request_reviews") or {}
     classic_count = int(reviews.get("required_approving_review_count", 0)) if reviews else 0
     ruleset_counts = [
         int((rule.get("parameters") or {}).get("required_approving_review_count", 0))
-        for rule in rules
+        for rule in b.rules
         if rule.get("type") == "pull_request"
     ]
     required = max([classic_count, *ruleset_counts])
@@ -487,17 +553,32 @@ def _describe_secret_scanning(alert: dict[str, Any]) -> tuple[str, Facts]:
 
 
 _alert_check(
-    "github.dependabot_alerts_open", "No open Dependabot alerts", "github.dependabot_alerts",
-    "Dependabot", "dependabot", _describe_dependabot, severity=Severity.HIGH,
-)  # fmt: skip
+    "github.dependabot_alerts_open",
+    "No open Dependabot alerts",
+    "github.dependabot_alerts",
+    "Dependabot",
+    "dependabot",
+    _describe_dependabot,
+    severity=Severity.HIGH,
+)
 _alert_check(
-    "github.code_scanning_alerts_open", "No open code scanning alerts", "github.code_scanning_alerts",
-    "code scanning", "code-scanning", _describe_code_scanning, severity=Severity.HIGH,
-)  # fmt: skip
+    "github.code_scanning_alerts_open",
+    "No open code scanning alerts",
+    "github.code_scanning_alerts",
+    "code scanning",
+    "code-scanning",
+    _describe_code_scanning,
+    severity=Severity.HIGH,
+)
 _alert_check(
-    "github.secret_scanning_alerts_open", "No open secret scanning alerts", "github.secret_scanning_alerts",
-    "secret scanning", "secret-scanning", _describe_secret_scanning, severity=Severity.CRITICAL,
-)  # fmt: skip
+    "github.secret_scanning_alerts_open",
+    "No open secret scanning alerts",
+    "github.secret_scanning_alerts",
+    "secret scanning",
+    "secret-scanning",
+    _describe_secret_scanning,
+    severity=Severity.CRITICAL,
+)
 
 
 # -- GitHub: organisation ----------------------------------------------------------------------

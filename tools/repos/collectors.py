@@ -16,21 +16,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.catalog import tool
 from tools.context import CollectContext
+from tools.repos.checks import CI_FILES, CODEOWNERS_PATHS, DEPENDENCY_UPDATE_FILES
 from tools.repos.git import GitError, GitRepo
 from tools.repos.github import GithubError, api_path, repository_full_name, repository_path
 
-# Files whose content the checks judge: code owners, CI definitions, dependency update bots.
+# Files whose content the checks judge: code owners, CI definitions, dependency update bots; and security policies
+# and pre-commit hooks.
 KNOWN_FILES = frozenset(
     {
-        "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS",
-        ".github/dependabot.yml", ".github/dependabot.yaml",
-        "renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.json",
-        ".github/renovate.json", ".github/renovate.json5", ".gitlab/renovate.json",
-        ".gitlab-ci.yml", "Jenkinsfile", ".circleci/config.yml", "azure-pipelines.yml",
-        "bitbucket-pipelines.yml", ".travis.yml",
-        "SECURITY.md", ".github/SECURITY.md", ".pre-commit-config.yaml",
+        *CODEOWNERS_PATHS,
+        *DEPENDENCY_UPDATE_FILES,
+        *CI_FILES,
+        "SECURITY.md",
+        ".github/SECURITY.md",
+        ".pre-commit-config.yaml",
     }
-)  # fmt: skip
+)
 WORKFLOW_FOLDER = ".github/workflows/"
 MAX_LISTED_FILES = 20_000
 
@@ -81,97 +82,110 @@ def _for_each_local_repo(
     return {"repos": entries}
 
 
-@tool(
+# What a git collector reads from one repository: read(the collector's arguments, the repository) -> its entry.
+LocalRead = Callable[[Any, GitRepo], dict[str, Any]]
+
+
+def local_repo_tool(
+    name: str, description: str, *, args: type[GitArgs], operations: tuple[str, ...]
+) -> Callable[[LocalRead], LocalRead]:
+    """Register the decorated `read(args, repo)` as the git collector `name`, which reads each local repository
+    (_for_each_local_repo)."""
+
+    def register(read: LocalRead) -> LocalRead:
+        @tool(name, source="git", description=description, args=args, operations=operations)
+        def collect(ctx: CollectContext, request: GitArgs) -> dict[str, Any]:
+            return _for_each_local_repo(ctx, request, lambda repo: read(request, repo))
+
+        return read
+
+    return register
+
+
+@local_repo_tool(
     "git.repository_files",
-    source="git",
-    description="Files in each local repository's HEAD tree, with the contents of CODEOWNERS, CI workflows "
+    "Files in each local repository's HEAD tree, with the contents of CODEOWNERS, CI workflows "
     "and dependency-update configs (Dependabot, Renovate).",
     args=RepositoryFilesArgs,
     operations=("git ls-tree", "git cat-file"),
 )
-def repository_files(ctx: CollectContext, args: RepositoryFilesArgs) -> dict[str, Any]:
-    def read(repo: GitRepo) -> dict[str, Any]:
-        files = repo.tree_files()
-        contents: dict[str, str] = {}
-        cut: list[str] = []
-        for path, _size in files:
-            if is_known_file(path):
-                contents[path], truncated = repo.read_file(path, args.max_file_bytes)
-                if truncated:
-                    cut.append(path)
-        return {
-            "head": repo.head(),
-            "branch": repo.branch(),
-            "file_count": len(files),
-            "files": [path for path, _ in files[:MAX_LISTED_FILES]],
-            "files_truncated": len(files) > MAX_LISTED_FILES,
-            "contents": contents,
-            "contents_truncated": cut,
-        }
+def repository_files(args: RepositoryFilesArgs, repo: GitRepo) -> dict[str, Any]:
+    files = repo.tree_files()
+    contents: dict[str, str] = {}
+    cut: list[str] = []
+    redacted_before_cut: dict[str, dict[str, int]] = {}
+    for path, _size in files:
+        if is_known_file(path):
+            file = repo.read_file(path, args.max_file_bytes)
+            contents[path] = file.text
+            if file.truncated:
+                cut.append(path)
+            if file.redactions:  # the locker does not see these secrets: they are counted here
+                redacted_before_cut[path] = file.redactions
+    return {
+        "head": repo.head(),
+        "branch": repo.branch(),
+        "file_count": len(files),
+        "files": [path for path, _ in files[:MAX_LISTED_FILES]],
+        "files_truncated": len(files) > MAX_LISTED_FILES,
+        "contents": contents,
+        "contents_truncated": cut,
+        "redacted_before_cut": redacted_before_cut,
+    }
 
-    return _for_each_local_repo(ctx, args, read)
 
-
-@tool(
+@local_repo_tool(
     "git.commits",
-    source="git",
-    description="The latest commits of each local repository (HEAD) with author, date and git's signature verdict.",
+    "The latest commits of each local repository (HEAD) with author, date and git's signature verdict.",
     args=CommitsArgs,
     operations=("git log",),
 )
-def commits(ctx: CollectContext, args: CommitsArgs) -> dict[str, Any]:
-    def read(repo: GitRepo) -> dict[str, Any]:
-        found = repo.commits(args.limit)
-        return {
-            "head": repo.head(),
-            "limit": args.limit,
-            "commits": [
-                {
-                    "sha": c.sha,
-                    "signature": c.signature,
-                    "author": c.author,
-                    "author_email": c.author_email,
-                    "date": c.date,
-                    "subject": c.subject,
-                }
-                for c in found
-            ],
-        }
-
-    return _for_each_local_repo(ctx, args, read)
+def commits(args: CommitsArgs, repo: GitRepo) -> dict[str, Any]:
+    found = repo.commits(args.limit)
+    return {
+        "head": repo.head(),
+        "limit": args.limit,
+        "commits": [
+            {
+                "sha": c.sha,
+                "signature": c.signature,
+                "author": c.author,
+                "author_email": c.author_email,
+                "date": c.date,
+                "subject": c.subject,
+            }
+            for c in found
+        ],
+    }
 
 
-@tool(
+@local_repo_tool(
     "git.history",
-    source="git",
-    description="Patches of every commit on every branch (`git log --all -p`), bounded in size. Secrets in "
+    "Patches of every commit on every branch (`git log --all -p`), bounded in size. Secrets in "
     "them are replaced by [REDACTED:<kind>] markers when stored.",
     args=HistoryArgs,
     operations=("git log -p",),
 )
-def history(ctx: CollectContext, args: HistoryArgs) -> dict[str, Any]:
-    def read(repo: GitRepo) -> dict[str, Any]:
-        found, bytes_read, truncated = repo.history(args.max_bytes, args.max_commits)
-        problem = repo.history_problem()
-        return {
-            "history_complete": problem is None,
-            "history_problem": problem,
-            "max_bytes": args.max_bytes,
-            "bytes_read": bytes_read,
-            "truncated": truncated,
-            "commits": [
-                {
-                    "sha": c.sha,
-                    "author": c.author,
-                    "date": c.date,
-                    "subject": c.subject,
-                    "files": [{"path": f.path, "patch": f.patch} for f in c.files],
-                }
-                for c in found
-            ],
-        }
-
-    return _for_each_local_repo(ctx, args, read)
+def history(args: HistoryArgs, repo: GitRepo) -> dict[str, Any]:
+    found, bytes_read, truncated = repo.history(args.max_bytes, args.max_commits)
+    problem = repo.history_problem()
+    return {
+        "history_complete": problem is None,
+        "history_problem": problem,
+        "max_bytes": args.max_bytes,
+        "bytes_read": bytes_read,
+        "truncated": truncated,
+        "commits": [
+            {
+                "sha": c.sha,
+                "author": c.author,
+                "date": c.date,
+                "subject": c.subject,
+                "files": [{"path": f.path, "patch": f.patch} for f in c.files],
+            }
+            for c in found
+        ],
+    }
 
 
 # -- GitHub ------------------------------------------------------------------------------------
@@ -234,72 +248,82 @@ def _for_each_github_repo(
     return {"repos": entries}
 
 
+# What a GitHub collector reads from one repository: read(ctx, the collector's arguments, "owner/name") -> its entry.
+GithubRead = Callable[[CollectContext, Any, str], dict[str, Any]]
+
+
+def github_repo_tool(
+    name: str, description: str, *, args: type[GithubArgs], operations: tuple[str, ...]
+) -> Callable[[GithubRead], GithubRead]:
+    """Register the decorated `read(ctx, args, full_name)` as the GitHub collector `name`, which reads each
+    configured repository (_for_each_github_repo)."""
+
+    def register(read: GithubRead) -> GithubRead:
+        @tool(name, source="github", description=description, args=args, operations=operations)
+        def collect(ctx: CollectContext, request: GithubArgs) -> dict[str, Any]:
+            return _for_each_github_repo(ctx, request, lambda full_name: read(ctx, request, full_name))
+
+        return read
+
+    return register
+
+
 def _branch(ctx: CollectContext, full_name: str, branch: str | None) -> str:
     return branch or ctx.github.get(repository_path(full_name))["default_branch"]
 
 
-def _part(fetch: Any) -> Any:
-    """One part of an entry; a GitHub refusal becomes {"error", "http_status"} so the rest is kept."""
+def _part(fetch: Callable[[], Any], refused: type[Exception] = GithubError) -> Any:
+    """One part of an entry; a refusal (GithubError, or another API's `refused` error with its HTTP `status`)
+    becomes {"error", "http_status"} so the rest is kept."""
     try:
         return fetch()
-    except GithubError as error:
+    except refused as error:
         return {"error": str(error), "http_status": error.status}
 
 
-@tool(
+@github_repo_tool(
     "github.repository",
-    source="github",
-    description="Each GitHub repository's settings: visibility, default branch, security and analysis features.",
+    "Each GitHub repository's settings: visibility, default branch, security and analysis features.",
     args=GithubArgs,
     operations=("GET /repos/{owner}/{repo}",),
 )
-def repository(ctx: CollectContext, args: GithubArgs) -> dict[str, Any]:
-    return _for_each_github_repo(ctx, args, lambda name: {"data": trimmed(ctx.github.get(repository_path(name)))})
+def repository(ctx: CollectContext, args: GithubArgs, name: str) -> dict[str, Any]:
+    return {"data": trimmed(ctx.github.get(repository_path(name)))}
 
 
-@tool(
+@github_repo_tool(
     "github.branch_protection",
-    source="github",
-    description="Classic branch protection of each repository's default branch (or a named branch). "
+    "Classic branch protection of each repository's default branch (or a named branch). "
     "An unprotected branch is recorded as protected: false.",
     args=BranchArgs,
     operations=("GET /repos/{owner}/{repo}", "GET /repos/{owner}/{repo}/branches/{branch}/protection"),
 )
-def branch_protection(ctx: CollectContext, args: BranchArgs) -> dict[str, Any]:
-    def read(name: str) -> dict[str, Any]:
-        branch = _branch(ctx, name, args.branch)
-        try:
-            protection = ctx.github.get(repository_path(name, "branches", branch, "protection"))
-        except GithubError as error:
-            # GitHub answers 404 "Branch not protected" for a branch without protection: that is data.
-            if error.status == 404 and "not protected" in str(error).lower():
-                return {"branch": branch, "protected": False}
-            raise
-        return {"branch": branch, "protected": True, "protection": trimmed(protection)}
-
-    return _for_each_github_repo(ctx, args, read)
+def branch_protection(ctx: CollectContext, args: BranchArgs, name: str) -> dict[str, Any]:
+    branch = _branch(ctx, name, args.branch)
+    try:
+        protection = ctx.github.get(repository_path(name, "branches", branch, "protection"))
+    except GithubError as error:
+        # GitHub answers 404 "Branch not protected" for a branch without protection: that is data.
+        if error.status == 404 and "not protected" in str(error).lower():
+            return {"branch": branch, "protected": False}
+        raise
+    return {"branch": branch, "protected": True, "protection": trimmed(protection)}
 
 
-@tool(
+@github_repo_tool(
     "github.rulesets",
-    source="github",
-    description="Repository rulesets and the rules in force on each repository's default branch (or a named "
+    "Repository rulesets and the rules in force on each repository's default branch (or a named "
     "branch), including rules inherited from organisation rulesets.",
     args=BranchArgs,
     operations=("GET /repos/{owner}/{repo}/rulesets", "GET /repos/{owner}/{repo}/rules/branches/{branch}"),
 )
-def rulesets(ctx: CollectContext, args: BranchArgs) -> dict[str, Any]:
-    def read(name: str) -> dict[str, Any]:
-        branch = _branch(ctx, name, args.branch)
-        return {
-            "branch": branch,
-            "rulesets": _part(lambda: trimmed(ctx.github.paginate(repository_path(name, "rulesets")))),
-            "branch_rules": _part(
-                lambda: trimmed(ctx.github.paginate(repository_path(name, "rules", "branches", branch)))
-            ),
-        }
-
-    return _for_each_github_repo(ctx, args, read)
+def rulesets(ctx: CollectContext, args: BranchArgs, name: str) -> dict[str, Any]:
+    branch = _branch(ctx, name, args.branch)
+    return {
+        "branch": branch,
+        "rulesets": _part(lambda: trimmed(ctx.github.paginate(repository_path(name, "rulesets")))),
+        "branch_rules": _part(lambda: trimmed(ctx.github.paginate(repository_path(name, "rules", "branches", branch)))),
+    }
 
 
 @tool(
@@ -362,19 +386,15 @@ def _open_alerts_tool(feature: str, description: str, drop: tuple[str, ...] = ()
     """Register `github.<feature>_alerts`: the open alerts of a security feature of each repository, without the
     fields named in `drop`."""
 
-    @tool(
+    @github_repo_tool(
         f"github.{feature.replace('-', '_')}_alerts",
-        source="github",
-        description=description,
+        description,
         args=GithubArgs,
         operations=(f"GET /repos/{{owner}}/{{repo}}/{feature}/alerts",),
     )
-    def collect(ctx: CollectContext, args: GithubArgs) -> dict[str, Any]:
-        def read(name: str) -> dict[str, Any]:
-            alerts = ctx.github.paginate(repository_path(name, feature, "alerts"), {"state": "open"})
-            return {"alerts": [{k: v for k, v in trimmed(alert).items() if k not in drop} for alert in alerts]}
-
-        return _for_each_github_repo(ctx, args, read)
+    def read(ctx: CollectContext, args: GithubArgs, name: str) -> dict[str, Any]:
+        alerts = ctx.github.paginate(repository_path(name, feature, "alerts"), {"state": "open"})
+        return {"alerts": [{k: v for k, v in trimmed(alert).items() if k not in drop} for alert in alerts]}
 
 
 _open_alerts_tool("dependabot", "Open Dependabot (vulnerable dependency) alerts of each repository.")

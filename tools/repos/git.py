@@ -16,6 +16,10 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from tools.locker import MAX_BLOB_BYTES
+from tools.redact import redact
 
 # Options put in front of every git command: no programs named by the repository's config. `-c` beats
 # the repository's own config, so a hostile repo cannot make %G? run its own "gpg" (or ssh/x509 verifier).
@@ -74,6 +78,13 @@ class Commit:
     author_email: str
     date: str  # ISO 8601, author date
     subject: str
+
+
+@dataclass(frozen=True)
+class FileText:
+    text: str
+    truncated: bool  # cut at the size asked for
+    redactions: dict[str, int]  # secrets replaced before the cut, per kind (redact's counts)
 
 
 @dataclass
@@ -158,13 +169,19 @@ class GitRepo:
             files.append((path, int(size) if size.isdigit() else 0))
         return files
 
-    def read_file(self, path: str, max_bytes: int) -> tuple[str, bool]:
-        """A file's text at HEAD, cut at max_bytes; returns (text, truncated)."""
+    def read_file(self, path: str, max_bytes: int) -> FileText:
+        """A file's text at HEAD, cut at max_bytes.
+
+        A longer file is redacted whole before the cut: cut first, a secret straddling the cut would keep a
+        fragment too short to be recognised. Only its first MAX_BLOB_BYTES are redacted (the locker stores no
+        larger item); a shorter file is returned as is, and the locker redacts it when it stores the evidence.
+        """
         output = self._git("cat-file", "blob", f"HEAD:{path}")
         data = output.encode("utf-8")
         if len(data) <= max_bytes:
-            return output, False
-        return data[:max_bytes].decode("utf-8", errors="ignore"), True
+            return FileText(output, truncated=False, redactions={})
+        whole, redactions = redact(data[:MAX_BLOB_BYTES].decode("utf-8", errors="ignore"))
+        return FileText(whole.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore"), True, redactions)
 
     def grep(self, patterns: list[str]) -> list[tuple[str, int, str]]:
         """(path, line number, line) of every line in the HEAD tree matching any extended regex (text files)."""
@@ -196,6 +213,30 @@ class GitRepo:
             commits.append(Commit(sha, signature, author, email, date, subject))
         return commits
 
+    def first_parent_changes(self, since: str, limit: int) -> list[dict[str, Any]]:
+        """Commits that landed on the checked-out branch since an ISO time (its first-parent line: a merge is one
+        commit, its changes against the branch before it), newest first, each with the files it changed."""
+        if self.head() is None:
+            return []
+        output = self._git(
+            "log",
+            *_LOG_OPTIONS,
+            "--first-parent",
+            "-m",
+            "--name-only",
+            f"--since={since}",
+            f"--max-count={limit}",
+            "--format=%x1e%H%x00%cI%x00%an%x00%s",
+            "HEAD",
+        )
+        changes = []
+        for block in output.split("\x1e")[1:]:
+            header, _, names = block.partition("\n")
+            sha, date, author, subject = header.split("\0", 3)
+            files = [name for name in names.splitlines() if name.strip()]
+            changes.append({"sha": sha, "date": date, "author": author, "subject": subject, "files": files})
+        return changes
+
     def history_problem(self) -> str | None:
         """Why the history git shows here is not the whole history, or None when it is."""
         if self._git("rev-parse", "--is-shallow-repository").strip() == "true":
@@ -215,9 +256,17 @@ class GitRepo:
         if self.head() is None:
             return [], 0, False
         args = [
-            "log", *_LOG_OPTIONS, "--all", "-p", *_PATCH_OPTIONS, "--no-color", "--no-ext-diff", "--no-textconv",
-            "--no-renames", f"--format={_HISTORY_FORMAT}",
-        ]  # fmt: skip
+            "log",
+            *_LOG_OPTIONS,
+            "--all",
+            "-p",
+            *_PATCH_OPTIONS,
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-renames",
+            f"--format={_HISTORY_FORMAT}",
+        ]
         if max_commits is not None:
             args.append(f"--max-count={max_commits}")
         process = subprocess.Popen(

@@ -173,9 +173,15 @@ class GithubClient:
             )
             return f"{where}: 401 unauthorised ({message}); {hint}"
         if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
-            return f"{where}: {status} rate limit exhausted; it resets at epoch {response.headers.get('x-ratelimit-reset')}"
+            return (
+                f"{where}: {status} rate limit exhausted; it resets at epoch "
+                f"{response.headers.get('x-ratelimit-reset')}"
+            )
         if status == 403:
-            return f"{where}: 403 forbidden ({message}); the token lacks a read permission for this endpoint or the feature is off"
+            return (
+                f"{where}: 403 forbidden ({message}); "
+                "the token lacks a read permission for this endpoint or the feature is off"
+            )
         if status == 404:
             return f"{where}: 404 not found ({message}); the resource does not exist or the token cannot see it"
         return f"{where}: HTTP {status} ({message})"

@@ -1,26 +1,110 @@
 """The `auditor` command line: every command is named here, in one place.
 
 The command modules beside this file (proof, evidence, knowledge, review) hold the command functions;
-this package sits at the top of the import graph, so no lower package imports the command line.
+this package sits at the top of the import graph, so no lower package imports the command line. A command's
+module is imported when that command runs, so each command loads only what it uses.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command_from_info, get_group_from_info
+from typer.models import CommandInfo, TyperInfo
 
 from tools.workspace import CONFIG_FILENAME
-from tui.cli import continuous, evidence, export, keys, knowledge, proof, review, schedule
 from tui.cli.state import CliState, cli_state, console, fail
+
+if TYPE_CHECKING:
+    import click
+
+# Every command after `init`, in the order `auditor --help` lists them: name -> (module in tui.cli, attribute),
+# the attribute a command function or a Typer app of subcommands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("proof", "run"),
+    "demo": ("proof", "demo"),
+    "report": ("proof", "report"),
+    "verify": ("evidence", "verify"),
+    "merge": ("merge", "merge"),
+    "evidence": ("evidence", "evidence_app"),
+    "keys": ("keys", "keys_app"),
+    "knowledge": ("knowledge", "knowledge_app"),
+    "criteria": ("knowledge", "criteria_app"),
+    "controls": ("knowledge", "controls_app"),
+    "coverage": ("knowledge", "coverage"),
+    "checks": ("export", "checks_app"),
+    "export": ("export", "export_app"),
+    "review": ("review", "review"),
+    "schedule": ("schedule", "schedule_app"),
+    "history": ("continuous", "history"),
+    "diff": ("continuous", "diff"),
+    "requests": ("continuous", "requests"),
+}
+
+
+@cache
+def _module_source(module: str) -> ast.Module:
+    return ast.parse((Path(__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+
+
+def _summary(module: str, attribute: str) -> str:
+    """A command's help as `auditor --help` lists it, read from its module's source without importing it: the
+    first paragraph of the command function's docstring as one line (the listing wraps it to the terminal), or
+    the `help=` of the Typer app holding its subcommands."""
+    for node in _module_source(module).body:
+        if isinstance(node, ast.FunctionDef) and node.name == attribute:
+            return " ".join((ast.get_docstring(node) or "").split("\n\n")[0].split())
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == attribute for target in node.targets):
+            return next(ast.literal_eval(k.value) for k in node.value.keywords if k.arg == "help")
+    raise LookupError(f"tui/cli/{module}.py defines no command {attribute}")
 
 
 class _AuditorGroup(TyperGroup):
-    """Notes whether the command line asks for help before the root callback runs: by then Click has
+    """Builds a command from COMMANDS when it runs, importing its module then; `auditor --help` lists the
+    commands from their modules' source (`_summary`), importing none.
+
+    Also notes whether the command line asks for help before the root callback runs: by then Click has
     taken the subcommand's arguments away from the context."""
+
+    _listing = False  # True while the help lists the commands
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*(name for name in super().list_commands(ctx) if name not in COMMANDS), *COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = COMMANDS[cmd_name]
+        if self._listing:
+            return TyperCommand(cmd_name, help=_summary(module, attribute))
+        target = getattr(importlib.import_module(f"tui.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            self.commands[cmd_name] = get_group_from_info(
+                TyperInfo(target, name=cmd_name),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                suggest_commands=app.suggest_commands,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+        else:
+            self.commands[cmd_name] = get_command_from_info(
+                CommandInfo(name=cmd_name, callback=target),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+        return self.commands[cmd_name]
 
     def invoke(self, ctx: click.Context) -> object:
         remaining = [*getattr(ctx, "_protected_args", []), *ctx.args]
@@ -44,10 +128,10 @@ app = typer.Typer(
 def main(
     ctx: typer.Context,
     config: Annotated[
-        Optional[Path], typer.Option("--config", "-c", help=f"Configuration file (default: ./{CONFIG_FILENAME}).")
+        Path | None, typer.Option("--config", "-c", help=f"Configuration file (default: ./{CONFIG_FILENAME}).")
     ] = None,
     workspace: Annotated[
-        Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: .auditor/).")
+        Path | None, typer.Option("--workspace", "-w", help="Workspace directory (default: .auditor/).")
     ] = None,
 ) -> None:
     ctx.obj = CliState(config_path=config, workspace_override=workspace)
@@ -73,29 +157,11 @@ def init(
     if not target.parent.is_dir():
         fail(f"{target}: folder {target.parent} does not exist")
     target.write_text(CONFIG_TEMPLATE, encoding="utf-8")
-    console.print(f"Wrote [bold]{target}[/]. Edit it, then run [bold]auditor knowledge build[/].")
+    console.print(
+        f"Wrote [bold]{target}[/]. Edit it, then run [bold]auditor run[/] (the knowledge store is built on first use)."
+    )
     try:  # the key that will sign every run: outside the workspace, created now unless there is one
         signer = load_signer(load_config(target), create=True)
     except (ConfigError, SigningError) as exc:
         fail(str(exc))
     console.print(f"Signing key: {signer.source} (key id {signer.public.key_id}).", highlight=False)
-
-
-# Every command, in the order `auditor --help` lists them.
-app.command("run")(proof.run)
-app.command("demo")(proof.demo)
-app.command("report")(proof.report)
-app.command("verify")(evidence.verify)
-app.add_typer(evidence.evidence_app, name="evidence")
-app.add_typer(keys.keys_app, name="keys")
-app.add_typer(knowledge.knowledge_app, name="knowledge")
-app.add_typer(knowledge.criteria_app, name="criteria")
-app.add_typer(knowledge.controls_app, name="controls")
-app.command("coverage")(knowledge.coverage)
-app.add_typer(export.checks_app, name="checks")
-app.add_typer(export.export_app, name="export")
-app.command("review")(review.review)
-app.add_typer(schedule.schedule_app, name="schedule")
-app.command("history")(continuous.history)
-app.command("diff")(continuous.diff)
-app.command("requests")(continuous.requests)

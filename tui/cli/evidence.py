@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.json import JSON
 from rich.markup import escape
 from rich.table import Table
 
-from tui.cli.state import cli_state, console, err_console, fail
+from tui.cli.state import CliState, cli_state, console, err_console, fail
 
 if TYPE_CHECKING:  # the locker pulls in detect-secrets: imported when a command runs, not for --help
     from tools.locker import EvidenceLocker
+    from tools.signing import PublicKey
 
 evidence_app = typer.Typer(help="Browse the evidence locker.", no_args_is_help=True)
 
@@ -32,10 +33,21 @@ def _redaction_summary(redactions: dict[str, int]) -> str:
     return ", ".join(f"{kind} {count}" for kind, count in redactions.items()) or "-"
 
 
+def verifying_key(state: CliState, public_key: Path | None, code: int = 2) -> PublicKey:
+    """The public key signatures are checked against: the file given, else the signing key's public half (never
+    anything in the workspace). Fails the command with `code` when there is none."""
+    from tools.signing import SigningError, load_public_key, load_signer
+
+    try:
+        return load_public_key(public_key) if public_key else load_signer(state.config).public
+    except SigningError as exc:
+        fail(f"{exc}; an auditor without the key passes --public-key FILE", code=code)
+
+
 def verify(
     ctx: typer.Context,
     head: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(
             "--head",
             help="A signed head line printed after a run (auditor-head:...), or a record hash "
@@ -44,7 +56,7 @@ def verify(
         ),
     ] = None,
     public_key: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--public-key",
             help="Check against this public key file (`auditor keys export`) instead of "
@@ -52,11 +64,11 @@ def verify(
         ),
     ] = None,
     package: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--package",
-            help="Check an evidence package (`auditor export package`) instead: its manifest, "
-            "evidence chain and review log, without the workspace.",
+            help="Check an evidence package (`auditor export package`) instead: its manifest's "
+            "signature (with --public-key for a copy), files, evidence chain and review log, without the workspace.",
         ),
     ] = None,
 ) -> None:
@@ -69,17 +81,17 @@ def verify(
     if package is not None:
         from tui.cli.export import verify_package_command
 
-        return verify_package_command(package)
+        return verify_package_command(package, verifying_key(cli_state(ctx), public_key, code=1))
     from agent.integrity import verify_workspace
-    from tools.signing import SigningError, load_public_key, load_signer, read_anchor_file
+    from tools.signing import SigningError, read_anchor_file
 
     state = cli_state(ctx)
     workspace = state.workspace
+    public = verifying_key(state, public_key, code=1)
     try:
-        public = load_public_key(public_key) if public_key else load_signer(state.config).public
         anchor_lines = [] if public_key else read_anchor_file(state.config)
     except SigningError as exc:
-        fail(f"{exc}; an auditor without the key passes --public-key FILE", code=1)
+        fail(str(exc), code=1)
     report = verify_workspace(workspace, public, head or [], anchor_lines)
     for problem in report.problems:
         err_console.print(f"[bold red]problem[/]: {escape(problem)}", highlight=False, soft_wrap=True)
@@ -103,9 +115,9 @@ def verify(
 @evidence_app.command("list")
 def list_evidence(
     ctx: typer.Context,
-    run: Annotated[Optional[str], typer.Option("--run", help="Only this run id.")] = None,
-    tool: Annotated[Optional[str], typer.Option("--tool", help="Only this tool, e.g. aws.iam.users.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the newest N items.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Only this run id.")] = None,
+    tool: Annotated[str | None, typer.Option("--tool", help="Only this tool, e.g. aws.iam.users.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the newest N items.")] = None,
 ) -> None:
     """List stored evidence items, oldest first."""
     with open_locker(ctx) as locker:

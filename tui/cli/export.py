@@ -13,11 +13,12 @@ from rich.table import Table
 
 from tools.workspace import Workspace
 from tui.cli.knowledge import load_library
-from tui.cli.state import cli_state, console, fail
+from tui.cli.state import CliState, cli_state, console, fail
 
 if TYPE_CHECKING:
     from agent.report_schema import ReadinessReport
     from knowledge.catalog import Catalog
+    from tools.signing import PublicKey
 
 checks_app = typer.Typer(help="The rule-based checks that judge evidence.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports for auditors: OSCAL documents, the evidence package.", no_args_is_help=True)
@@ -60,13 +61,17 @@ def list_checks(
     if format is ListFormat.json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("Id", "Source", "Severity", "Tests", "Controls", title=f"{len(rows)} checks")
+    table = Table(title=f"{len(rows)} checks")
+    # An id is what people copy into --checks: never cut. What the check tests wraps under it.
+    table.add_column("Check: what it tests", min_width=max((len(str(row["id"])) for row in rows), default=5))
+    # Narrow columns (their lists wrap a word a line), so that the ids fit in 80 columns.
+    for name in ("Source", "Severity", "Controls"):
+        table.add_column(name, max_width=10)
     for row in rows:
         table.add_row(
-            str(row["id"]),
+            f"[bold]{escape(str(row['id']))}[/]\n{escape(str(row['title']))}",
             str(row["source"]),
             str(row["severity"]),
-            str(row["title"]),
             ", ".join(row["controls"]) or "-",
         )  # type: ignore[arg-type]
     console.print(table)
@@ -75,6 +80,7 @@ def list_checks(
 def emit_report(
     workspace: Workspace,
     readiness: ReadinessReport,
+    public: PublicKey,
     format: str,
     *,
     out: Path | None,
@@ -82,12 +88,13 @@ def emit_report(
     output_dir: Path | None,
 ) -> None:
     """`auditor report`'s output: every format into `output_dir`; or one format to `out` ("-": the terminal), to
-    the terminal with `to_stdout`, or by default to reports/<run>/rendered/report.<format> (its path printed)."""
+    the terminal with `to_stdout`, or by default to reports/<run>/rendered/report.<format> (its path printed).
+    Its readiness trend reads the runs whose report is the one they signed with `public`."""
     from agent.render.formats import RENDERED_DIR, render, write_all
     from agent.render.inputs import gather
     from knowledge.catalog import load_catalog
 
-    inputs = gather(workspace, readiness, load_catalog())
+    inputs = gather(workspace, readiness, load_catalog(), public)
     try:
         if output_dir is not None:
             for path in write_all(inputs, output_dir):
@@ -122,19 +129,27 @@ class OscalKind(str, Enum):
     ssp = "ssp"
 
 
-def reviewed_report(workspace: Workspace, run_id: str | None, catalog: Catalog) -> ReadinessReport:
+def reviewed_report(
+    state: CliState, run_id: str | None, catalog: Catalog, public_key: Path | None = None
+) -> ReadinessReport:
     """The run's report (default: the latest) with the review decisions recorded since; fails the command when
-    there is no such report or the review log cannot be read."""
-    from agent.report import latest_run_id, read_report, reassess
+    there is no such report, when its report.json is not the one the run signed (exit 1, as `auditor verify`),
+    or when the review log cannot be read."""
+    from agent.integrity import ReportNotSigned, read_signed_report
+    from agent.report import latest_run_id, reassess
     from agent.review_log import ReviewLog, ReviewLogError, apply_review, manual_attachments
+    from tui.cli.evidence import verifying_key
 
+    workspace = state.workspace
     run_id = run_id or latest_run_id(workspace)
     if run_id is None:
         fail(f"no report in {workspace.reports_dir} yet: run `auditor run` (or `auditor demo`) first")
     try:
-        readiness = read_report(workspace, run_id)
+        readiness = read_signed_report(workspace, verifying_key(state, public_key), run_id)
     except FileNotFoundError:
         fail(f"no report for run {run_id} in {workspace.reports_dir}")
+    except ReportNotSigned as exc:
+        fail(f"{exc}: refusing to use it; `auditor verify` names everything that changed", code=1)
     try:
         with ReviewLog(workspace.review_db) as review_log:
             # Manual evidence attached and approved since the run counts now, for the run's period.
@@ -147,11 +162,12 @@ def _reviewed_inputs(ctx: typer.Context, run_id: str | None):  # -> ReportInputs
     """The run's reviewed report and what renders it."""
     from agent.render.inputs import gather
     from knowledge.catalog import load_catalog
+    from tui.cli.evidence import verifying_key
 
-    workspace = cli_state(ctx).workspace
+    state = cli_state(ctx)
     catalog = load_catalog()
-    readiness = reviewed_report(workspace, run_id, catalog)
-    return gather(workspace, readiness, catalog)
+    readiness = reviewed_report(state, run_id, catalog)
+    return gather(state.workspace, readiness, catalog, verifying_key(state, None))
 
 
 @export_app.command("oscal")
@@ -182,34 +198,42 @@ def export_package(
     run_id: Annotated[str | None, typer.Option("--run", help="A run id (default: the latest run).")] = None,
 ) -> None:
     """The auditor's evidence package: per control its narrative, findings, review record and evidence items;
-    index.html; the review log; manifest.json with every file's sha256 and the evidence chain head."""
+    index.html; the review log; manifest.json with every file's sha256 and the evidence chain head, signed with
+    the workspace key (manifest.signature.json)."""
     from agent.package import build_package
+    from tools.signing import SigningError, load_signer
 
+    state = cli_state(ctx)
     inputs = _reviewed_inputs(ctx, run_id)
     try:
-        built = build_package(cli_state(ctx).workspace, inputs, out)
+        signer = load_signer(state.config)
+    except SigningError as exc:
+        fail(f"the manifest is signed with the workspace key: {exc}")
+    try:
+        built = build_package(state.workspace, inputs, out, signer)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")
     for problem in built.problems:
         console.print(f"[yellow]warning[/] {escape(problem)}", highlight=False)
     console.print(
-        f"Wrote {out}: {built.files} files, {built.evidence_items} evidence items. "
+        f"Wrote {out}: {built.files} files, {built.evidence_summary()}. "
         f"Check it with `auditor verify --package {out}`.",
         highlight=False,
     )
 
 
-def verify_package_command(path: Path) -> None:
-    """`auditor verify --package FILE`: the manifest, the evidence chain and the review log, without a workspace."""
+def verify_package_command(path: Path, public: PublicKey) -> None:
+    """`auditor verify --package FILE`: the manifest's signature, the files it lists, the evidence chain and the
+    review log, without a workspace."""
     from agent.package import verify_package
 
-    checked = verify_package(path)
+    checked = verify_package(path, public)
     for problem in checked.problems:
         console.print(f"[bold red]problem[/] {escape(problem)}", highlight=False)
     if not checked.ok:
         fail(f"{path}: {len(checked.problems)} problem(s)", code=1)
     console.print(
-        f"{path}: OK ({checked.files} files, {checked.evidence_items} evidence items; manifest, evidence "
-        "chain and review log check out).",
+        f"{path}: OK ({checked.files} files, {checked.evidence_summary()}; manifest signed by key "
+        f"{public.key_id}, evidence chain and review log check out).",
         highlight=False,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -32,7 +32,7 @@ def init_key(ctx: typer.Context) -> None:
 @keys_app.command("export")
 def export_key(
     ctx: typer.Context,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the public key to this file.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the public key to this file.")] = None,
 ) -> None:
     """Print (or write) the public key: what an auditor needs for `auditor verify --public-key`."""
     from tools.signing import KEY_ENV, SigningError, key_path, load_signer

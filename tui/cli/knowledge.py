@@ -6,7 +6,7 @@ chromadb and the store are imported inside the commands so `auditor --help` stay
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.table import Table
@@ -15,7 +15,7 @@ from tui.cli.state import cli_state, console, err_console, fail
 
 if TYPE_CHECKING:
     from knowledge.catalog import Catalog
-    from knowledge.control_library import ControlLibrary
+    from knowledge.control_library import ControlLibrary, ControlLibraryError
     from knowledge.store import KnowledgeStore
 
 knowledge_app = typer.Typer(help="Build the knowledge store and load documents into it.", no_args_is_help=True)
@@ -25,13 +25,16 @@ controls_app = typer.Typer(help="The control library.", no_args_is_help=True)
 SNIPPET_CHARS = 160
 
 
-def open_store(ctx: typer.Context) -> "KnowledgeStore":
+def open_store(ctx: typer.Context) -> KnowledgeStore:
     """The workspace's store, built on first use so a new user can search straight away."""
+    from knowledge.control_library import ControlLibraryError
     from knowledge.store import KnowledgeStore
 
-    load_library()  # a broken library is reported plainly before the first build needs it
-    with console.status("Opening the knowledge store (built on first use)..."):
-        return KnowledgeStore.open(cli_state(ctx).workspace.chroma_dir)
+    try:
+        with console.status("Opening the knowledge store (built on first use)..."):
+            return KnowledgeStore.open(cli_state(ctx).new_workspace.chroma_dir)
+    except ControlLibraryError as exc:  # a broken library is reported plainly when a build needs it
+        _fail_on_library(exc)
 
 
 def load_library():
@@ -41,7 +44,11 @@ def load_library():
     try:
         return load_controls()
     except ControlLibraryError as exc:
-        fail(f"the control library has problems:\n{exc}")
+        _fail_on_library(exc)
+
+
+def _fail_on_library(exc: ControlLibraryError) -> NoReturn:
+    fail(f"the control library has problems:\n{exc}")
 
 
 def _snippet(text: str) -> str:
@@ -55,10 +62,10 @@ def build(ctx: typer.Context) -> None:
     from knowledge.store import KnowledgeStore
 
     library = load_library()
-    store = KnowledgeStore.open(cli_state(ctx).workspace.chroma_dir, build_if_empty=False)
+    store = KnowledgeStore.open(cli_state(ctx).new_workspace.chroma_dir, build_if_empty=False)
     written = store.build(controls=library)
     counts = ", ".join(f"{name} {count}" for name, count in store.count().items())
-    console.print(f"Indexed {written} chunks into {cli_state(ctx).workspace.chroma_dir} ({counts}).")
+    console.print(f"Indexed {written} chunks into {cli_state(ctx).new_workspace.chroma_dir} ({counts}).")
 
 
 @knowledge_app.command("import-tsc")
@@ -163,6 +170,11 @@ def search(
     """Find the criteria that answer a question in plain words."""
     from knowledge.catalog import load_catalog
 
+    if not query.strip():
+        fail(
+            'criteria search: the question is empty; ask in plain words, e.g. `auditor criteria search "who can '
+            'change production"`'
+        )
     catalog = load_catalog()
     table = Table("Criterion", "Score", "Statement", "Best match", title=f"Criteria for: {query}")
     for hit in open_store(ctx).search_criteria(query, k=limit):
@@ -179,7 +191,7 @@ def search(
 @controls_app.command("list")
 def list_controls(
     criterion: Annotated[
-        Optional[str], typer.Option("--criterion", help="Only controls mapped to this criterion.")
+        str | None, typer.Option("--criterion", help="Only controls mapped to this criterion.")
     ] = None,
 ) -> None:
     """List the control library."""
@@ -229,9 +241,11 @@ def _points_of_focus_coverage(catalog: Catalog, library: ControlLibrary, listed:
     no control addresses. Information only: a point of focus is guidance, not a requirement."""
     addressed = library.points_of_focus_addressed()
     unaddressed = [
-        (criterion.id, pof) for criterion in catalog.criteria for pof in criterion.points_of_focus
+        (criterion.id, pof)
+        for criterion in catalog.criteria
+        for pof in criterion.points_of_focus
         if pof.citation_id(criterion.id) not in addressed
-    ]  # fmt: skip
+    ]
     total = sum(len(criterion.points_of_focus) for criterion in catalog.criteria)
     console.print(f"{total - len(unaddressed)} of {total} points of focus addressed by a control.")
     without = [control.id for control in library.controls if not control.points_of_focus]

@@ -2,7 +2,9 @@
 
 Exit codes of `auditor run` (and `auditor demo`):
   0    complete: every configured source was read (gaps are results, not errors);
-  1    the run itself failed (bad configuration, unknown control, a crash);
+  1    the run itself failed (unknown control, a crash);
+  2    usage: a bad option or configuration (invalid TOML, an unknown key, a value out of range), found before
+       anything runs;
   3    with --fail-on-gap: complete, and at least one criterion is a gap (for CI gates);
   4    incomplete: a configured source could not be read (one line per source says why and what to fix);
        it takes precedence over 3, as gaps judged on missing evidence mean little;
@@ -13,6 +15,7 @@ Exit codes of `auditor run` (and `auditor demo`):
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -21,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.markup import escape
@@ -62,7 +65,7 @@ class ReportFormat(str, Enum):
 def run(
     ctx: typer.Context,
     controls: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--controls", help="Comma-separated control ids (default: every control), e.g. IAM-01,LOG-01."),
     ] = None,
     resume: Annotated[
@@ -79,7 +82,7 @@ def run(
         bool, typer.Option("--fresh", help="Collect all evidence again: reuse none stored by earlier runs.")
     ] = False,
     checks: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--checks",
             help="Comma-separated check ids (see `auditor checks list`): run "
@@ -96,7 +99,7 @@ def run(
     check_ids = [c.strip() for c in checks.split(",") if c.strip()] if checks else None
     outcome = _run_with_progress(
         state.config,
-        state.workspace,
+        state.new_workspace,
         control_ids=control_ids,
         resume=resume,
         trigger=trigger.value,
@@ -105,22 +108,36 @@ def run(
     )
     _print_outcome(outcome, state.workspace)
     after_run(state.config, state.workspace, outcome.report)
-    code = _exit_code(outcome.report, fail_on_gap)
-    if code:
-        raise typer.Exit(code)
+    _exit_unless_complete(outcome.report, fail_on_gap)
 
 
-def demo(ctx: typer.Context) -> None:
+def demo(
+    ctx: typer.Context,
+    mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow",
+            help="Also run a local MLflow model registry and judge it (needs the mlflow "
+            "package, as in the dev extra; adds half a minute or more).",
+        ),
+    ] = False,
+) -> None:
     """Run the whole agent over the demo company "Acme AI" (local AWS emulator, demo repo and logs)."""
     from tools.config import load_config
     from tools.demo import DemoCompany
 
     state = cli_state(ctx)
-    workspace = state.workspace
+    workspace = state.new_workspace
     started = time.perf_counter()
-    with _demo_credentials(), console.status("Starting the demo company (AWS emulator, repository, logs)..."):
-        company = DemoCompany(workspace.root / "demo")
+    company = DemoCompany(workspace.root / "demo", mlflow=mlflow)
+    parts = "AWS emulator, repository, logs" + (", MLflow server" if company.mlflow_skipped is None else "")
+    with _demo_credentials(), console.status(f"Starting the demo company ({parts})..."):
+        company.launch()
+        import agent.api  # noqa: F401  (seconds to import: done while the demo's AWS seeds in its own process)
+
         environment = company.start()
+    if environment.mlflow_skipped is not None:
+        console.print(f"MLflow model registry skipped: {environment.mlflow_skipped}.", highlight=False)
     try:
         with _demo_credentials():
             # The demo's own auditor.toml points the tools at it; results go to this workspace, so
@@ -132,12 +149,15 @@ def demo(ctx: typer.Context) -> None:
     _print_outcome(outcome, workspace)
     after_run(config, workspace, outcome.report)
     console.print(f"Demo finished in {time.perf_counter() - started:.1f} s; the demo servers are stopped.")
+    # The next commands need the same global options to find this workspace.
+    options = [(flag, path) for flag, path in (("-c", state.config_path), ("-w", state.workspace_override)) if path]
+    auditor = escape(" ".join(["auditor", *(f"{flag} {shlex.quote(str(path))}" for flag, path in options)]))
     console.print(
-        "Next: [bold]auditor review[/] to approve or fix the drafts, [bold]auditor report --format html[/] to write a report to open in a browser."
+        f"Next: [bold]{auditor} review[/] to approve or fix the drafts, [bold]{auditor} report --format html[/] to "
+        "write a report to open in a browser.",
+        highlight=False,
     )
-    code = _exit_code(outcome.report, fail_on_gap=False)
-    if code:
-        raise typer.Exit(code)
+    _exit_unless_complete(outcome.report, fail_on_gap=False)
 
 
 def report(
@@ -149,47 +169,58 @@ def report(
         ),
     ] = ReportFormat.md,
     out: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--out", help="Write to this file (- for the terminal) instead of reports/<run>/rendered/report.<format>."
         ),
     ] = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="Print instead of writing a file.")] = False,
     output_dir: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--output-dir", "-o", help="Write every format (md, json, csv, html) into this folder."),
     ] = None,
-    run_id: Annotated[Optional[str], typer.Option("--run", help="A run id (default: the latest run).")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="A run id (default: the latest run).")] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key", help="Check report.json's signature with this public key file instead of the signing key."
+        ),
+    ] = None,
     period: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--period", help="START..END (dates): the Type II view of the runs in this observation period instead."
         ),
     ] = None,
-    cadence_days: Annotated[
-        int,
+    every: Annotated[
+        str,
         typer.Option(
-            "--cadence-days",
-            min=1,
-            help="With --period: the schedule's interval; longer stretches without a run are gaps.",
+            "--every",
+            help="With --period: the runs' schedule, daily, hourly or a cron expression (UTC); missed runs are gaps.",
         ),
-    ] = 1,
+    ] = "daily",
 ) -> None:
     """Render the latest run's readiness report, with the review decisions recorded since (with --period: how
-    every control operated over an observation period)."""
+    every control operated over an observation period).
+
+    report.json is checked against its run's signed record first: changed or unsigned, it is refused (exit 1)."""
     from knowledge.catalog import load_catalog
+    from tui.cli.evidence import verifying_key
     from tui.cli.export import emit_report, emit_text, reviewed_report
 
-    workspace = cli_state(ctx).workspace
     if period is not None:
-        from tui.cli.continuous import period_text
-
         if format in (ReportFormat.csv, ReportFormat.html):
             fail("--period renders as md or json")
-        emit_text(period_text(workspace, period, cadence_days, as_json=format is ReportFormat.json), out)
+        from tui.cli.continuous import period_text, report_rejected
+
+        text, rejected = period_text(cli_state(ctx), public_key, period, every, as_json=format is ReportFormat.json)
+        emit_text(text, out)
+        report_rejected(rejected)
         return
-    readiness = reviewed_report(workspace, run_id, load_catalog())
-    emit_report(workspace, readiness, format.value, out=out, to_stdout=stdout, output_dir=output_dir)
+    workspace = cli_state(ctx).workspace
+    readiness = reviewed_report(cli_state(ctx), run_id, load_catalog(), public_key)
+    public = verifying_key(cli_state(ctx), public_key)
+    emit_report(workspace, readiness, public, format.value, out=out, to_stdout=stdout, output_dir=output_dir)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -309,13 +340,13 @@ def _exit_interrupted() -> NoReturn:
     os._exit(EXIT_INTERRUPTED)
 
 
-def _exit_code(readiness, fail_on_gap: bool) -> int:  # readiness: ReadinessReport
+def _exit_unless_complete(readiness, fail_on_gap: bool) -> None:  # readiness: ReadinessReport
+    """Exit with EXIT_INCOMPLETE when a source could not be read, or EXIT_GAP for gaps under --fail-on-gap."""
     if any(source.state == "error" for source in readiness.run.sources):
-        return EXIT_INCOMPLETE
+        raise typer.Exit(EXIT_INCOMPLETE)
     if fail_on_gap and readiness.summary.gap:
         err_console.print(f"[bold red]{readiness.summary.gap} criteria are gaps[/] (--fail-on-gap)")
-        return EXIT_GAP
-    return 0
+        raise typer.Exit(EXIT_GAP)
 
 
 def _print_outcome(outcome, workspace: Workspace) -> None:  # outcome: RunOutcome
@@ -333,7 +364,8 @@ def _print_outcome(outcome, workspace: Workspace) -> None:  # outcome: RunOutcom
     console.print(
         f"Controls: {s.controls_total}, evidenced {s.controls_evidenced} ({s.controls_evidenced_pct:.1f}%): "
         f"{', '.join(f'{n} {CONTROL_LABEL[k]}' for k, n in s.control_counts.items())}; "
-        f"narratives flagged for fallback: {fallbacks}. Evidence: {outcome.collected} collected, {outcome.reused} reused"
+        f"narratives flagged for fallback: {fallbacks}. "
+        f"Evidence: {outcome.collected} collected, {outcome.reused} reused"
         + (", run resumed" if outcome.resumed else "")
         + "."
     )
@@ -346,7 +378,8 @@ def _print_outcome(outcome, workspace: Workspace) -> None:  # outcome: RunOutcom
     for item in readiness.fix_list:
         by_severity[item.severity or "unrated"] = by_severity.get(item.severity or "unrated", 0) + 1
     if outcome.signed_head:
-        # One line, whatever the terminal width: paste it into the CI log or a ticket; `auditor verify --head` checks it.
+        # One line, whatever the terminal width: paste it into the CI log or a ticket;
+        # `auditor verify --head` checks it.
         console.print(f"Signed head: {outcome.signed_head}", soft_wrap=True, markup=False, highlight=False)
     if readiness.fix_list:
         console.print(f"To fix: {len(readiness.fix_list)} ({', '.join(f'{n} {k}' for k, n in by_severity.items())}).")

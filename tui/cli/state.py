@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 from rich.console import Console
 
-from tools.workspace import Workspace
+from tools.workspace import CONFIG_FILENAME, Workspace
 
 if TYPE_CHECKING:  # pydantic's models load on first use, so that `auditor --help` stays quick
     from tools.config import AuditorConfig
@@ -35,6 +35,19 @@ class CliState:
 
     @cached_property
     def workspace(self) -> Workspace:
+        """The workspace a command reads. It must exist: a mistyped --workspace is refused, not created empty
+        and then read as a workspace in which nothing happened."""
+        root = self.config.workspace_dir
+        if not root.is_dir():
+            fail(
+                f"no workspace at {root}: check --workspace (or `workspace` in {CONFIG_FILENAME}); "
+                "`auditor run` or `auditor demo` creates one"
+            )
+        return Workspace.at(root)
+
+    @cached_property
+    def new_workspace(self) -> Workspace:
+        """The workspace a command writes first (`run`, `demo`, the knowledge store): created if missing."""
         return Workspace.at(self.config.workspace_dir)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -33,6 +36,8 @@ from tui.widgets.control_list import ControlList
 from tui.widgets.detail import ControlHeader, FindingsView, ProvenanceView
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.narrative import NarrativeView
+
+Answer = TypeVar("Answer")  # what a prompt or editor the review screen shows returns
 
 
 class ReviewScreen(Screen[None]):
@@ -202,54 +207,38 @@ class ReviewScreen(Screen[None]):
         control_id = self._selected_or_warn()
         if control_id is None:
             return
-        try:
-            self.session.approve(control_id)
-        except ReviewActionError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.show_decision(f"{control_id} approved")
+        self._decide(partial(self.session.approve, control_id), f"{control_id} approved")
 
     def action_reject(self) -> None:
         control_id = self._selected_or_warn()
         if control_id is None:
             return
 
-        def rejected(reason: str | None) -> None:
-            if reason is None:
-                return
-            try:
-                self.session.reject(control_id, reason)
-            except ReviewActionError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self.show_decision(f"{control_id} rejected")
+        def rejected(reason: str) -> None:
+            self._decide(partial(self.session.reject, control_id, reason), f"{control_id} rejected")
 
-        self.app.push_screen(PromptScreen(f"Reject {control_id}: why?", placeholder="reason"), rejected)
+        self._ask(PromptScreen(f"Reject {control_id}: why?", placeholder="reason"), rejected)
 
     def action_edit(self) -> None:
         control_id = self._selected_or_warn()
         if control_id is None:
             return
 
-        def edited(review: ControlReview | None) -> None:
-            if review is not None:
-                verdict = (
-                    "verified" if review.control.narrative.verifier.passed else "NOT verified: fix before approving"
-                )
-                self.show_decision(f"{control_id} edited ({verdict})")
+        def edited(review: ControlReview) -> None:
+            verdict = "verified" if review.control.narrative.verifier.passed else "NOT verified: fix before approving"
+            self.show_decision(f"{control_id} edited ({verdict})")
 
-        self.app.push_screen(EditScreen(self.session, control_id), edited)
+        self._ask(EditScreen(self.session, control_id), edited)
 
     def action_regenerate(self) -> None:
         control_id = self._selected_or_warn()
         if control_id is None:
             return
 
-        def with_feedback(feedback: str | None) -> None:
-            if feedback is not None:
-                self.app.push_screen(RegenerateScreen(self.session, [control_id], feedback))
+        def with_feedback(feedback: str) -> None:
+            self.app.push_screen(RegenerateScreen(self.session, [control_id], feedback))
 
-        self.app.push_screen(
+        self._ask(
             PromptScreen(
                 f"Regenerate {control_id}: feedback for the agent",
                 placeholder="what to change (optional)",
@@ -263,18 +252,14 @@ class ReviewScreen(Screen[None]):
         if control_id is None:
             return
 
-        def with_path(path: str | None) -> None:
-            if path is None:
-                return
+        def with_path(path: str) -> None:
             start, end = quarter_of(self.session.log.clock().date())
 
-            def attach(period: str | None) -> None:
-                if period is None:
-                    return
+            def attach(period: str) -> None:
                 self.notify(f"Attaching {Path(path).name} to {control_id}…")
                 self.attach_file(control_id, path, period)
 
-            self.app.push_screen(
+            self._ask(
                 PromptScreen(
                     f"Period {Path(path).name} covers",
                     placeholder=f"empty: this quarter, {start}..{end} · or 2025-Q1 · or 2025-01-01..2025-03-31",
@@ -283,9 +268,7 @@ class ReviewScreen(Screen[None]):
                 attach,
             )
 
-        self.app.push_screen(
-            PromptScreen(f"Attach manual evidence to {control_id}", placeholder="path to a file"), with_path
-        )
+        self._ask(PromptScreen(f"Attach manual evidence to {control_id}", placeholder="path to a file"), with_path)
 
     def action_respond(self) -> None:
         """A management response to one exception: which one, then its cause, response, remediation date and
@@ -328,19 +311,34 @@ class ReviewScreen(Screen[None]):
             self.notify(f"no exception numbered {choice!r}", severity="error")
             return
         exception = exceptions[int(choice) - 1]
+        respond = partial(
+            self.session.respond,
+            control_id,
+            exception,
+            cause=cause,
+            response=response,
+            remediation_date=remediation,
+            compensating_control=compensating,
+        )
+        self._decide(respond, f"response recorded for {exception.resource} ({control_id})")
+
+    def _ask(self, screen: Screen[Answer | None], then: Callable[[Answer], object]) -> None:
+        """Show a prompt or editor; `then` gets its answer, unless the reviewer cancelled it (None)."""
+
+        def answered(answer: Answer | None) -> None:
+            if answer is not None:
+                then(answer)
+
+        self.app.push_screen(screen, answered)
+
+    def _decide(self, decision: Callable[[], object], done: str) -> None:
+        """Record a decision through the session and say so; a decision the session refuses is shown instead."""
         try:
-            self.session.respond(
-                control_id,
-                exception,
-                cause=cause,
-                response=response,
-                remediation_date=remediation,
-                compensating_control=compensating,
-            )
+            decision()
         except ReviewActionError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.show_decision(f"response recorded for {exception.resource} ({control_id})")
+        self.show_decision(done)
 
     @work(thread=True, group="attach")
     def attach_file(self, control_id: str, path: str, period: str = "") -> None:

@@ -5,23 +5,18 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.content import Content
 from textual.geometry import Region
-from textual.reactive import reactive
-from textual.style import Style
-from textual.widget import Widget
 
 from agent.citations import Citation
-from tui.messages import CitationChosen
+from tui.widgets.citation_cursor import CitationCursor
 
 
-class NarrativeView(Widget, can_focus=True):
+class NarrativeView(CitationCursor, can_focus=True):
     BINDINGS = [
-        Binding("right,down,j", "move_citation(1)", "Next citation", show=False, id="narrative.next"),
-        Binding("left,up,k", "move_citation(-1)", "Previous citation", show=False, id="narrative.previous"),
+        Binding("right,down,j", "move(1)", "Next citation", show=False, id="narrative.next"),
+        Binding("left,up,k", "move(-1)", "Previous citation", show=False, id="narrative.previous"),
         # Not in the footer (the review actions need its 80 columns): the section title says it instead.
-        Binding("enter", "open_citation", "Open citation", show=False, id="narrative.open"),
+        Binding("enter", "open", "Open citation", show=False, id="narrative.open"),
     ]
-
-    cursor: reactive[int] = reactive(0)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -37,22 +32,17 @@ class NarrativeView(Widget, can_focus=True):
         self.set_reactive(NarrativeView.cursor, 0)
         self.refresh(layout=True)
 
-    @property
-    def current_citation(self) -> str | None:
-        return self._spans[self.cursor].id if self._spans else None
+    def citation_ids(self) -> list[str]:
+        return [span.id for span in self._spans]
 
     def render(self) -> Content:
         if not self._text:
             return Content.styled("No narrative.", "$text-muted italic")
-        parts: list[str | tuple[str, str | Style]] = []
+        parts: list[Content | str] = []
         position = 0
         for index, span in enumerate(self._spans):
             parts.append(self._text[position : span.start])
-            style = "$text-accent underline"
-            if index == self.cursor and self.has_focus:
-                style = "bold reverse $accent"
-            click = Style.from_meta({"@click": f"choose({index})"})
-            parts.append(Content.assemble((self._text[span.start : span.end], style)).stylize(click))
+            parts.append(self.link(index, self._text[span.start : span.end]))
             position = span.end
         parts.append(self._text[position:])
         return Content.assemble(*parts)
@@ -68,22 +58,3 @@ class NarrativeView(Widget, can_focus=True):
         self.parent.scroll_to_region(  # type: ignore[attr-defined]
             Region(region.x, region.y + max(line, 0), region.width, 1), animate=False, immediate=True
         )
-
-    def action_move_citation(self, step: int) -> None:
-        if self._spans:
-            self.cursor = (self.cursor + step) % len(self._spans)
-
-    def action_open_citation(self) -> None:
-        if self._spans:
-            self.post_message(CitationChosen(self._spans[self.cursor].id))
-
-    def action_choose(self, index: int) -> None:
-        if 0 <= index < len(self._spans):
-            self.cursor = index
-            self.post_message(CitationChosen(self._spans[index].id))
-
-    def on_focus(self) -> None:
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self.refresh()

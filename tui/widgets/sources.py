@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from textual.binding import Binding
 from textual.content import Content
-from textual.reactive import reactive
-from textual.style import Style
-from textual.widget import Widget
 
 from tui.chat import Source
-from tui.messages import CitationChosen
+from tui.widgets.citation_cursor import CitationCursor
 
 
-class SourceLinks(Widget, can_focus=True):
+class SourceLinks(CitationCursor, can_focus=True):
     """One line, "sources [CC6.1] [ev:…]"; enter opens the citation under the cursor (CitationChosen)."""
 
     BINDINGS = [
@@ -26,43 +23,19 @@ class SourceLinks(Widget, can_focus=True):
     }
     """
 
-    cursor: reactive[int] = reactive(0)
-
     def __init__(self, sources: list[Source], *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
         self.sources = list(sources)
         self.can_focus = bool(self.sources)  # nothing to reach when there is nothing to open
 
-    @property
-    def current(self) -> str | None:
-        return self.sources[self.cursor].citation if self.sources else None
+    def citation_ids(self) -> list[str]:
+        return [source.citation for source in self.sources]
 
     def render(self) -> Content:
         if not self.sources:
             return Content.styled("no sources", "$text-muted italic")
         parts: list[Content | str | tuple[str, str]] = [("sources ", "$text-muted")]
         for index, source in enumerate(self.sources):
-            style = "bold reverse $accent" if index == self.cursor and self.has_focus else "$text-accent underline"
-            click = Style.from_meta({"@click": f"choose({index})"})
-            parts.append(Content.styled(f"[{source.citation}]", style).stylize(click))
+            parts.append(self.link(index, f"[{source.citation}]"))
             parts.append(" ")
         return Content.assemble(*parts)
-
-    def action_move(self, step: int) -> None:
-        if self.sources:
-            self.cursor = (self.cursor + step) % len(self.sources)
-
-    def action_open(self) -> None:
-        if self.sources:
-            self.post_message(CitationChosen(self.sources[self.cursor].citation))
-
-    def action_choose(self, index: int) -> None:
-        if 0 <= index < len(self.sources):
-            self.cursor = index
-            self.post_message(CitationChosen(self.sources[index].citation))
-
-    def on_focus(self) -> None:
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self.refresh()

@@ -1,0 +1,234 @@
+"""`auditor merge`: one report from the workspaces of several runs, one per AWS account (a CI matrix job, a
+Kubernetes Indexed Job pod), with an account column.
+
+A part is a workspace after `auditor run`. It is merged only when the whole workspace verifies with the given
+public key, as `auditor verify` checks it (agent/integrity.verify_workspace: run signatures and their chain,
+evidence chain and blobs, reports, review log, and the run's signed head line), and when its latest report is
+the one its run signed. Otherwise the merge is refused, naming the part and each problem: a part that does not
+verify is never half-merged.
+
+Each part's findings from AWS checks carry the part's account (from its aws.iam.account_summary evidence; a
+part that read an organization already names its accounts). Findings from other sources (GitHub, git, logs)
+that several parts judged alike are kept once. Control and criterion statuses are derived again from the merged
+findings (agent/report.aggregate), so a control passes only if it passed in every account.
+
+The output folder holds report.json/.md/.csv/.html, parts.json (each part's run, account, evidence chain head
+and signed head line) and parts/<label>/, a copy of each part's locker, run store, review log and reports, so
+anyone can check a part again: `auditor -w OUT/parts/<label> verify --public-key KEY`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent.integrity import IntegrityReport, ReportNotSigned, read_signed_report, verify_workspace
+from agent.render.csv import render_csv
+from agent.render.html import render_html
+from agent.render.inputs import ReportInputs
+from agent.report import aggregate, latest_run_id, render_markdown, report_accounts
+from agent.report_schema import ControlResult, EvidenceHead, Narrative, ReadinessReport, RunInfo, VerifierResult
+from agent.runs import RunStore
+from knowledge.catalog import Catalog
+from tools.catalog import CHECKS, TOOLS, load_all
+from tools.findings import Finding, Severity
+from tools.locker import EvidenceLocker
+from tools.runner import reads_aws
+from tools.signing import PublicKey
+from tools.sources import SourceStatus
+from tools.workspace import Workspace
+
+MANIFEST = "parts.json"
+MANIFEST_FORMAT = "agentic-auditor/merge/1"
+# Workspace contents a part's copy leaves out: derived (knowledge store) or only for resuming (checkpoints).
+NOT_COPIED = ("knowledge", "checkpoints.sqlite*")
+# Worst first: the merged narrative takes the worst status of its parts, a source the worst state.
+NARRATIVE_ORDER = ("fallback", "repaired", "verified")
+SOURCE_ORDER = ("error", "ok", "not_configured")
+
+
+class PartRefused(Exception):
+    """A part that cannot be merged: no report, or it does not verify."""
+
+
+@dataclass(frozen=True)
+class Part:
+    folder: Path
+    label: str  # the account it read, or its folder name when it read several (or none)
+    account: str | None  # stamped on its AWS findings; None when its findings already name their accounts
+    evidence_head: EvidenceHead | None
+    signed_head: str | None  # the head line its run signed (auditor-head:...)
+    report: ReadinessReport
+
+
+def read_part(folder: Path, public: PublicKey) -> Part:
+    """The part's latest signed report, after its whole workspace verified; PartRefused otherwise."""
+    workspace = Workspace.at(folder)
+    run_id = latest_run_id(workspace)
+    if run_id is None:
+        raise PartRefused(f"{folder}: no report to merge (run `auditor run` with this workspace first)")
+    signed_head = RunStore(workspace.runs_db).head_line(run_id) if workspace.runs_db.exists() else None
+    integrity = verify_workspace(workspace, public, [signed_head] if signed_head else [])
+    if signed_head is None:
+        integrity.problems.append(f"run {run_id} has no signed head line")
+    if not integrity.ok:
+        raise PartRefused(f"{folder}: does not verify with key {public.key_id}: {_problems(integrity)}")
+    try:
+        report = read_signed_report(workspace, public, run_id)
+    except ReportNotSigned as exc:
+        raise PartRefused(f"{folder}: {exc}") from exc
+    account = None if report_accounts(report) else _account_read(workspace)
+    return Part(folder, account or folder.name, account, report.run.evidence_head, signed_head, report)
+
+
+def _problems(integrity: IntegrityReport) -> str:
+    return "; ".join(integrity.problems)
+
+
+def _account_read(workspace: Workspace) -> str | None:
+    """The AWS account the part's credentials belong to, from its newest account summary evidence."""
+    if not workspace.locker_db.exists():
+        return None
+    with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
+        for record in locker.list(tool="aws.iam.account_summary", limit=1):
+            data = locker.read(record.id)
+            if isinstance(data, dict) and data.get("account_id"):
+                return str(data["account_id"])
+    return None
+
+
+def merge_reports(parts: list[Part], catalog: Catalog, due_days: Mapping[Severity, int]) -> ReadinessReport:
+    """One report over every part: each control's findings from every part, statuses derived again."""
+    load_all()  # which checks read AWS, from the check registry
+    versions: dict[str, list[tuple[Part, ControlResult]]] = {}
+    for part in parts:
+        for control in part.report.controls:
+            versions.setdefault(control.id, []).append((part, control))
+    runs = [part.report.run for part in parts]
+    run = RunInfo(
+        id="merged-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        started_at=min(run.started_at for run in runs),
+        finished_at=max(run.finished_at or run.started_at for run in runs),
+        writer=runs[0].writer,
+        sources=_merge_sources(parts),
+    )
+    attachments = [a for part in parts for c in part.report.controls if c.review for a in c.review.attachments]
+    merged = [_merge_control(found) for found in versions.values()]
+    return aggregate(parts[0].report.company, run, merged, catalog, attachments=attachments, due_days=due_days)
+
+
+def _merge_sources(parts: list[Part]) -> list[SourceStatus]:
+    """Each source once: ok only if no part met a problem with it; a problem names the part it was met in."""
+    merged: dict[str, SourceStatus] = {}
+    for part in parts:
+        for status in part.report.run.sources:
+            if status.state == "error":
+                status = status.model_copy(update={"cause": f"{part.label}: {status.cause}"})
+            kept = merged.get(status.source)
+            if kept is None or SOURCE_ORDER.index(status.state) < SOURCE_ORDER.index(kept.state):
+                merged[status.source] = status
+            elif status.state == kept.state == "error":
+                merged[status.source] = kept.model_copy(update={"cause": f"{kept.cause}; {status.cause}"})
+    return list(merged.values())
+
+
+def _merge_control(found: list[tuple[Part, ControlResult]]) -> ControlResult:
+    findings: list[Finding] = []
+    for part, control in found:
+        for finding in control.findings:
+            if part.account is not None and finding.account is None and _reads_aws(finding.check):
+                finding = finding.model_copy(update={"account": part.account})
+            if finding not in findings:  # the same repository or log judged alike by several parts: once
+                findings.append(finding)
+    first = found[0][1]
+    return first.model_copy(
+        update={
+            "findings": findings,
+            "narrative": _merge_narratives([(part.label, control.narrative) for part, control in found]),
+            "review": None,  # reviews are per workspace; their approved attachments count (merge_reports)
+            "run_id": None,
+            "assessed_at": max((c.assessed_at for _, c in found if c.assessed_at), default=None),
+            "possible_injections": [i for _, c in found for i in c.possible_injections],
+        }
+    )
+
+
+def _reads_aws(check_id: str) -> bool:
+    spec = CHECKS.get(check_id)
+    return spec is not None and any(reads_aws(TOOLS[tool]) for tool in spec.needs if tool in TOOLS)
+
+
+def _merge_narratives(narratives: list[tuple[str, Narrative]]) -> Narrative:
+    """One narrative: the parts' own, each under its label, unless they all say the same."""
+    if len({narrative.text for _, narrative in narratives}) == 1:
+        return narratives[0][1]
+    texts = [narrative for _, narrative in narratives]
+    first = texts[0]
+    return Narrative(
+        status=min((n.status for n in texts), key=NARRATIVE_ORDER.index),
+        text="\n\n".join(f"{label}: {narrative.text}" for label, narrative in narratives),
+        citations=_union(n.citations for n in texts),
+        verifier=VerifierResult(
+            passed=all(n.verifier.passed for n in texts),
+            problems=[f"{label}: {p}" for label, n in narratives for p in n.verifier.problems],
+            sentences=sum(n.verifier.sentences for n in texts),
+            cited_sentences=sum(n.verifier.cited_sentences for n in texts),
+        ),
+        provenance=first.provenance.model_copy(
+            update={
+                "evidence_ids": _union(n.provenance.evidence_ids for n in texts),
+                "retrieved_chunk_ids": _union(n.provenance.retrieved_chunk_ids for n in texts),
+                "tool_calls": [call for n in texts for call in n.provenance.tool_calls],
+            }
+        ),
+    )
+
+
+def _union(lists: Iterable[list[str]]) -> list[str]:
+    return list(dict.fromkeys(item for items in lists for item in items))
+
+
+def merge_parts(
+    folders: list[Path], out: Path, public: PublicKey, catalog: Catalog, due_days: Mapping[Severity, int]
+) -> tuple[ReadinessReport, list[Part]]:
+    """Verify every part, then write the merged report, the manifest and a copy of each part to `out`."""
+    if out.exists() and any(out.iterdir()):
+        raise PartRefused(f"{out}: not empty; merge into a new folder")
+    parts = [read_part(folder, public) for folder in folders]  # every part verifies before anything is written
+    labels = [part.label for part in parts]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise PartRefused(f"more than one part read {', '.join(repeated)}: merge one run per account")
+    report = merge_reports(parts, catalog, due_days)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = ReportInputs(report=report, catalog=catalog)
+    (out / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
+    (out / "report.md").write_text(render_markdown(report, catalog), encoding="utf-8")
+    (out / "report.csv").write_text(render_csv(inputs), encoding="utf-8")
+    (out / "report.html").write_text(render_html(inputs), encoding="utf-8")
+    for part in parts:
+        shutil.copytree(part.folder, out / "parts" / part.label, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "merged_run": report.run.id,
+        "key_id": public.key_id,
+        "parts": [
+            {
+                "label": part.label,
+                "account": part.account,
+                "accounts": report_accounts(part.report) or ([part.account] if part.account else []),
+                "source": str(part.folder),
+                "copy": f"parts/{part.label}",
+                "run_id": part.report.run.id,
+                "evidence_head": part.evidence_head.model_dump() if part.evidence_head else None,
+                "signed_head": part.signed_head,
+            }
+            for part in parts
+        ],
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return report, parts

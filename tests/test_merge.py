@@ -1,0 +1,185 @@
+"""`auditor merge`: one report from one run per account, each part verified first; the README's examples."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from agent.integrity import verify_workspace
+from agent.merge import MANIFEST, PartRefused, merge_parts
+from agent.report_schema import ReadinessReport
+from knowledge.catalog import load_catalog
+from tools.aws.accounts import role_arn
+from tools.config import DEFAULT_DUE_DAYS, AuditorConfig, AwsConfig
+from tools.findings import Status
+from tools.signing import load_signer
+from tools.workspace import Workspace
+from tui.cli import app
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+LENGTH_CHECK = "aws.iam.password_policy_length"  # passes in the first member account, fails in the second
+ROOT_MFA = "aws.iam.root_mfa"  # reads aws.iam.account_summary: the part's own account id
+
+
+@pytest.fixture(scope="module")
+def parts(
+    moto_server: str,
+    aws_organization: Callable[[int], list[str]],
+    tmp_path_factory: pytest.TempPathFactory,
+    knowledge_template: Path,
+) -> Iterator[tuple[list[Path], dict[Path, str]]]:
+    """Two real signed runs, each as a CI matrix job runs: its own workspace, signed in to one member account
+    through an AWS profile with role_arn. Yields the workspaces and each one's signed head line."""
+    import shutil
+
+    from agent.api import run_proof
+
+    members = aws_organization(2)
+    root = tmp_path_factory.mktemp("parts")
+    profiles = root / "aws-config"
+    profiles.write_text(
+        "[profile source]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        + "".join(
+            f"[profile {account}]\nrole_arn = {role_arn(account, 'AuditorReadOnly')}\nsource_profile = source\n"
+            for account in members
+        )
+    )
+    folders, heads = [], {}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_CONFIG_FILE", str(profiles))
+        env.setenv("AWS_ENDPOINT_URL", moto_server)  # the sign-in client's endpoint too
+        for account in members:
+            workspace = Workspace.at(root / f"part-{account}")
+            shutil.copytree(knowledge_template, workspace.chroma_dir)
+            config = AuditorConfig(
+                company="Org Co", workspace=workspace.root, aws=AwsConfig(profile=account, endpoint_url=moto_server)
+            )
+            outcome = run_proof(config, workspace, check_ids=[LENGTH_CHECK, ROOT_MFA], model=None)
+            folders.append(workspace.root)
+            heads[workspace.root] = outcome.signed_head
+    yield folders, heads
+
+
+def _public():
+    return load_signer(AuditorConfig()).public
+
+
+@pytest.mark.slow
+def test_merge_keeps_every_part_and_adds_the_account_column(parts, tmp_path: Path) -> None:
+    folders, heads = parts
+    out = tmp_path / "merged"
+    report, merged = merge_parts(folders, out, _public(), load_catalog(), DEFAULT_DUE_DAYS)
+
+    accounts = [part.account for part in merged]
+    assert all(account and re.fullmatch(r"\d{12}", account) for account in accounts) and len(set(accounts)) == 2
+    length = [f for c in report.controls for f in c.findings if f.check == LENGTH_CHECK]
+    assert sorted((f.account, f.status) for f in length) == sorted(
+        zip(accounts, [Status.PASS, Status.FAIL], strict=True)
+    )
+    assert [item.account for item in report.fix_list if item.check == LENGTH_CHECK] == [accounts[1]]
+    # A control passes only if it passed in every account.
+    control = next(c for c in report.controls if any(f.check == LENGTH_CHECK for f in c.findings))
+    assert control.status != "pass"
+
+    written = ReadinessReport.model_validate_json((out / "report.json").read_text())
+    assert written == report
+    assert f"account {accounts[1]}, `aws-account`" in (out / "report.md").read_text()
+    assert (out / "report.csv").read_text().splitlines()[0].split(",")[5] == "account"
+    assert "<th>Account</th>" in (out / "report.html").read_text()
+
+    manifest = json.loads((out / MANIFEST).read_text())
+    for entry, part in zip(manifest["parts"], merged, strict=True):
+        assert entry["signed_head"] == heads[part.folder] and entry["signed_head"].startswith("auditor-head:")
+        assert entry["evidence_head"] == part.report.run.evidence_head.model_dump()
+        copy = Workspace.at(out / entry["copy"])
+        assert not copy.chroma_dir.exists()
+        assert verify_workspace(copy, _public(), [entry["signed_head"]]).ok  # each part checks again on its own
+
+
+@pytest.mark.slow
+def test_a_part_that_does_not_verify_is_refused_and_nothing_is_written(parts, tmp_path: Path) -> None:
+    folders, _ = parts
+    tampered = tmp_path / "tampered"
+    import shutil
+
+    shutil.copytree(folders[1], tampered)
+    report_json = next((tampered / "reports").glob("*/report.json"))
+    report_json.write_text(report_json.read_text().replace('"fail"', '"pass"'))
+    out = tmp_path / "merged"
+    with pytest.raises(PartRefused, match=rf"{re.escape(str(tampered))}: does not verify"):
+        merge_parts([folders[0], tampered], out, _public(), load_catalog(), DEFAULT_DUE_DAYS)
+    assert not out.exists()
+
+    result = CliRunner().invoke(app, ["merge", str(folders[0]), str(tampered), "-o", str(out)])
+    assert result.exit_code == 1 and "does not verify" in result.output and not out.exists()
+    result = CliRunner().invoke(app, ["merge", str(folders[0]), str(folders[0]), "-o", str(out)])
+    assert result.exit_code == 1 and "more than one part read" in result.output
+
+
+@pytest.mark.slow
+def test_the_merge_command_prints_each_verified_part(parts, tmp_path: Path) -> None:
+    folders, _ = parts
+    out = tmp_path / "merged"
+    result = CliRunner().invoke(app, ["merge", *map(str, folders), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("verified") == 2 and f"Merged 2 part(s) into {out}" in result.output.replace("\n", "")
+
+
+def _readme_yaml(title: str) -> list[dict]:
+    """The YAML documents of the README's fenced block that follows the line `title`."""
+    text = README.read_text(encoding="utf-8")
+    block = re.search(rf"{re.escape(title)}\n+```yaml\n(.*?)```", text, re.S)
+    assert block, f"README has no yaml block after {title!r}"
+    return [document for document in yaml.safe_load_all(block.group(1)) if document]
+
+
+def _auditor_commands(script: str) -> list[list[str]]:
+    return [shlex.split(line.strip())[1:] for line in script.splitlines() if line.strip().startswith("auditor ")]
+
+
+def test_the_readme_ci_matrix_runs_one_account_per_job_then_merges_them() -> None:
+    (workflow,) = _readme_yaml("CI matrix (GitHub Actions):")
+    audit, merge = workflow["jobs"]["audit"], workflow["jobs"]["merge"]
+    accounts = audit["strategy"]["matrix"]["account"]
+    assert len(accounts) >= 2 and all(re.fullmatch(r"\d{12}", str(a)) for a in accounts)
+    steps = audit["steps"]
+    aws = next(s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials"))
+    assert "${{ matrix.account }}" in aws["with"]["role-to-assume"]
+    assert any(["--workspace", "part", "run"] == cmd[:3] for s in steps for cmd in _auditor_commands(s.get("run", "")))
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert "${{ matrix.account }}" in upload["with"]["name"]
+    assert merge["needs"] == "audit"
+    merge_commands = [cmd for s in merge["steps"] for cmd in _auditor_commands(s.get("run", ""))]
+    assert any(cmd[0] == "merge" and "-o" in cmd for cmd in merge_commands)
+    assert workflow["permissions"]["id-token"] == "write"
+
+
+def test_the_readme_indexed_job_runs_one_account_per_index_then_merges_them() -> None:
+    job, merge = _readme_yaml("Kubernetes Indexed Job:")
+    spec = job["spec"]
+    assert job["kind"] == merge["kind"] == "Job" and spec["completionMode"] == "Indexed"
+    container = spec["template"]["spec"]["containers"][0]
+    script = container["command"][-1]
+    accounts = re.search(r"ACCOUNTS=\(([\d ]+)\)", script).group(1).split()
+    assert len(accounts) == spec["completions"] and spec["parallelism"] <= spec["completions"]
+    assert "${ACCOUNTS[$JOB_COMPLETION_INDEX]}" in script
+    assert "--workspace /parts/$ACCOUNT run" in script
+    merge_script = merge["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert "auditor merge /parts/*/ -o /merged" in merge_script
+    claims = set()
+    for document in (job, merge):
+        pod = document["spec"]["template"]["spec"]
+        volumes = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+        mounts = {m["mountPath"]: (volumes[m["name"]], m.get("subPath")) for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts["/parts"][1] == "parts"  # the parts the job wrote are the ones the merge reads
+        claims.add(mounts["/parts"][0])
+    assert len(claims) == 1
+    assert mounts["/merged"][0] in claims and mounts["/merged"][1] != "parts"  # the merged folder is kept, apart
+    assert "source_profile = pod" in script and "$AWS_WEB_IDENTITY_TOKEN_FILE" in script

@@ -1,0 +1,45 @@
+"""`auditor merge`: one report from the workspaces of several runs, one per account (agent/merge.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tui.cli.evidence import verifying_key
+from tui.cli.state import cli_state, console, fail
+
+
+def merge(
+    ctx: typer.Context,
+    parts: Annotated[list[Path], typer.Argument(help="The workspaces of the runs to merge, one per account.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="A new folder for the merged report and the parts.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="Check every part against this public key file (`auditor keys export`) instead of the signing key.",
+        ),
+    ] = None,
+) -> None:
+    """Merge the reports and evidence lockers of several runs (a CI matrix, a Kubernetes Job array) into one
+    report with an account column; exit 1 naming a part that does not verify, before anything is written."""
+    from agent.merge import PartRefused, merge_parts
+    from knowledge.catalog import load_catalog
+
+    state = cli_state(ctx)
+    public = verifying_key(state, public_key, code=1)
+    try:
+        report, merged = merge_parts(parts, out, public, load_catalog(), state.config.remediation.due_days)
+    except PartRefused as exc:
+        fail(str(exc), code=1)
+    for part in merged:
+        head = part.evidence_head.record_hash[:16] if part.evidence_head else "none"
+        console.print(f"{part.label}: run {part.report.run.id}, evidence head {head}, verified", highlight=False)
+    summary = report.summary
+    console.print(
+        f"Merged {len(merged)} part(s) into {out}: {summary.ready} of {summary.criteria_total} criteria ready, "
+        f"{len(report.fix_list)} item(s) to fix.",
+        highlight=False,
+    )
