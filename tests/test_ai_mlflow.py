@@ -43,6 +43,7 @@ def judge_all(view: EvidenceView) -> list[Finding]:
 
 
 @needs_mlflow
+@pytest.mark.slow  # a real mlflow server: about 20 s to start
 def test_the_demo_registry_gives_exactly_the_expected_findings(acme_registry: str) -> None:
     view = registry_evidence(MlflowConfig(tracking_uri=acme_registry), tuple(CUSTOMER_DATA))
     [item] = view.all("mlflow.model_registry")
@@ -56,6 +57,7 @@ def test_the_demo_registry_gives_exactly_the_expected_findings(acme_registry: st
 
 
 @needs_mlflow
+@pytest.mark.slow  # a real mlflow server: about 20 s to start
 def test_the_rules_come_from_the_config_and_are_stored_with_the_evidence(acme_registry: str) -> None:
     # "challenger" counts as production and the approval must be a sign-off: v2 and v3 now fail.
     config = MlflowConfig(
@@ -75,6 +77,7 @@ def test_the_rules_come_from_the_config_and_are_stored_with_the_evidence(acme_re
 
 
 @needs_mlflow
+@pytest.mark.slow  # a real mlflow server: about 20 s to start
 def test_the_client_sends_get_only(acme_registry: str) -> None:
     registry = MlflowRegistry(acme_registry)
     for method in ("POST", "PATCH", "DELETE", "PUT"):

@@ -98,6 +98,7 @@ def test_a_role_name_is_a_name_and_the_section_loads_from_toml(tmp_path: Path) -
     assert (organization.role_name, organization.exclude_accounts) == (ROLE, ["222222222222"])
 
 
+@pytest.mark.slow  # an organization of member accounts seeded in moto
 def test_each_account_is_read_through_its_role_once_per_distinct_read_and_judged_on_its_own(
     moto_server: str, members: list[str], tmp_path: Path
 ) -> None:
@@ -129,6 +130,7 @@ def test_each_account_is_read_through_its_role_once_per_distinct_read_and_judged
     assert runner.ctx.aws_calls.made == runner.ctx.aws_calls.distinct == 5
 
 
+@pytest.mark.slow  # an organization of member accounts seeded in moto
 def test_an_account_whose_role_cannot_be_assumed_is_an_error_for_every_check_and_the_others_go_on(
     moto_server: str, members: list[str], tmp_path: Path
 ) -> None:
