@@ -65,5 +65,5 @@ def test_the_command_listing_keeps_no_line_break_of_a_docstring() -> None:
     """Each command's summary is one paragraph the listing wraps to the terminal: on a wide terminal it is one
     line, not broken where the docstring's line ended."""
     listing = runner.invoke(app, ["--help"], terminal_width=200, env={"COLUMNS": "200"}).output
-    report = next(line for line in listing.splitlines() if line.startswith("│ report "))
+    report = next(line for line in listing.splitlines() if line.startswith("  report "))
     assert "(with --period: how every control operated over an observation period)." in report
