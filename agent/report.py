@@ -351,10 +351,6 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def has_gap(report: ReadinessReport) -> bool:
-    return report.summary.gap > 0
-
-
 # -- files -------------------------------------------------------------------------------------------
 
 

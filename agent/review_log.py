@@ -46,8 +46,6 @@ from tools.signing import PublicKey, Signer
 
 Action = Literal["approve", "reject", "edit", "regenerate", "attach", "respond"]
 ACTIONS: tuple[Action, ...] = ("approve", "reject", "edit", "regenerate", "attach", "respond")
-# What a `respond` entry's detail holds: the exception it answers (check, resource) and the response itself.
-RESPONSE_FIELDS = ("check", "resource", "cause", "response", "remediation_date", "compensating_control")
 # The TUI's view of a draft; the report states it as a ReviewState (see review_state).
 DraftState = Literal["draft", "approved", "rejected", "stale"]
 

@@ -47,7 +47,6 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
 from pathlib import Path
@@ -973,15 +972,6 @@ def unsupported_claims(text: str, findings: list[Finding], check_titles: dict[st
         for rule in rules
         if (problem := rule(sentence, context))
     ]
-
-
-def context_from(
-    chunks: dict[str, str],
-    evidence: Iterable[EvidenceFacts],
-    findings: Iterable[Finding],
-    check_titles: dict[str, str] | None = None,
-) -> VerificationContext:
-    return VerificationContext(dict(chunks), {e.id: e for e in evidence}, list(findings), dict(check_titles or {}))
 
 
 # -- rules 10-11: design statements and dates ---------------------------------------------------------------

@@ -45,9 +45,6 @@ class DraftInput:
         wanted = set(collections_or_kinds)
         return [c for c in self.chunks if c["collection"] in wanted or claimed_kind(c["id"]) in wanted]
 
-    def title_of(self, check_id: str) -> str:
-        return self.check_titles.get(check_id, check_id)
-
 
 @dataclass(frozen=True)
 class CheckGroup:

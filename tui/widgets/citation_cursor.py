@@ -16,6 +16,7 @@ class CitationCursor(Widget):
     cursor: reactive[int] = reactive(0)
 
     def citation_ids(self) -> list[str]:
+        """The citation ids this widget shows, in order: every subclass says which (NarrativeView, SourceLinks)."""
         raise NotImplementedError
 
     @property
