@@ -143,6 +143,7 @@ def run_proof(
     fresh: bool = False,
     cancel: threading.Event | None = None,
     check_ids: list[str] | None = None,
+    services: ProofServices | None = None,
 ) -> RunOutcome:
     """Collect, judge and write every control (or the given ones); write the report; return it.
 
@@ -152,7 +153,9 @@ def run_proof(
     raises (RunCancelled, or what the stopped step raised), resumable. `runner_factory(locker, ctx,
     run_id)` replaces the evidence runner (tests use it to interrupt a run). With `check_ids`, only the
     controls using those checks run, and they evaluate only those checks (like `control_ids`, the result is
-    merged into the latest report; a resumed run evaluates every check).
+    merged into the latest report; a resumed run evaluates every check). `services` are this workspace's, opened
+    beforehand by open_proof_services (the demo does so while its AWS emulator seeds); by default they are opened
+    here.
     """
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -160,7 +163,7 @@ def run_proof(
     from tools.locker import EvidenceLocker
     from tools.runner import EvidenceRunner
 
-    services = open_proof_services(workspace)
+    services = services or open_proof_services(workspace)
     warn = (lambda message: on_event(ProgressEvent("warning", None, message))) if on_event else None
     model = build_chat_model(config, on_warning=warn) if model is FROM_CONFIG else model
     runs = RunStore(workspace.runs_db)

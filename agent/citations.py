@@ -15,7 +15,9 @@ the ids inside the brackets, and their kinds, is knowledge/citations.py.
 
 from __future__ import annotations
 
+import functools
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +26,9 @@ from knowledge.citations import CITATION_ID_PATTERN, CitationKind, kind_of, kind
 CITATION_RE = re.compile(rf"\[({CITATION_ID_PATTERN})\]")
 # Anything in brackets that looks like an attempt to cite (used to report malformed citations).
 BRACKETED_RE = re.compile(r"\[([^\[\]\s]{2,120})\]")
+_LOOKS_CITED = re.compile(r"(ev|policy|control|pof):|[A-Z]{1,2}\d")
+_CITATION_AND_SPACE_BEFORE = re.compile(r"\s*" + CITATION_RE.pattern)
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ def malformed(text: str) -> list[str]:
 
 
 def _looks_cited(inner: str) -> bool:
-    return bool(re.match(r"(ev|policy|control|pof):|[A-Z]{1,2}\d", inner))
+    return bool(_LOOKS_CITED.match(inner))
 
 
 def cite(*citation_ids_: str | Iterable[str]) -> str:
@@ -75,7 +80,7 @@ def cite(*citation_ids_: str | Iterable[str]) -> str:
 
 def strip(text: str) -> str:
     """The text without its citations (for reading and for counting words)."""
-    return re.sub(r"\s+([.,;:!?])(?=\s|$)", r"\1", re.sub(r"\s*" + CITATION_RE.pattern, "", text)).strip()
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", _CITATION_AND_SPACE_BEFORE.sub("", text)).strip()
 
 
 # -- sentences -------------------------------------------------------------------------------------
@@ -113,6 +118,10 @@ _ABBREVIATIONS = (
 # Ends a sentence only before a capital letter: "MFA, keys etc. are checked" vs "... etc. Everything".
 _ABBREVIATIONS_BEFORE_CAPITALS_END = ("etc",)
 _TRAILING_CITATIONS = re.compile(r"(?:\s*" + CITATION_RE.pattern + r")+")
+_LIST_MARKER = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+_SPLIT_MARKS = re.compile(r"[`\[\].!?]")  # the characters _split_line acts on; it skips the rest
+_LETTERS_AND_DOTS = frozenset(string.ascii_letters + ".")
+_CAPITAL_NEXT = re.compile(r"\s+[A-Z]")
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,7 @@ class Sentence:
     text: str  # with its citations
     citations: tuple[str, ...]
 
-    @property
+    @functools.cached_property  # every rule of the verifier reads it
     def plain(self) -> str:
         return strip(self.text)
 
@@ -132,7 +141,7 @@ def sentences(text: str) -> list[Sentence]:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        stripped = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", stripped)  # list markers are not words
+        stripped = _LIST_MARKER.sub("", stripped)  # list markers are not words
         for piece in _split_line(stripped):
             if CITATION_RE.sub("", piece).strip(" .;,") == "" and result:
                 # Citations alone (e.g. after a line break) support the sentence before them.
@@ -143,9 +152,10 @@ def sentences(text: str) -> list[Sentence]:
 
 
 def _split_line(line: str) -> list[str]:
-    pieces, start, depth, in_code, i = [], 0, 0, False, 0
-    while i < len(line):
-        char = line[i]
+    pieces, start, depth, in_code, position = [], 0, 0, False, 0
+    while mark := _SPLIT_MARKS.search(line, position):
+        i, char = mark.start(), mark.group(0)
+        position = i + 1
         if char == "`":
             in_code = not in_code
         elif char == "[" and not in_code:
@@ -158,9 +168,7 @@ def _split_line(line: str) -> list[str]:
             if trailing:
                 end = trailing.end()
             pieces.append(line[start:end].strip())
-            start, i = end, end
-            continue
-        i += 1
+            start = position = end
     if line[start:].strip():
         pieces.append(line[start:].strip())
     return [piece for piece in pieces if piece]
@@ -170,11 +178,15 @@ def _ends_sentence(line: str, i: int) -> bool:
     after = line[i + 1 : i + 2]
     if after and not after.isspace() and after != "[":
         return False  # 3.5, example.com, CC6.1
-    word = re.search(r"([A-Za-z.]+)$", line[:i])
-    if line[i] == "." and word:
-        abbreviation = word.group(1).lower().rstrip(".")
-        if abbreviation in _ABBREVIATIONS:
-            return False
-        if abbreviation in _ABBREVIATIONS_BEFORE_CAPITALS_END:
-            return bool(re.match(r"\s+[A-Z]", line[i + 1 :]))
+    if line[i] != ".":
+        return True
+    # The letters and dots before the full stop, read back from it (a search from the line's start read it all).
+    start = i
+    while start and line[start - 1] in _LETTERS_AND_DOTS:
+        start -= 1
+    abbreviation = line[start:i].lower().rstrip(".")
+    if abbreviation in _ABBREVIATIONS:
+        return False
+    if abbreviation in _ABBREVIATIONS_BEFORE_CAPITALS_END:
+        return bool(_CAPITAL_NEXT.match(line, i + 1))
     return True

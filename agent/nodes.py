@@ -289,15 +289,12 @@ class ControlPipeline:
     def persist(self, state: ControlState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx = runtime.context
         control = _control(ctx, state["control_id"])
-        saved = ctx.runs.result(state["run_id"], control.id)
+        result = build_result(control, state, possible_injections(ctx, state))
+        reasoning = {**state.get("reasoning", {}), "fallback_reason": state.get("fallback_reason")}
+        saved = ctx.runs.save_result(state["run_id"], result, reasoning, state.get("log", []))
         if saved is not None:
             # Saved already, by this very step before a kill that lost its checkpoint: keep that record.
             return _output(saved)
-        result = build_result(control, state, possible_injections(ctx, state))
-        reasoning = {**state.get("reasoning", {}), "fallback_reason": state.get("fallback_reason")}
-        ctx.runs.save_result(state["run_id"], result, reasoning)
-        for event in state.get("log", []):
-            ctx.runs.log(state["run_id"], event["kind"], event.get("control_id"), event["message"])
         ctx.emit("done", control.id, f"{result.status}; narrative {result.narrative.status}")
         return _output(result)
 
@@ -396,8 +393,8 @@ def attachment_facts(attachments: list[Attachment]) -> dict[str, EvidenceFacts]:
 
 def run_day(ctx: RunContext, state: ControlState) -> date:
     """The day the run started: requests for records cover its quarter, in the draft and in its verification."""
-    record = ctx.runs.get(state["run_id"]) if ctx.runs is not None else None
-    return (record.started_at if record else now()).date()
+    started_at = ctx.runs.started_at(state["run_id"]) if ctx.runs is not None else None
+    return (started_at or now()).date()
 
 
 def _collected_at(ctx: RunContext, evidence_id: str) -> str:

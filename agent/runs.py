@@ -12,7 +12,7 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,6 +143,7 @@ class RunStore:
         self._db = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._started: dict[str, datetime] = {}  # run id -> started_at
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -192,6 +193,15 @@ class RunStore:
     def get(self, run_id: str) -> RunRecord | None:
         row = self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
         return _record(row) if row else None
+
+    def started_at(self, run_id: str) -> datetime | None:
+        """When the run started. It never changes, so each control's steps ask the database once per run."""
+        if run_id not in self._started:
+            record = self.get(run_id)
+            if record is None:
+                return None
+            self._started[run_id] = record.started_at
+        return self._started[run_id]
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
         rows = self._all("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?", (limit,))
@@ -257,24 +267,38 @@ class RunStore:
                 (run_id, control_id, json.dumps(plan, default=str), json.dumps(tool_calls, default=str)),
             )
 
-    def save_result(self, run_id: str, result: ControlResult, reasoning: dict[str, Any]) -> None:
+    def save_result(
+        self,
+        run_id: str,
+        result: ControlResult,
+        reasoning: dict[str, Any],
+        events: Iterable[dict[str, Any]] = (),
+    ) -> ControlResult | None:
+        """Store a control's result, its reasoning and its events (`kind`, `control_id`, `message`) in one
+        transaction. A result the run holds already for the control (saved by a step killed before its
+        checkpoint was written) is kept: it is returned, and nothing is stored."""
+        result_json = result.model_dump_json(by_alias=True)
+        # The model's reasoning may quote evidence or a prompt: stored only redacted.
+        reasoning_json = json.dumps(redact(reasoning).data)
         with self._connect() as db:
+            saved = db.execute(
+                "SELECT result FROM control_results WHERE run_id = ? AND control_id = ?", (run_id, result.id)
+            ).fetchone()
+            if saved:
+                return ControlResult.model_validate_json(saved["result"])
             db.execute(
                 "INSERT OR REPLACE INTO control_results (run_id, control_id, result, saved_at) VALUES (?, ?, ?, ?)",
-                (run_id, result.id, result.model_dump_json(by_alias=True), now().isoformat()),
+                (run_id, result.id, result_json, now().isoformat()),
             )
             db.execute(
                 "INSERT OR REPLACE INTO reasoning (run_id, control_id, reasoning) VALUES (?, ?, ?)",
-                # The model's reasoning may quote evidence or a prompt: stored only redacted.
-                (run_id, result.id, json.dumps(redact(reasoning).data)),
+                (run_id, result.id, reasoning_json),
             )
-
-    def log(self, run_id: str, kind: str, control_id: str | None, message: str) -> None:
-        with self._connect() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO events (run_id, at, control_id, kind, message) VALUES (?, ?, ?, ?, ?)",
-                (run_id, now().isoformat(), control_id, kind, message),
+                [(run_id, now().isoformat(), e.get("control_id"), e["kind"], e["message"]) for e in events],
             )
+        return None
 
     def results(self, run_id: str) -> list[ControlResult]:
         rows = self._all("SELECT result FROM control_results WHERE run_id = ? ORDER BY control_id", (run_id,))

@@ -47,10 +47,11 @@ import json
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass, field, fields, is_dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -61,7 +62,7 @@ from knowledge.citations import evidence_id_of
 from knowledge.models import DesignStatement
 from knowledge.text import stems
 from tools.findings import Finding, Status
-from tools.injection import SuspectText, hidden_characters, instructions_in, normalise, scan
+from tools.injection import ASCII_CASE_TWINS, SuspectText, hidden_characters, instructions_in, normalise, scan
 
 MAX_PROBLEMS = 20  # a draft with more problems than this is hopeless; the list stays readable
 
@@ -123,9 +124,13 @@ class EvidenceFacts:
             self.keyed.setdefault(key_words(key), set()).add(value)
 
 
+_KEY_WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_\-.]+")
+
+
+@functools.lru_cache(maxsize=8192)  # evidence repeats its keys in every row
 def key_words(key: str) -> str:
     """A data key as words: `MinimumPasswordLength`, `minimum_password_length` -> "minimum password length"."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\-.]+", " ", key)
+    spaced = _KEY_WORD_BREAK.sub(" ", key)
     return " ".join(spaced.lower().split())
 
 
@@ -143,6 +148,31 @@ class VerificationContext:
 
     def allowed(self) -> set[str]:
         return set(self.chunks) | {f"ev:{evidence_id}" for evidence_id in self.evidence}
+
+    @functools.cached_property
+    def _derived(self) -> dict[tuple[Any, ...], Any]:
+        """What the rules derived from this context (`_once_per_draft`); not a field, so no input of a verdict."""
+        return {}
+
+
+_Value = TypeVar("_Value")
+
+
+def _once_per_draft(derive: Callable[..., _Value]) -> Callable[..., _Value]:
+    """`derive(..., context)` computed once per draft for the same arguments (a sentence, its citations, or only the
+    context): several rules read the same view of a sentence, and every sentence the same view of the context.
+    Kept on the context, which `verify` copies for each draft, so none outlives its verdict."""
+
+    @functools.wraps(derive)
+    def once(*arguments: Any) -> _Value:
+        *key, context = arguments
+        derived = context._derived
+        memo_key = (derive, *key)
+        if memo_key not in derived:
+            derived[memo_key] = derive(*arguments)
+        return derived[memo_key]
+
+    return once
 
 
 def verification_digest(text: str, context: VerificationContext) -> str:
@@ -176,6 +206,7 @@ def _code_fingerprint() -> str:
 
 
 def verify(text: str, context: VerificationContext) -> VerifierResult:
+    context = replace(context)  # a copy of its own: what the rules derive from it (`_once_per_draft`) is this draft's
     # Rules read the text as a person sees it: `Αll` with a Greek alpha is "All", a zero-width space nothing.
     hidden = hidden_characters(text)
     text = normalise(text)
@@ -204,7 +235,7 @@ def verify(text: str, context: VerificationContext) -> VerifierResult:
             problems.append(
                 f"{label}: cites {', '.join(unknown)}, which was not retrieved or collected for this control"
             )
-        support = _support(sentence, context)
+        support = _support(sentence.citations, context)
         own_words = without_quoted_statements(sentence.plain, context)
         for identifier in identifiers(own_words):
             if not _occurs_whole(identifier.lower(), support.text):
@@ -236,17 +267,18 @@ def _excerpt(text: str, width: int = 60) -> str:
 # -- support: what a sentence's citations back ------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Support:
     text: str
     numbers: set[float]
 
 
-def _support(sentence: Sentence, context: VerificationContext) -> _Support:
+@_once_per_draft  # sentences citing the same sources share it
+def _support(citations: tuple[str, ...], context: VerificationContext) -> _Support:
     texts: list[str] = []
     values: set[float] = set()
-    cited_evidence = {evidence_id_of(c) for c in sentence.citations} - {None}
-    for citation in sentence.citations:
+    cited_evidence = _cited_evidence(citations)
+    for citation in citations:
         if citation in context.chunks:
             texts.append(f"{citation}\n{context.chunks[citation]}".lower())
             values.update(_numbers_in(context.chunks[citation]))
@@ -281,20 +313,28 @@ def derivable_counts(findings: list[Finding], evidence_items: int = 0) -> set[fl
     counts.update(float(n) for n in Counter((f.check, f.status) for f in findings).values())
     counts.add(float(len(by_check)))
     counts.add(float(len({f.resource for f in findings})))
-    for status in Status:
-        counts.add(float(len({f.resource for f in findings if f.status == status})))
+    resources_by_status: dict[Status, set[str]] = {status: set() for status in Status}
+    for f in findings:
+        resources_by_status[f.status].add(f.resource)
+    counts.update(float(len(resources)) for resources in resources_by_status.values())
     judged = by_status[Status.PASS] + by_status[Status.FAIL]
     if judged:
         counts.add(float(round(100 * by_status[Status.PASS] / judged)))
     # Per check: findings judged (pass + fail); across checks: how many checks end in each outcome.
-    counts.update(
-        float(sum(1 for f in findings if f.check == check and f.status in (Status.PASS, Status.FAIL)))
-        for check in by_check
-    )
-    outcomes = Counter(_check_outcome({f.status for f in findings if f.check == check}) for check in by_check)
+    judged_by_check = Counter(f.check for f in findings if f.status in (Status.PASS, Status.FAIL))
+    counts.update(float(judged_by_check[check]) for check in by_check)
+    outcomes = Counter(_check_outcome(statuses) for statuses in _statuses_by_check(findings).values())
     counts.update(float(n) for n in outcomes.values())
     counts.add(float(outcomes["pass"] + outcomes["not_applicable"]))
     return counts
+
+
+def _statuses_by_check(findings: list[Finding]) -> dict[str, set[Status]]:
+    """The statuses of each check's findings, checks in the order of their first finding."""
+    statuses: dict[str, set[Status]] = {}
+    for f in findings:
+        statuses.setdefault(f.check, set()).add(f.status)
+    return statuses
 
 
 def _check_outcome(statuses: set[Status]) -> str:
@@ -331,16 +371,23 @@ def identifiers(plain: str) -> list[str]:
 _INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?\.?")  # S.A., U.S., N.V.: abbreviations, not identifiers
 
 
+_NUMERAL = re.compile(r"[\d.,%]+")
+_DIGIT = re.compile(r"\d")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_JOINED_WORDS = re.compile(r"\w[/_@:.]\w")
+
+
+@functools.lru_cache(maxsize=8192)  # both identifiers() and numbers() ask of every token
 def _is_identifier(token: str) -> bool:
     if token.lower() in _NOT_IDENTIFIERS or _UNIT_WORD.match(token) or _INITIALISM.fullmatch(token):
         return False
     if token.lower().startswith("arn:"):
         return True
-    if re.fullmatch(r"[\d.,%]+", token):
+    if _NUMERAL.fullmatch(token):
         return False  # a number, checked as a number
-    if re.search(r"\d", token) and re.search(r"[A-Za-z]", token):
+    if _DIGIT.search(token) and _LATIN_LETTER.search(token):
         return True
-    return bool(re.search(r"\w[/_@:.]\w", token))
+    return bool(_JOINED_WORDS.search(token))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -351,8 +398,32 @@ def _pattern(source: str, flags: int = 0) -> re.Pattern[str]:
 
 
 def _occurs_whole(needle: str, haystack: str) -> bool:
-    """`needle` in `haystack` as a whole token: not inside a longer name (`raj` in `raj.patel`)."""
-    return _pattern(r"(?<![\w-])(?<!\w\.)" + re.escape(needle) + r"(?![\w-]|\.\w)").search(haystack) is not None
+    r"""`needle` in `haystack` as a whole token: not inside a longer name (`raj` in `raj.patel`).
+
+    What `(?<![\w-])(?<!\w\.)<needle>(?![\w-]|\.\w)` finds, found with str.find: haystacks are whole evidence
+    items, which a pattern opening with lookbehinds tries at every position, and each needle was compiled."""
+    at = haystack.find(needle)
+    while at != -1:
+        end = at + len(needle)
+        if not _continues_name(haystack, at - 1, at - 2) and not _continues_name(haystack, end, end + 1):
+            return True
+        at = haystack.find(needle, at + 1)
+    return False
+
+
+def _continues_name(text: str, next_to: int, beyond: int) -> bool:
+    """Whether the character at `next_to` (if any) continues a name: a word character or `-`, or a `.` with a word
+    character at `beyond` (`raj` in `raj.patel`, `patel` in `raj.patel`, but `raj` at the end of a sentence)."""
+    if not 0 <= next_to < len(text):
+        return False
+    char = text[next_to]
+    if char == "-" or _is_word_character(char):
+        return True
+    return char == "." and 0 <= beyond < len(text) and _is_word_character(text[beyond])
+
+
+def _is_word_character(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what \w matches
 
 
 # Counts people write as words. "one" is left out: "one of", "no one", "at least one" say no count.
@@ -390,6 +461,8 @@ def _digit_numbers(plain: str) -> list[tuple[float, str]]:
     rest = _SOC2.sub(" ", _BACKTICKED.sub(" ", plain))
     tokens = []
     for raw in rest.split():
+        if not _DIGIT.search(raw):
+            continue  # no number in it (and most words are not)
         token = raw.strip(_STRIP).rstrip(".")
         if token and (_is_identifier(token) or _ISO_DATE.fullmatch(token)):
             continue  # a date is checked as a date (rule 11)
@@ -401,10 +474,12 @@ def _digit_numbers(plain: str) -> list[tuple[float, str]]:
     return result
 
 
-def _numbers_in(text: str) -> set[float]:
-    return {float(m.group(1).replace(",", "")) for m in _NUMBER.finditer(text)} | {
-        float(_NUMBER_WORDS[m.group(1).lower()]) for m in _NUMBER_WORD.finditer(text)
-    }
+@functools.lru_cache(maxsize=4096)  # criteria and reasons recur across sentences and drafts
+def _numbers_in(text: str) -> frozenset[float]:
+    return frozenset(
+        {float(m.group(1).replace(",", "")) for m in _NUMBER.finditer(text)}
+        | {float(_NUMBER_WORDS[m.group(1).lower()]) for m in _NUMBER_WORD.finditer(text)}
+    )
 
 
 # -- positive claims ---------------------------------------------------------------------------------
@@ -446,36 +521,65 @@ _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 def _contradicted_claim(sentence: Sentence, context: VerificationContext, any_failed: bool) -> str | None:
     # Quotations (a check's title, a point of focus) and findings' own reasons are not claims.
     plain = _without_quotes_and_reasons(sentence, context)
-    conclusive = _first_unnegated(_CONCLUSIVE, plain)
-    if conclusive and any_failed:
+    conclusive = _first_unnegated(_CONCLUSIVE, plain) if any_failed else None
+    if conclusive:
         return conclusive
-    cited_evidence = {evidence_id_of(c) for c in sentence.citations} - {None}
-    failed_here = any(f.status == Status.FAIL and cited_evidence & set(f.evidence_ids) for f in context.findings)
+    cited_evidence = _cited_evidence(sentence.citations)
+    failed_here = bool(cited_evidence & _evidence_of_failed_findings(context))
     # A claim about the whole control that cites no evidence at all is judged against every finding.
     if not (failed_here or (any_failed and not cited_evidence)) or _NORMATIVE.search(plain):
         return None
     return _first_unnegated(_UNIVERSAL, plain)
 
 
+@_once_per_draft
 def _without_quotes_and_reasons(sentence: Sentence, context: VerificationContext) -> str:
+    passing_titles, reasons = _quotes_and_reasons(context)
     plain = sentence.plain
     # "“<title of a check that passed>” is met" speaks of that check, not of the control.
-    failed_checks = {f.check for f in context.findings if f.status == Status.FAIL}
-    for check, title in context.check_titles.items():
-        if check not in failed_checks and title:
+    for title in passing_titles:
+        if _may_hold(plain, title):
             plain = _pattern(rf"[“\"]{re.escape(title)}[”\"]\s+(is met|holds)\b", re.IGNORECASE).sub(" ", plain)
     plain = _QUOTED.sub(" ", plain)
-    for finding in context.findings:
-        reason = _first_clause(finding.reason)
-        if reason:
+    for reason in reasons:
+        if _may_hold(plain, reason):
             plain = _pattern(re.escape(reason), re.IGNORECASE).sub(" ", plain)
     return plain
 
 
+@_once_per_draft
+def _quotes_and_reasons(context: VerificationContext) -> tuple[list[str], list[str]]:
+    """What `_without_quotes_and_reasons` blanks, in order: the titles of the checks that did not fail, then each
+    finding's reason."""
+    failed_checks = {f.check for f in context.findings if f.status == Status.FAIL}
+    passing_titles = [title for check, title in context.check_titles.items() if check not in failed_checks and title]
+    return passing_titles, [reason for f in context.findings if (reason := _first_clause(f.reason))]
+
+
+def _may_hold(text: str, literal: str) -> bool:
+    """False only when `text` cannot hold `literal` as IGNORECASE reads it: then a pattern holding the literal need
+    not be compiled or run (compiling one per finding's reason cost more than all the rest of its use). An ASCII
+    literal is looked for in the text lowercased as IGNORECASE reads it, the letters outside ASCII that it matches
+    to ASCII ones (İ, ı, ſ, the Kelvin sign) read as those; any other literal may be there."""
+    return not literal.isascii() or literal.lower() in text.translate(ASCII_CASE_TWINS).lower()
+
+
+def _cited_evidence(citations: tuple[str, ...]) -> set[str]:
+    return {evidence_id for c in citations if (evidence_id := evidence_id_of(c)) is not None}
+
+
+@_once_per_draft
+def _evidence_of_failed_findings(context: VerificationContext) -> set[str]:
+    return {evidence_id for f in context.findings if f.status == Status.FAIL for evidence_id in f.evidence_ids}
+
+
+_RESOURCE_PATH_BREAK = re.compile(r"[/:]")
+_NAME_MARK = re.compile(r"[\d\-_./@:]")
+
+
 def _failed_resource_named_as_passing(sentence: Sentence, context: VerificationContext) -> str | None:
     """A resource whose every finding in this control failed, named in a sentence that does not say so."""
-    passed = {f.resource for f in context.findings if f.status != Status.FAIL}
-    failed = {f.resource for f in context.findings if f.status == Status.FAIL} - passed
+    failed = _only_failed_resources(context)
     if not failed:
         return None
     # Quotations are kept here: "raj.patel" quoted is still named. A finding's own reason, quoted whole,
@@ -484,21 +588,31 @@ def _failed_resource_named_as_passing(sentence: Sentence, context: VerificationC
     if _FAILURE_WORDS.search(plain):
         return None
     lowered = plain.lower()
-    for resource in sorted(failed):
-        for name in {resource, re.split(r"[/:]", resource)[-1]}:
+    for resource in failed:
+        for name in {resource, _RESOURCE_PATH_BREAK.split(resource)[-1]}:
             # Only names that read as names: a name with digits or punctuation, the tail of a resource
             # path (`user/bob`), or one in backticks. "root" or "default" are words before resources.
-            reads_as_name = re.search(r"[\d\-_./@:]", name) or f"/{name}" in resource or f"`{name}`" in plain
+            reads_as_name = _NAME_MARK.search(name) or f"/{name}" in resource or f"`{name}`" in plain
             if len(name) >= 3 and reads_as_name and _occurs_whole(name.lower(), lowered):
                 return name
     return None
+
+
+@_once_per_draft
+def _only_failed_resources(context: VerificationContext) -> list[str]:
+    """The resources whose every finding in this control failed, sorted."""
+    passed = {f.resource for f in context.findings if f.status != Status.FAIL}
+    return sorted({f.resource for f in context.findings if f.status == Status.FAIL} - passed)
+
+
+_NEGATION_BEFORE = re.compile(r"\b(not|never|n't)\s+(\w+\s+)?$")
 
 
 def _first_unnegated(pattern: re.Pattern[str], text: str) -> str | None:
     """The first match not preceded by a negation ("not all", "is not fully compliant")."""
     for match in pattern.finditer(text):
         before = text[max(0, match.start() - 16) : match.start()].lower()
-        if not re.search(r"\b(not|never|n't)\s+(\w+\s+)?$", before):
+        if not _NEGATION_BEFORE.search(before):
             return match.group(0)
     return None
 
@@ -556,9 +670,12 @@ def reliance_supported(findings: list[Finding], statements: list[DesignStatement
     return None
 
 
+_STRONG_NEGATION_BEFORE = re.compile(r"\b(?:not|never|no|n't|cannot|without)\s+(?:\w+\s+)?$")
+
+
 def _negated(text: str, start: int) -> bool:
     before = text[max(0, start - 24) : start].lower()
-    return re.search(r"\b(?:not|never|no|n't|cannot|without)\s+(?:\w+\s+)?$", before) is not None
+    return _STRONG_NEGATION_BEFORE.search(before) is not None
 
 
 def _first_claim(pattern: re.Pattern[str], text: str) -> str | None:
@@ -660,7 +777,7 @@ def _unsupported_universal(sentence: Sentence, context: VerificationContext) -> 
         if not clause or listing_reads or _DUTY.search(clause):
             continue
         negative = _first_claim(_NEGATIVE_UNIVERSAL, clause)
-        positive = _first_claim(_UNIVERSAL_CLAIM, clause)
+        positive = None if negative else _first_claim(_UNIVERSAL_CLAIM, clause)
         if negative:
             claim = negative
         elif positive and not _first_claim(_FAILURE_SAID, clause):
@@ -673,6 +790,7 @@ def _unsupported_universal(sentence: Sentence, context: VerificationContext) -> 
     return None
 
 
+@_once_per_draft
 def _own_words(sentence: Sentence, context: VerificationContext) -> str:
     """The sentence without quotations, findings' reasons, and what it copies from a cited control.
 
@@ -685,24 +803,33 @@ def _own_words(sentence: Sentence, context: VerificationContext) -> str:
     for citation in sentence.citations:
         if not citation.startswith("control:"):
             continue
-        title, _, description = context.chunks.get(citation, "").partition(". ")
-        named = r"\W+".join(re.escape(word) for word in re.findall(r"[\w'-]+", title))
-        if named:
-            after_id = rf"(\b{re.escape(citation.removeprefix('control:'))}\s*[,:(]\s*)"
-            plain = _pattern(after_id + named, re.IGNORECASE).sub(r"\1 ", plain)
+        title_after_id, description = _cited_control(citation, context)
+        if title_after_id and _may_hold(plain, citation.removeprefix("control:")):
+            plain = _pattern(title_after_id, re.IGNORECASE).sub(r"\1 ", plain)
         if design_said:
             plain = _blank_copies(plain, description)
     return plain
 
 
+@_once_per_draft
+def _cited_control(citation: str, context: VerificationContext) -> tuple[str, str]:
+    """A cited control's title after its id (a pattern, the id in group 1; "" if it has no title), its description."""
+    title, _, description = context.chunks.get(citation, "").partition(". ")
+    named = r"\W+".join(re.escape(word) for word in _WORD.findall(title))
+    if not named:
+        return "", description
+    return rf"(\b{re.escape(citation.removeprefix('control:'))}\s*[,:(]\s*)" + named, description
+
+
 _DESIGN_SAID = re.compile(r"\b(?:as\s+designed|by\s+design|(?:is|are)\s+designed\s+(?:to|so))\b", re.IGNORECASE)
 _COPIED_WORDS = 4  # a run this long, word for word from the design, is a copy, not a coincidence
+_WORD = re.compile(r"[\w'-]+")
 
 
 def _blank_copies(text: str, source: str) -> str:
     """`text` with every run of at least _COPIED_WORDS words that `source` has, word for word, blanked."""
-    joined = " " + " ".join(re.findall(r"[\w'-]+", source.lower())) + " "
-    tokens = list(re.finditer(r"[\w'-]+", text))
+    joined = " " + " ".join(_WORD.findall(source.lower())) + " "
+    tokens = list(_WORD.finditer(text))
     start = 0
     spans = []
     while start < len(tokens):
@@ -742,9 +869,10 @@ def _universal_problem(claim: str, clause: str, sentence: Sentence, context: Ver
     return None
 
 
-def _resting(sentence: Sentence, context: VerificationContext) -> list[Finding]:
-    """The findings resting on the evidence the sentence cites; every finding of the control if it cites none."""
-    cited = {evidence_id_of(c) for c in sentence.citations} - {None}
+@_once_per_draft
+def _resting(citations: tuple[str, ...], context: VerificationContext) -> list[Finding]:
+    """The findings resting on the evidence a sentence cites; every finding of the control if it cites none."""
+    cited = _cited_evidence(citations)
     if not cited:
         return list(context.findings)
     return [f for f in context.findings if cited & set(f.evidence_ids)]
@@ -752,7 +880,7 @@ def _resting(sentence: Sentence, context: VerificationContext) -> list[Finding]:
 
 def _findings_about(clause: str, sentence: Sentence, context: VerificationContext) -> list[Finding]:
     """Of the findings a sentence rests on: those of the check it quotes, else of the checks its words name best."""
-    resting = _resting(sentence, context)
+    resting = _resting(sentence.citations, context)
     checks = {f.check for f in resting}
     quoted = {check for check in checks if _quotes_title(sentence.plain, context.check_titles.get(check, ""))}
     if quoted:
@@ -764,13 +892,19 @@ def _findings_about(clause: str, sentence: Sentence, context: VerificationContex
 
 
 def _quotes_title(plain: str, title: str) -> bool:
-    return bool(title) and re.search(rf"[“\"]{re.escape(title)}[”\"]", plain, re.IGNORECASE) is not None
+    if not title or not _may_hold(plain, title):
+        return False
+    return _pattern(rf"[“\"]{re.escape(title)}[”\"]", re.IGNORECASE).search(plain) is not None
+
+
+_LOWER_WORD = re.compile(r"[a-z]+")
+_NOT_LOWER_WORD = re.compile(r"[^a-z]+")
 
 
 def _content_words(text: str) -> list[tuple[str, str]]:
     """(word, stem) of the words a claim is about: not names, ids, numbers or the generic words of a narrative."""
     tokens = [t.strip(_STRIP).rstrip(".") for t in _BACKTICKED.sub(" ", text).lower().split()]
-    words = [w for t in tokens if not re.search(r"\d", t) for w in re.findall(r"[a-z]+", t) if len(w) >= 3]
+    words = [w for t in tokens if not _DIGIT.search(t) for w in _LOWER_WORD.findall(t) if len(w) >= 3]
     return [(word, stem) for word in words if (stem := next(iter(stems(word)), "")) and stem not in _GENERIC]
 
 
@@ -784,7 +918,7 @@ def _vocabulary(findings: list[Finding], sentence: Sentence, context: Verificati
         evidence_id = evidence_id_of(citation)
         if evidence_id and evidence_id in context.evidence:
             parts.append(key_words(context.evidence[evidence_id].tool))
-    return re.sub(r"[^a-z]+", " ", " ".join(parts).lower())
+    return _NOT_LOWER_WORD.sub(" ", " ".join(parts).lower())
 
 
 # 7 ----------------------------------------------------------------------------------------------------
@@ -824,21 +958,29 @@ _UNJUDGED_SAID = re.compile(
 
 def _claim_about_unjudged_check(sentence: Sentence, context: VerificationContext) -> str | None:
     plain = sentence.plain
-    if _UNJUDGED_SAID.search(plain):
+    unjudged = _unjudged_checks(context)
+    if not unjudged or _UNJUDGED_SAID.search(plain):
         return None
     # What a duty lists ("must provide: the record of each root user sign-in") is a request, not a claim.
     words = {stem for _, stem in _content_words(_LIST_OF_DUTIES.sub(" ", _own_words(sentence, context)))}
-    for check in dict.fromkeys(f.check for f in context.findings):
-        outcome = _check_outcome({f.status for f in context.findings if f.check == check})
-        if outcome not in ("error", "not_applicable"):
-            continue
-        title = context.check_titles.get(check, check)
-        title_words = {stem for _, stem in _content_words(title)}
+    for title, title_words, state in unjudged:
         shared = words & title_words
         if _quotes_title(plain, title) or (len(shared) >= 2 and 5 * len(shared) >= 3 * len(title_words)):
-            state = "could not be judged" if outcome == "error" else "did not apply"
             return f"speaks of “{title}”, which {state} in this run, without saying so"
     return None
+
+
+@_once_per_draft
+def _unjudged_checks(context: VerificationContext) -> list[tuple[str, set[str], str]]:
+    """The checks that could not be judged or did not apply, in order: (title, its content words' stems, which)."""
+    unjudged = []
+    for check, statuses in _statuses_by_check(context.findings).items():
+        outcome = _check_outcome(statuses)
+        if outcome in ("error", "not_applicable"):
+            title = context.check_titles.get(check, check)
+            state = "could not be judged" if outcome == "error" else "did not apply"
+            unjudged.append((title, {stem for _, stem in _content_words(title)}, state))
+    return unjudged
 
 
 # 9 ----------------------------------------------------------------------------------------------------
@@ -849,6 +991,7 @@ _SCALED = re.compile(
     re.IGNORECASE,
 )
 _VAGUE = re.compile(r"\b(dozens|hundreds|thousands|millions|billions)\s+of\b", re.IGNORECASE)
+_SCALE_WORD = re.compile(r"thousand|million|billion|dozens|hundreds", re.IGNORECASE)  # in every _SCALED or _VAGUE
 _VAGUE_RANGES = {
     "dozens": (24, 200),
     "hundreds": (200, 2e3),
@@ -873,9 +1016,9 @@ _REQUIREMENT = re.compile(
 
 def _quantity_not_in_evidence(sentence: Sentence, context: VerificationContext) -> str | None:
     plain = _BACKTICKED.sub(" ", sentence.plain)
-    cited = {evidence_id_of(c) for c in sentence.citations} - {None}
-    items = [context.evidence[e] for e in (cited or set(context.evidence)) if e in context.evidence]
-    resting = _resting(sentence, context)
+    cited = _cited_evidence(sentence.citations)
+    items = _evidence_items(sentence.citations, context)
+    resting = _resting(sentence.citations, context)
     for written, low, high, after in _quantities(plain):
         pool = derivable_counts(resting, len(cited)) | {n for item in items for n in item.counts}
         pool |= {float(v) for f in resting for v in f.facts.values() if _is_number(v)}
@@ -886,19 +1029,13 @@ def _quantity_not_in_evidence(sentence: Sentence, context: VerificationContext) 
             return f"says “{written}”, which no count in the cited evidence or findings matches"
     if _REQUIREMENT.search(plain):
         return None  # "at least 14 is required": a requirement, not the value
-    keyed: dict[str, set[float]] = {}
-    for item in items:
-        for key, values in item.keyed.items():
-            keyed.setdefault(key, set()).update(values)
-    for finding in resting:
-        for key, value in finding.facts.items():
-            if _is_number(value):
-                keyed.setdefault(key_words(key), set()).add(float(value))
     claims = _without_quotes_and_reasons(sentence, context).lower()
-    for key, values in keyed.items():
+    for key, values in _keyed_values(sentence.citations, context).items():
         words = key.split()
         if len(words) < 2:
             continue  # "count", "size": too common to tie a number to
+        if not all(word in claims for word in words):
+            continue  # not named: the pattern below needs every word (and costs a compile per key)
         # The key's words (one more may sit between two of them), a linking verb, then the number.
         named = r"\b" + r"(?:\s+\w+)?\s+".join(map(re.escape, words)) + r"s?\b"
         for match in _pattern(named + _STATED_VALUE).finditer(claims):
@@ -914,9 +1051,32 @@ def _quantity_not_in_evidence(sentence: Sentence, context: VerificationContext) 
     return None
 
 
+@_once_per_draft
+def _evidence_items(citations: tuple[str, ...], context: VerificationContext) -> list[EvidenceFacts]:
+    """The evidence items a sentence cites; every item of the control if it cites none."""
+    cited = _cited_evidence(citations)
+    return [context.evidence[e] for e in (cited or set(context.evidence)) if e in context.evidence]
+
+
+@_once_per_draft
+def _keyed_values(citations: tuple[str, ...], context: VerificationContext) -> dict[str, set[float]]:
+    """The numbers under each key (read as words) of the evidence a sentence cites and of the findings resting on it."""
+    keyed: dict[str, set[float]] = {}
+    for item in _evidence_items(citations, context):
+        for key, values in item.keyed.items():
+            keyed.setdefault(key, set()).update(values)
+    for finding in _resting(citations, context):
+        for key, value in finding.facts.items():
+            if _is_number(value):
+                keyed.setdefault(key_words(key), set()).add(float(value))
+    return keyed
+
+
 def _quantities(plain: str) -> list[tuple[str, float, float, str]]:
     """Quantities in words: (as written, lowest and highest count that fits, the word after it)."""
     found = []
+    if not _SCALE_WORD.search(plain):
+        return found  # each quantity holds one (most sentences have none, and this pattern is the cheaper)
     for match in _SCALED.finditer(plain):
         amount, scale = match.group(1).lower(), _SCALES[match.group(2).lower()]
         if amount in ("a", "an", "one"):
@@ -996,39 +1156,55 @@ def without_quoted_statements(plain: str, context: VerificationContext) -> str:
     return plain
 
 
+_NOT_TESTED_SAID = re.compile(r"\b(?:could|can)\s+not\b|\bcannot\b|\bnot\s+(?:\w+\s+)?tested\b")
+
+
 def untested_statement_claimed(sentence: Sentence, context: VerificationContext) -> str | None:
     plain = " ".join(sentence.plain.split()).lower()
+    named = [statement for said, statement in _unjudged_statements(context) if said in plain]
+    if not named:
+        return None
     # The claim is in the sentence's own words: a quoted statement's "tests" or "passes" is the design's.
     # and what a duty lists ("must provide: records of the tabletop test") is a request, not a claim.
     own = _LIST_OF_DUTIES.sub(" ", " ".join(without_quoted_statements(sentence.plain, context).split()).lower())
     claim = _first_claim(_TESTED_SAID, own)
-    if not claim or re.search(r"\b(?:could|can)\s+not\b|\bcannot\b|\bnot\s+(?:\w+\s+)?tested\b", own):
+    if not claim or _NOT_TESTED_SAID.search(own):
         return None
-    for statement in context.statements:
-        said = " ".join(statement.text.split()).rstrip(".").lower()
-        if said not in plain:
-            continue
-        judged = [f for f in context.findings if f.check in statement.checks and f.status in (Status.PASS, Status.FAIL)]
-        if not judged:
-            return (
-                f"says the design statement “{statement.text.rstrip('.')}” was {claim}, but no check linked to it "
-                "judged anything in this run"
-            )
-    return None
+    return (
+        f"says the design statement “{named[0].text.rstrip('.')}” was {claim}, but no check linked to it "
+        "judged anything in this run"
+    )
+
+
+@_once_per_draft
+def _unjudged_statements(context: VerificationContext) -> list[tuple[str, DesignStatement]]:
+    """The design statements no check of this run judged (passed or failed), each with its text as a sentence
+    quoting it reads (lowercase, single spaces, no full stop)."""
+    return [
+        (" ".join(statement.text.split()).rstrip(".").lower(), statement)
+        for statement in context.statements
+        if not any(f.check in statement.checks and f.status in (Status.PASS, Status.FAIL) for f in context.findings)
+    ]
 
 
 def _unsupported_date(sentence: Sentence, context: VerificationContext) -> str | None:
     said = _ISO_DATE.findall(_BACKTICKED.sub(" ", sentence.plain))
     if not said:
         return None
-    support = _support(sentence, context).text
-    # The periods a request covers (agent/requests.py: each frequency's, the audit period's) and the run's day.
-    bounds = request_period_bounds(context.as_of, context.audit_period) if context.as_of else set()
-    period = {d.isoformat() for d in bounds} | ({context.as_of.isoformat()} if context.as_of else set())
+    support = _support(sentence.citations, context).text
+    period = _period_days(context)
     for day in said:
         if day not in period and not re.search(re.escape(day) + r"(?!\d)", support):
             return f"the date {day} is not in the cited evidence, findings or criteria"
     return None
+
+
+@_once_per_draft
+def _period_days(context: VerificationContext) -> set[str]:
+    """The bounds of the periods a request covers (agent/requests.py: each frequency's, the audit period's) and the
+    run's day, as ISO dates."""
+    bounds = request_period_bounds(context.as_of, context.audit_period) if context.as_of else set()
+    return {d.isoformat() for d in bounds} | ({context.as_of.isoformat()} if context.as_of else set())
 
 
 STATEMENT_RULES = (untested_statement_claimed, _unsupported_date)

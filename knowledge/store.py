@@ -7,16 +7,15 @@ reciprocal rank. The store is built on first open, so every consumer can just op
 gets a copy of the store this machine built for this version (`prebuilt_store_dir`), not a new build.
 
 Chroma holds the chunks and their vectors and every write goes to it. Searching and reading a chunk use a copy
-read from it in one pass (`SearchIndex`: every chunk, its terms and its vector, saved beside the store and
-removed by every write), ranked by exact cosine in numpy, so a process that only reads never starts a Chroma
-client.
+read from it in one pass (`SearchIndex`: every chunk, its vector and its BM25 postings, saved beside the store
+and removed by every write), ranked in numpy (exact cosine, and BM25 summed over postings), so a process that
+only reads never starts a Chroma client.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import threading
@@ -26,8 +25,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
 import numpy as np
-from rank_bm25 import BM25Okapi
 
 from knowledge.catalog import Catalog, load_catalog
 from knowledge.citations import CitationKind, claimed_kind
@@ -44,12 +43,13 @@ COLLECTIONS = ("criteria", "controls", "documents")
 # Where each kind of chunk is stored; criteria and their points of focus (and ids of no chunk) in "criteria".
 _COLLECTION_OF_KIND: dict[CitationKind, str] = {"control": "controls", "policy": "documents"}
 FINGERPRINT_FILE = "embedding.fingerprint"  # in the store's folder: which embedding made its vectors
-# In the store's folder too, the saved SearchIndex: every chunk with its analysed terms (JSON), and its vector
+# In the store's folder too, the saved SearchIndex: every chunk with its BM25 postings (JSON), and its vector
 # (.npy, whose digest the JSON notes), so a new process searches without Chroma and without stemming the store
 # again. Written when first needed, removed by every write to the store. JSON and .npy, not pickle: reading a
-# workspace never runs code from it.
+# workspace never runs code from it. INDEX_FORMAT changes with what the JSON holds: another is read anew.
 INDEX_FILE = "search-index.json"
 VECTORS_FILE = "search-vectors.npy"
+INDEX_FORMAT = 2
 RRF_K = 60  # the usual reciprocal-rank-fusion constant for chunk search
 # Criterion ranking, measured with `python -m evals.retrieval.run`: in each ranking a criterion scores the
 # reciprocal ranks of its best 3 chunks. The hashed dense vectors are a weaker, correlated lexical signal, so
@@ -83,17 +83,102 @@ class CriterionHit:
 
 
 @dataclass(frozen=True)
+class Postings:
+    """BM25 as rank_bm25's `BM25Okapi(corpus).get_scores` computes it, but from postings: each term's documents
+    and its weight in each, so a query adds up only the documents its terms are in (get_scores goes through
+    every document in Python for each term). The weights are BM25Okapi's own expression, idf floor included,
+    computed once; the same float operations in the same order give the same scores to the last bit."""
+
+    document_count: int
+    rows: dict[str, int]  # term -> its postings: documents[starts[row]:starts[row + 1]], weights likewise
+    starts: np.ndarray
+    documents: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def fit(cls, corpus: list[list[str]]) -> Postings:
+        from rank_bm25 import BM25Okapi  # the formula's definition: only building an index needs it
+
+        bm25 = BM25Okapi(corpus)
+        vocabulary = sorted(bm25.idf)
+        rows = {term: row for row, term in enumerate(vocabulary)}
+        # Every (term, document, count), grouped by term and in document order within a term.
+        entries = sorted(
+            (rows[term], document, count)
+            for document, counts in enumerate(bm25.doc_freqs)
+            for term, count in counts.items()
+        )
+        term_rows, documents, counts = (np.array(column, dtype=np.int64) for column in zip(*entries, strict=True))
+        idf = np.array([bm25.idf[term] or 0 for term in vocabulary])[term_rows]
+        doc_len = np.array(bm25.doc_len)[documents]
+        k1, b = bm25.k1, bm25.b
+        weights = idf * (counts * (k1 + 1) / (counts + k1 * (1 - b + b * doc_len / bm25.avgdl)))
+        starts = np.searchsorted(term_rows, np.arange(len(vocabulary) + 1))
+        return cls(len(corpus), rows, starts, documents, weights)
+
+    def scores(self, query_terms: list[str]) -> np.ndarray:
+        """Each document's BM25 score for the query; a repeated term counts again, as in get_scores."""
+        scores = np.zeros(self.document_count)
+        for term in query_terms:
+            row = self.rows.get(term)
+            if row is not None:  # get_scores adds 0.0 for a term in no document
+                postings = slice(self.starts[row], self.starts[row + 1])
+                scores[self.documents[postings]] += self.weights[postings]
+        return scores
+
+    def saved(self) -> dict[str, Any]:
+        return {
+            "document_count": self.document_count,
+            "terms": sorted(self.rows, key=self.rows.__getitem__),
+            "starts": self.starts.tolist(),
+            "documents": self.documents.tolist(),
+            "weights": self.weights.tolist(),  # JSON keeps a float64 to the last bit
+        }
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> Postings:
+        return cls(
+            saved["document_count"],
+            {term: row for row, term in enumerate(saved["terms"])},
+            np.array(saved["starts"], dtype=np.int64),
+            np.array(saved["documents"], dtype=np.int64),
+            np.array(saved["weights"], dtype=np.float64),
+        )
+
+
+@dataclass(frozen=True)
 class SearchIndex:
-    """What searching reads: every chunk of the store, its analysed terms and its vector, in one order."""
+    """What searching reads: every chunk of the store, its BM25 postings and its vector, in one order."""
 
     chunks: list[Chunk]
-    bm25: BM25Okapi
+    postings: Postings
     vectors: np.ndarray  # one row per chunk: the unit-length vector Chroma stores for it
     idf: IdfTable  # what a question's vector is weighted by, saved too: computing it costs more than a search
 
     @cached_property
     def by_collection_and_id(self) -> dict[tuple[str, str], Chunk]:
         return {(chunk.collection, chunk.id): chunk for chunk in self.chunks}
+
+    @cached_property
+    def _collections(self) -> np.ndarray:
+        return np.array([chunk.collection for chunk in self.chunks], dtype=object)
+
+    @cached_property
+    def _id_rank(self) -> np.ndarray:
+        """Each chunk's place in order of ids (ties in the order of chunks, as a stable sort keeps them)."""
+        order = np.empty(len(self.chunks), dtype=np.int64)
+        order[sorted(range(len(self.chunks)), key=lambda i: self.chunks[i].id)] = np.arange(len(self.chunks))
+        return order
+
+    def best(
+        self, scores: np.ndarray, collections: tuple[str, ...], n: int, *, positive_only: bool = False
+    ) -> list[Chunk]:
+        """The n best-scoring chunks in the collections, with their scores; equal scores in order of id."""
+        candidates = np.flatnonzero(np.isin(self._collections, collections))
+        if positive_only:
+            candidates = candidates[scores[candidates] > 0]
+        ranked = candidates[np.lexsort((self._id_rank[candidates], -scores[candidates]))][:n]
+        return [_with_score(self.chunks[i], float(scores[i])) for i in ranked]
 
 
 class KnowledgeStore:
@@ -305,23 +390,12 @@ class KnowledgeStore:
         """The n chunks nearest the query by cosine, over every stored vector: exact, as Chroma ranks them."""
         index = self._search_index()
         similarities = index.vectors @ np.asarray(embed_text(query, index.idf), dtype=np.float32)
-        hits = [
-            _with_score(chunk, float(similarity))
-            for chunk, similarity in zip(index.chunks, similarities, strict=True)
-            if chunk.collection in collections
-        ]
-        hits.sort(key=lambda c: (-c.score, c.id))
-        return hits[:n]
+        return index.best(similarities, collections, n)
 
     def _bm25(self, query: str, collections: tuple[str, ...], n: int) -> list[Chunk]:
+        """The n chunks with the best BM25 score above zero for the query."""
         index = self._search_index()
-        chunks = index.chunks
-        scores = index.bm25.get_scores(terms(query))
-        ranked = sorted(
-            (i for i, chunk in enumerate(chunks) if chunk.collection in collections and scores[i] > 0),
-            key=lambda i: (-scores[i], chunks[i].id),
-        )
-        return [_with_score(chunks[i], float(scores[i])) for i in ranked[:n]]
+        return index.best(index.postings.scores(terms(query)), collections, n, positive_only=True)
 
     def _search_index(self) -> SearchIndex:
         with self._lock:
@@ -337,7 +411,7 @@ class KnowledgeStore:
             rows = zip(result["ids"], result["documents"], result["metadatas"], strict=True)
             chunks.extend(Chunk(i, d, name, 0.0, dict(m)) for i, d, m in rows)
             vectors.extend(result["embeddings"])
-        corpus = [terms(c.text) or ["∅"] for c in chunks] or [["∅"]]
+        postings = Postings.fit([terms(c.text) or ["∅"] for c in chunks] or [["∅"]])
         matrix = np.array(vectors, dtype=np.float32).reshape(len(chunks), DIMENSIONS)
         idf = corpus_idf()
         if self._path is not None:
@@ -348,23 +422,24 @@ class KnowledgeStore:
             _write_aside(self._path / VECTORS_FILE, buffer.getvalue())
             rows = [[c.id, c.text, c.collection, c.metadata] for c in chunks]
             saved = {
+                "format": INDEX_FORMAT,
                 "fingerprint": embedding_fingerprint(),
                 "vectors_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
                 "chunks": rows,
-                "terms": corpus,
+                "postings": postings.saved(),
                 "idf": {"weights": idf.weights, "unseen": idf.unseen},
             }
-            _write_aside(self._path / INDEX_FILE, json.dumps(saved).encode("utf-8"))
-        return SearchIndex(chunks, BM25Okapi(corpus), matrix, idf)
+            _write_aside(self._path / INDEX_FILE, msgspec.json.encode(saved))
+        return SearchIndex(chunks, postings, matrix, idf)
 
     def _saved_search_index(self) -> SearchIndex | None:
         """The index saved by an earlier process, if made by this version's analysis and embedding."""
         if self._path is None:
             return None
         try:
-            saved = json.loads((self._path / INDEX_FILE).read_text(encoding="utf-8"))
+            saved = msgspec.json.decode((self._path / INDEX_FILE).read_bytes())
             vectors = (self._path / VECTORS_FILE).read_bytes()
-            if saved["fingerprint"] != embedding_fingerprint():
+            if saved["format"] != INDEX_FORMAT or saved["fingerprint"] != embedding_fingerprint():
                 return None
             if hashlib.sha256(vectors).hexdigest() != saved["vectors_sha256"]:
                 return None
@@ -373,7 +448,7 @@ class KnowledgeStore:
             if matrix.shape != (len(chunks), DIMENSIONS):
                 return None
             idf = IdfTable(saved["idf"]["weights"], saved["idf"]["unseen"])
-            return SearchIndex(chunks, BM25Okapi(saved["terms"]), matrix, idf)
+            return SearchIndex(chunks, Postings.from_saved(saved["postings"]), matrix, idf)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # none yet, or unreadable: read from Chroma again and saved anew
 

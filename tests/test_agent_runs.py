@@ -43,9 +43,11 @@ def test_run_lifecycle_and_resumable(tmp_path: Path) -> None:
         [{"tool": "aws.iam.credential_report", "evidence_id": "0a1b2c3d4e5f"}],
     )
     store.save_result(
-        first, _result("IAM-01"), {"rules_applied": {"aws.iam.console_user_mfa": "Every console user has MFA"}}
+        first,
+        _result("IAM-01"),
+        {"rules_applied": {"aws.iam.console_user_mfa": "Every console user has MFA"}},
+        [{"control_id": "IAM-01", "kind": "rejected_tool_call", "message": "rejected aws.iam.nope: unknown tool"}],
     )
-    store.log(first, "rejected_tool_call", "IAM-01", "rejected aws.iam.nope: unknown tool")
     store.finish(first, "failed", error="KeyboardInterrupt")
     assert store.resumable().id == first
     store.restart(first)
@@ -65,3 +67,25 @@ def test_regenerate_runs_are_never_resumed(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs.sqlite")
     store.start(new_run_id(), trigger="regenerate", writer=OFFLINE, control_ids=["IAM-01"])
     assert store.resumable() is None
+
+
+def test_a_result_is_saved_once_with_its_reasoning_and_events(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id = new_run_id()
+    record = store.start(run_id, trigger="manual", writer=OFFLINE, control_ids=["IAM-01"])
+    assert store.started_at(run_id) == record.started_at
+    assert store.started_at("no-such-run") is None
+    first = _result("IAM-01")
+    events = [
+        {"control_id": "IAM-01", "kind": "collect_error", "message": "aws.iam.users: AccessDenied"},
+        {"control_id": "IAM-01", "kind": "fallback", "message": "offline writer"},
+    ]
+    assert store.save_result(run_id, first, {"rules_applied": {}}, events) is None
+    # Saved again (a step killed before its checkpoint, run again): the first result and its record stand.
+    second = first.model_copy(update={"title": "changed"})
+    assert store.save_result(run_id, second, {"rules_applied": {"x": "y"}}, events[:1]) == first
+    assert store.results(run_id) == [first]
+    assert store.reasoning(run_id, "IAM-01") == {"rules_applied": {}}
+    assert [(e["control_id"], e["kind"], e["message"]) for e in store.events(run_id)] == [
+        (e["control_id"], e["kind"], e["message"]) for e in events
+    ]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 from agent.verifier import (
     EvidenceFacts,
     VerificationContext,
+    _may_hold,
+    _occurs_whole,
     derivable_counts,
     identifiers,
     numbers,
@@ -133,6 +138,42 @@ def test_failing_findings_are_not_described_as_passing() -> None:
     # With no failing finding, the same universal claim is allowed.
     passing = [f for f in _context().findings if f.status == Status.PASS]
     assert verify(f"All console users have an MFA device [ev:{REPORT}].", _context(passing)).passed
+
+
+def test_a_context_changed_between_drafts_is_read_anew() -> None:
+    # What the rules derive from a context is kept for one draft only: the next verify reads the context as it is.
+    context = _context()
+    claim = f"All console users have an MFA device [ev:{REPORT}]."
+    assert not verify(claim, context).passed
+    context.findings = [f for f in context.findings if f.status == Status.PASS]
+    assert verify(claim, context).passed
+    assert "_derived" not in vars(context)  # the caller's context is left as it was given
+
+
+def test_names_are_found_whole_as_the_pattern_they_replace_finds_them() -> None:
+    assert _occurs_whole("raj", "user raj.") and _occurs_whole("raj.patel", "(raj.patel)")
+    assert not _occurs_whole("raj", "raj.patel") and not _occurs_whole("patel", "raj.patel")
+    assert not _occurs_whole("ci", "ci-bot") and not _occurs_whole("bot", "build_bot")
+    chance = random.Random(11)
+    alphabet = "ab.-_ 1é/:"
+    for _ in range(20_000):
+        haystack = "".join(chance.choice(alphabet) for _ in range(chance.randint(0, 12)))
+        start = chance.randint(0, len(haystack))
+        needle = haystack[start : start + chance.randint(1, 4)] or chance.choice(alphabet)
+        pattern = r"(?<![\w-])(?<!\w\.)" + re.escape(needle) + r"(?![\w-]|\.\w)"
+        assert _occurs_whole(needle, haystack) == bool(re.search(pattern, haystack)), (needle, haystack)
+
+
+def test_patterns_are_skipped_only_where_they_cannot_match() -> None:
+    # A reason or title is compiled into a pattern only when the sentence may hold it as IGNORECASE reads it,
+    # letters outside ASCII that it reads as ASCII ones (İ, ı, ſ, the Kelvin sign) included.
+    assert _may_hold("\u0131AM-01, MFA for console users", "IAM-01") and not _may_hold("IAM-02", "IAM-01")
+    chance = random.Random(12)
+    for _ in range(20_000):
+        literal = "".join(chance.choice("aiksAIKS -.") for _ in range(chance.randint(1, 3)))
+        text = "".join(chance.choice("aiksAIKS -.\u0130\u0131\u017f\u212aé") for _ in range(chance.randint(0, 8)))
+        if not _may_hold(text, literal):
+            assert not re.search(re.escape(literal), text, re.IGNORECASE), (literal, text)
 
 
 def test_passing_claims_in_other_words_are_refused_too() -> None:

@@ -185,19 +185,34 @@ def test_importing_the_command_line_loads_no_heavy_library():
 
 
 def test_a_search_in_a_workspace_that_searched_before_starts_no_chroma_client(tmp_path):
-    # Its saved search index (terms and vectors) answers: a question costs no Chroma import.
+    # Its saved search index (postings and vectors) answers: a question costs no Chroma import, no BM25 fit and
+    # no read of the control library.
     import subprocess
     import sys
 
     KnowledgeStore.open(tmp_path / "knowledge").search("offboarding", k=1)
+    unneeded = ["chromadb", "rank_bm25", "knowledge.control_library"]
     code = (
         "import sys; from tui.cli import app\n"
         "try:\n    app(['-w', sys.argv[1], 'criteria', 'search', 'offboarding'])\n"
-        "except SystemExit as done:\n    print('chromadb loaded:', 'chromadb' in sys.modules, 'exit', done.code)"
+        f"except SystemExit as done:\n    print('loaded:', [m for m in {unneeded!r} if m in sys.modules], done.code)"
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
     assert "CC6.2" in out.stdout or "CC6.3" in out.stdout
-    assert out.stdout.strip().splitlines()[-1] == "chromadb loaded: False exit 0"
+    assert out.stdout.strip().splitlines()[-1] == "loaded: [] 0"
+
+
+def test_a_broken_control_library_met_while_building_the_store_is_reported_plainly(tmp_path, monkeypatch):
+    from knowledge.control_library import ControlLibraryError
+
+    def broken_library():
+        raise ControlLibraryError(["knowledge/controls/iam.yaml:3: control IAM-01: unknown criterion CC9.9"])
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no store built on this machine yet
+    monkeypatch.setattr("knowledge.control_library.load_controls", broken_library)
+    result = CliRunner().invoke(app, ["-w", str(tmp_path / "ws"), "criteria", "search", "offboarding"])
+    assert result.exit_code == 2
+    assert "the control library has problems" in flat(result.output) and "unknown criterion CC9.9" in result.output
 
 
 def test_help_lists_every_command_from_source_as_its_loaded_help_reads():

@@ -4,13 +4,16 @@ import chromadb
 import numpy as np
 import pytest
 from chromadb.config import Settings
+from rank_bm25 import BM25Okapi
 
+from evals.retrieval.run import load_questions
 from knowledge.catalog import load_catalog
 from knowledge.control_library import load_controls
 from knowledge.documents import DocumentChunk
 from knowledge.embedding import embedding_fingerprint
 from knowledge.models import Control
-from knowledge.store import INDEX_FILE, VECTORS_FILE, KnowledgeStore, prebuilt_store_dir
+from knowledge.store import COLLECTIONS, INDEX_FILE, VECTORS_FILE, KnowledgeStore, prebuilt_store_dir
+from knowledge.text import terms
 
 MODES = ("dense", "lexical", "hybrid")
 
@@ -62,6 +65,32 @@ def test_search_criteria_aggregates_to_criterion_ids(store):
     assert len({h.criterion_id for h in hits}) == 5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert all(h.criterion_id in h.best_chunk.criteria for h in hits)
+
+
+def test_bm25_postings_score_and_rank_exactly_as_rank_bm25(store):
+    # The postings must give BM25Okapi's scores to the last bit and the ranking the loop over get_scores gave,
+    # ties by id, for every query: the eval questions, chunks' own texts (long queries, repeated terms) and
+    # queries of one term, of a repeated term, of an unknown term and of none.
+    index = store._search_index()
+    chunks = index.chunks
+    reference = BM25Okapi([terms(chunk.text) or ["∅"] for chunk in chunks])
+    queries = [q.text for q in load_questions()] + [chunk.text for chunk in chunks[::5]]
+    queries += ["access", "access access access", "zzyzx", ""]
+    reopened = KnowledgeStore.open(store._path)._search_index().postings  # read back from the saved JSON
+    ties = 0
+    for query in queries:
+        expected = reference.get_scores(terms(query))
+        assert np.array_equal(index.postings.scores(terms(query)), expected), query
+        assert np.array_equal(reopened.scores(terms(query)), expected), query
+        for collections in (COLLECTIONS, ("criteria",), ("controls",)):
+            ranked = sorted(
+                (i for i, c in enumerate(chunks) if c.collection in collections and expected[i] > 0),
+                key=lambda i: (-expected[i], chunks[i].id),
+            )
+            hits = store._bm25(query, collections, len(chunks))
+            assert [(h.id, h.score) for h in hits] == [(chunks[i].id, float(expected[i])) for i in ranked], query
+        ties += len(ranked) - len({float(expected[i]) for i in ranked})
+    assert ties > 0  # equal scores occurred, so the order by id was checked
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import boto3
 import botocore.loaders
 import botocore.session
+import msgspec
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -49,9 +50,20 @@ TRAIL_LOG_READS = frozenset({"ListObjectsV2", "GetObject"})
 _shared_loader = functools.cache(botocore.loaders.create_loader)
 
 
+class _MsgspecFileLoader(botocore.loaders.JSONFileLoader):
+    """botocore's model file loader, decoding with msgspec: about twice as fast as the json module on its
+    megabytes of service models (same dicts, same key order)."""
+
+    def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
+        if not os.path.isfile(full_path):
+            return None
+        with open_method(full_path, "rb") as file:
+            return msgspec.json.decode(file.read())
+
+
 def parse_service_models_once() -> None:
     """Make every botocore session in this process share one loader (per data path), so each service model's JSON
-    is parsed once per process.
+    is parsed once per process, and parsed by msgspec.
 
     botocore gives each Session its own loader, and every boto3 Session is a new one: the collectors' session, the
     demo's seeder and moto's server (which makes sessions per backend) parsed EC2's 4 MB model seven times in one
@@ -60,6 +72,8 @@ def parse_service_models_once() -> None:
     paths on every Session; repeats change no lookup, the first match wins.) Idempotent.
     """
     botocore.session.create_loader = _shared_loader
+    # Every Loader (moto's subclass included) makes its file loader from this class attribute.
+    botocore.loaders.Loader.FILE_LOADER_CLASS = _MsgspecFileLoader
 
 
 class ReadOnlyViolation(Exception):

@@ -47,7 +47,10 @@ class GithubApiServer:
 
     def start(self) -> str:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="github-api-server", daemon=True)
+        # shutdown() waits for the loop's next poll: 0.5 s at the default interval, at every demo's end.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="github-api-server", daemon=True
+        )
         self._thread.start()
         return self.url
 

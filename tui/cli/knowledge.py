@@ -27,14 +27,18 @@ SNIPPET_CHARS = 160
 
 def open_store(ctx: typer.Context) -> KnowledgeStore:
     """The workspace's store, built on first use so a new user can search straight away."""
-    from knowledge.control_library import ControlLibraryError
     from knowledge.store import KnowledgeStore
 
     try:
         with console.status("Opening the knowledge store (built on first use)..."):
             return KnowledgeStore.open(cli_state(ctx).new_workspace.chroma_dir)
-    except ControlLibraryError as exc:  # a broken library is reported plainly when a build needs it
-        _fail_on_library(exc)
+    except Exception as exc:
+        # Only a build reads the control library: its module (and YAML) is loaded when opening failed, not before.
+        from knowledge.control_library import ControlLibraryError
+
+        if isinstance(exc, ControlLibraryError):  # a broken library is reported plainly when a build needs it
+            _fail_on_library(exc)
+        raise
 
 
 def load_library():

@@ -36,6 +36,7 @@ from tui.cli.continuous import after_run
 from tui.cli.state import cli_state, console, err_console, fail
 
 if TYPE_CHECKING:
+    from agent.api import ProofServices
     from tools.config import AuditorConfig
 
 EXIT_FAILED = 1
@@ -133,8 +134,11 @@ def demo(
     parts = "AWS emulator, repository, logs" + (", MLflow server" if company.mlflow_skipped is None else "")
     with _demo_credentials(), console.status(f"Starting the demo company ({parts})..."):
         company.launch()
-        import agent.api  # noqa: F401  (seconds to import: done while the demo's AWS seeds in its own process)
+        # Seconds of imports, registering the checks and opening the knowledge store: done while the demo's AWS
+        # seeds in its own process.
+        from agent.api import open_proof_services
 
+        services = open_proof_services(workspace)
         environment = company.start()
     if environment.mlflow_skipped is not None:
         console.print(f"MLflow model registry skipped: {environment.mlflow_skipped}.", highlight=False)
@@ -143,7 +147,9 @@ def demo(
             # The demo's own auditor.toml points the tools at it; results go to this workspace, so
             # `auditor review` and `auditor report` find them without options.
             config = load_config(environment.config_path, workspace=workspace.root)
-            outcome = _run_with_progress(config, workspace, control_ids=None, resume=False, trigger="demo")
+            outcome = _run_with_progress(
+                config, workspace, control_ids=None, resume=False, trigger="demo", services=services
+            )
     finally:
         company.stop()
     _print_outcome(outcome, workspace)
@@ -235,6 +241,7 @@ def _run_with_progress(
     trigger: str,
     fresh: bool = False,
     check_ids: list[str] | None = None,
+    services: ProofServices | None = None,
 ):  # -> RunOutcome
     from agent.api import RunError, run_proof
     from agent.providers import ProviderError
@@ -273,6 +280,7 @@ def _run_with_progress(
                     fresh=fresh,
                     cancel=cancel,
                     check_ids=check_ids,
+                    services=services,
                 )
         except (RunError, ProviderError) as exc:
             after_run(config, workspace, error=str(exc))
