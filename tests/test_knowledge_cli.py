@@ -184,6 +184,16 @@ def test_importing_the_command_line_loads_no_heavy_library():
     assert out == "[]"
 
 
+def test_the_command_line_collects_garbage_less_often():
+    # CPython's default thresholds walk a run's millions of long-lived objects again and again (tools/process.py).
+    import subprocess
+    import sys
+
+    code = "import gc; import tui.cli; print(gc.get_threshold())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "(10000, 20, 100)"
+
+
 def test_a_search_in_a_workspace_that_searched_before_starts_no_chroma_client(tmp_path):
     # Its saved search index (postings and vectors) answers: a question costs no Chroma import, no BM25 fit and
     # no read of the control library.

@@ -83,6 +83,20 @@ def line(target: Target, timing: Timing, note: str = "") -> str:
     )
 
 
+def calibration_s() -> float:
+    """CPU seconds of a fixed pure-Python loop, best of 3: this machine's speed now. A shared virtual machine's
+    varies over minutes (1.5x was seen), so figures from two runs compare only with their calibrations."""
+
+    def once() -> float:
+        started = time.process_time()
+        total = 0
+        for i in range(3_000_000):
+            total += i * i % 7
+        return time.process_time() - started
+
+    return min(once() for _ in range(3))
+
+
 def run_against_demo_company(root: Path, env: dict[str, str]) -> None:
     """`auditor run` in a fresh workspace, then again there, against the demo company started once here."""
     from tools.demo import DemoCompany
@@ -119,7 +133,10 @@ def main(argv: list[str] | None = None) -> None:
         # Bytecode is cached as on a user's machine: with this set (some CI images do), every process would
         # compile each of our modules again.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (shared: wall times vary)")
+        print(
+            f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+            f"calibration {calibration_s():.2f} s (shared: wall times vary)"
+        )
 
         print(line(HELP, best(["--help"], env, root, args.repeat)), flush=True)
         if not args.skip_demo:  # first, while this machine's knowledge store is not built yet

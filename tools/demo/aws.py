@@ -591,7 +591,9 @@ def serve_seeded_acme_ai() -> None:
     """The demo's moto process (tools.demo.server.SeededMotoProcess runs it): start moto, seed Acme AI, print
     `ready <port>`, then serve until stdin closes, which it does when the parent stops it or dies."""
     from tools.demo.server import READY, MotoServer
+    from tools.process import collect_garbage_less_often
 
+    collect_garbage_less_often()
     _only_watched_managed_policies()
     server = MotoServer()
     server.start()

@@ -19,6 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 from typer.main import get_command_from_info, get_group_from_info
 from typer.models import CommandInfo, TyperInfo
 
+from tools.process import collect_garbage_less_often
 from tools.workspace import CONFIG_FILENAME
 from tui.cli.state import CliState, cli_state, console, fail
 
@@ -29,6 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # The auditor uses no pydantic plugin; looking for them reads every installed package's entry points at the first
 # model (~25 ms of each command's start).
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+collect_garbage_less_often()
 
 if TYPE_CHECKING:
     import click
