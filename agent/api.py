@@ -163,7 +163,8 @@ def run_proof(
     from tools.locker import EvidenceLocker
     from tools.runner import EvidenceRunner
 
-    services = services or open_proof_services(workspace)
+    if services is None:
+        services = open_proof_services(workspace)
     warn = (lambda message: on_event(ProgressEvent("warning", None, message))) if on_event else None
     model = build_chat_model(config, on_warning=warn) if model is FROM_CONFIG else model
     runs = RunStore(workspace.runs_db)

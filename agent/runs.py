@@ -136,6 +136,9 @@ class RunRecord:
     error: str | None
 
 
+_RESULT_OF_CONTROL = "SELECT result FROM control_results WHERE run_id = ? AND control_id = ?"
+
+
 class RunStore:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
@@ -281,9 +284,7 @@ class RunStore:
         # The model's reasoning may quote evidence or a prompt: stored only redacted.
         reasoning_json = json.dumps(redact(reasoning).data)
         with self._connect() as db:
-            saved = db.execute(
-                "SELECT result FROM control_results WHERE run_id = ? AND control_id = ?", (run_id, result.id)
-            ).fetchone()
+            saved = db.execute(_RESULT_OF_CONTROL, (run_id, result.id)).fetchone()
             if saved:
                 return ControlResult.model_validate_json(saved["result"])
             db.execute(
@@ -305,7 +306,7 @@ class RunStore:
         return [ControlResult.model_validate_json(row["result"]) for row in rows]
 
     def result(self, run_id: str, control_id: str) -> ControlResult | None:
-        row = self._one("SELECT result FROM control_results WHERE run_id = ? AND control_id = ?", (run_id, control_id))
+        row = self._one(_RESULT_OF_CONTROL, (run_id, control_id))
         return ControlResult.model_validate_json(row["result"]) if row else None
 
     def plan(self, run_id: str, control_id: str) -> dict[str, Any] | None:

@@ -136,14 +136,30 @@ class Postings:
         }
 
     @classmethod
-    def from_saved(cls, saved: dict[str, Any]) -> Postings:
-        return cls(
+    def from_saved(cls, saved: dict[str, Any], document_count: int) -> Postings:
+        """Postings as saved() wrote them for `document_count` documents; ValueError if they do not fit together
+        (a damaged file must be read anew, not searched out of bounds)."""
+        postings = cls(
             saved["document_count"],
             {term: row for row, term in enumerate(saved["terms"])},
             np.array(saved["starts"], dtype=np.int64),
             np.array(saved["documents"], dtype=np.int64),
             np.array(saved["weights"], dtype=np.float64),
         )
+        fits = (
+            postings.document_count == document_count
+            and len(postings.starts) == len(postings.rows) + 1
+            and postings.starts[0] == 0
+            and postings.starts[-1] == len(postings.documents) == len(postings.weights)
+            and bool(np.all(np.diff(postings.starts) >= 0))
+            and (
+                len(postings.documents) == 0
+                or 0 <= postings.documents.min() <= postings.documents.max() < document_count
+            )
+        )
+        if not fits:
+            raise ValueError("saved BM25 postings do not fit the saved chunks")
+        return postings
 
 
 @dataclass(frozen=True)
@@ -448,7 +464,7 @@ class KnowledgeStore:
             if matrix.shape != (len(chunks), DIMENSIONS):
                 return None
             idf = IdfTable(saved["idf"]["weights"], saved["idf"]["unseen"])
-            return SearchIndex(chunks, Postings.from_saved(saved["postings"]), matrix, idf)
+            return SearchIndex(chunks, Postings.from_saved(saved["postings"], len(chunks)), matrix, idf)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # none yet, or unreadable: read from Chroma again and saved anew
 

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import chromadb
@@ -195,6 +196,25 @@ def test_search_index_is_saved_for_the_next_process_and_dropped_by_a_write(tmp_p
     assert KnowledgeStore.open(tmp_path)._saved_search_index() is not None
     saved.write_text(saved.read_text().replace(embedding_fingerprint(), "another-version"))
     assert KnowledgeStore.open(tmp_path)._saved_search_index() is None
+
+
+def test_saved_postings_that_do_not_fit_the_chunks_are_read_anew(tmp_path):
+    # A damaged index would search out of bounds, or score the wrong chunks: it is read from Chroma again instead.
+    KnowledgeStore.open(tmp_path).search("leavers", k=1)
+    saved = tmp_path / INDEX_FILE
+    intact = json.loads(saved.read_text())
+    damages = {
+        "a chunk past the end": lambda postings: postings["documents"].__setitem__(0, len(intact["chunks"])),
+        "fewer weights than postings": lambda postings: postings["weights"].pop(),
+        "another document count": lambda postings: postings.__setitem__("document_count", 1),
+    }
+    for damage, apply in damages.items():
+        damaged = json.loads(json.dumps(intact))
+        apply(damaged["postings"])
+        saved.write_text(json.dumps(damaged))
+        reopened = KnowledgeStore.open(tmp_path)
+        assert reopened._saved_search_index() is None, damage
+        assert reopened.search("remove access for leavers", k=1, mode="lexical"), damage
 
 
 def test_dense_ranking_in_numpy_is_chromas_ranking(store):
