@@ -18,7 +18,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from pydantic import ValidationError
 
-from agent.prompts import PLANNER_PROMPT, control_fields, data_block
+from agent.prompts import control_fields, data_block, planner_prompt
 from agent.providers import ChatModel, token_usage
 from agent.state import PlannedCall
 from knowledge.catalog import Catalog
@@ -116,7 +116,7 @@ def plan_with_model(
     model: ChatModel, control: Control, catalog: Catalog, baseline: list[PlannedCall], config: AuditorConfig
 ) -> ModelPlan:
     """Ask the model for extra tool calls; validate each against the catalog."""
-    messages = PLANNER_PROMPT.format_messages(
+    messages = planner_prompt().format_messages(
         company=config.company,
         max_calls=MAX_MODEL_CALLS,
         **control_fields(control),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from functools import cache
+from functools import cache, lru_cache
 
 import snowballstemmer
 
@@ -224,34 +224,80 @@ def _stemmer() -> snowballstemmer.stemmer:
 
 
 def stems(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
-    return _stemmer().stemWords(words)
+    return _stem(_WORD.findall(text.lower()))
+
+
+def _stem(words: list[str]) -> list[str]:
+    return _stemmer().stemWords([w for w in words if w not in _STOP])
 
 
 @cache
-def _concept_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    patterns = []
+def _concept_pattern(concept: str) -> re.Pattern[str]:
+    # Compiled when first needed: all of them take ~10 ms, and a one-question search needs only a few.
+    # A phrase matches at a word start; longer ones are stems ("terminat" -> "termination"), but a short
+    # one must be the whole word, or "ai" would match "aim" and "ups" "upstream".
+    phrases = [p.strip() for p in CONCEPTS[concept]]
+    alternatives = "|".join(re.escape(p) + (r"(?= |$)" if len(p) <= 3 else "") for p in phrases)
+    return re.compile(rf"(?:^| )(?:{alternatives})")
+
+
+@cache
+def _first_words() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """For the pre-check in `_concepts`, each phrase's first word -> the concepts with such a phrase, in two maps:
+    words a text word must equal (a short phrase, matched as a whole word, and the first of several words, which
+    a space follows), and words a text word must only start with (a longer one-word phrase: a stem)."""
+    whole_word: dict[str, set[str]] = {}
+    word_start: dict[str, set[str]] = {}
     for concept, phrases in CONCEPTS.items():
-        # A phrase matches at a word start; longer ones are stems ("terminat" -> "termination"), but a short
-        # one must be the whole word, or "ai" would match "aim" and "ups" "upstream".
-        alternatives = "|".join(re.escape(p.strip()) + (r"(?= |$)" if len(p.strip()) <= 3 else "") for p in phrases)
-        patterns.append((concept, re.compile(rf"(?:^| )(?:{alternatives})")))
-    return tuple(patterns)
+        for phrase in phrases:
+            first, *rest = phrase.strip().split(" ")
+            (whole_word if len(phrase.strip()) <= 3 or rest else word_start).setdefault(first, set()).add(concept)
+    return (
+        {word: frozenset(concepts) for word, concepts in whole_word.items()},
+        {word: frozenset(concepts) for word, concepts in word_start.items()},
+    )
+
+
+def _concepts(stemmed_words: list[str], raw_words: list[str]) -> list[str]:
+    stemmed = " " + " ".join(stemmed_words) + " "
+    raw = " " + " ".join(raw_words) + " "
+    # The pre-check loses no match: both texts start with a space and no phrase does, so a match starts right
+    # after a space, at the start of a text word (a run of non-spaces), where the phrase's first word must begin
+    # that word, or be all of it (see `_first_words`). Only concepts with such a word run their exact findall.
+    text_words = set(stemmed.split(" ")) | set(raw.split(" "))
+    word_starts = {word[:end] for word in text_words for end in range(1, len(word) + 1)}
+    whole_word, word_start = _first_words()
+    candidates: set[str] = set()
+    for first in text_words & whole_word.keys():
+        candidates |= whole_word[first]
+    for first in word_starts & word_start.keys():
+        candidates |= word_start[first]
+    found = []
+    for concept in CONCEPTS:
+        if concept in candidates:
+            pattern = _concept_pattern(concept)
+            hits = len(pattern.findall(stemmed)) + len(pattern.findall(raw))
+            found.extend([f"@{concept}"] * min(hits, 2))
+    return found
 
 
 def concepts(text: str) -> list[str]:
     """Concept tokens found in the text (matched on stemmed words, and on the raw words for short forms)."""
-    stemmed = " " + " ".join(stems(text)) + " "
-    raw = " " + " ".join(_WORD.findall(text.lower())) + " "
-    found = []
-    for concept, pattern in _concept_patterns():
-        hits = len(pattern.findall(stemmed)) + len(pattern.findall(raw))
-        found.extend([f"@{concept}"] * min(hits, 2))
-    return found
+    raw_words = _WORD.findall(text.lower())
+    return _concepts(_stem(raw_words), raw_words)
 
 
 def terms(text: str) -> list[str]:
     """The index terms of a text: stems, stem bigrams and concept tokens."""
-    words = stems(text)
+    return list(_terms(text))  # a new list each call: callers may change it, never the cached tuple
+
+
+@lru_cache(maxsize=4096)
+def _terms(text: str) -> tuple[str, ...]:
+    # Each control's query is analysed several times per run (BM25, its vector, two searches) and every chunk
+    # when an index is built: once per process is enough. Thread-safe: lru_cache locks its bookkeeping, and a
+    # miss computed twice by two threads at once gives the same tuple (each with its own thread's stemmer).
+    raw_words = _WORD.findall(text.lower())
+    words = _stem(raw_words)
     bigrams = [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
-    return words + bigrams + concepts(text)
+    return (*words, *bigrams, *_concepts(words, raw_words))

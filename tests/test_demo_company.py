@@ -80,6 +80,42 @@ def test_the_demo_moto_process_records_and_ends_when_its_parent_is_killed(tmp_pa
     pytest.fail(f"the demo's moto server at {endpoint_url} outlived its parent")
 
 
+@pytest.mark.slow
+def test_a_request_sent_while_the_demo_aws_seeds_waits_and_sees_it_all() -> None:
+    """launch() gives the endpoint before seeding ends; a request sent at once is answered only once it is seeded."""
+    from tools.demo.server import SeededMotoProcess
+
+    moto = SeededMotoProcess()
+    endpoint_url = moto.launch()
+    try:
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        bedrock = boto3.client("bedrock", endpoint_url=endpoint_url, region_name="eu-west-1", **keys)
+        # The seeder's very last write: answered as seeded, so the request waited for all of it.
+        logging = bedrock.get_model_invocation_logging_configuration()["loggingConfig"]
+        assert logging["cloudWatchConfig"]["logGroupName"] == "/bedrock/invocations"
+        assert moto.wait_ready() == endpoint_url  # said "ready" before it answered
+        moto.raise_if_exited()  # still serving
+    finally:
+        moto.stop()
+
+
+def test_a_demo_aws_process_that_died_is_reported_with_its_exit() -> None:
+    from tools.demo.server import SeededMotoProcess
+
+    moto = SeededMotoProcess()
+    moto.launch()
+    try:
+        assert moto._process is not None
+        moto._process.kill()  # as a crash while seeding would end it
+        moto._process.wait()
+        with pytest.raises(RuntimeError, match="the demo's moto server exited"):
+            moto.raise_if_exited()
+        with pytest.raises(RuntimeError, match="the demo's moto server exited"):
+            moto.wait_ready()
+    finally:
+        moto.stop()
+
+
 def test_seeding_refuses_anything_but_a_loopback_endpoint() -> None:
     from tools.demo.aws import seed_acme_ai
 

@@ -17,11 +17,11 @@ from agent.prompts import (
     MAX_CHUNKS,
     MAX_EVIDENCE_SUMMARY_CHARS,
     MAX_FAILING_PER_CHECK,
-    REPAIR_PROMPT,
     WRITER_HASH,
-    WRITER_PROMPT,
     control_fields,
     data_block,
+    repair_prompt,
+    writer_prompt,
 )
 from agent.providers import ChatModel, answered_by, describe, token_usage
 from agent.report_schema import WriterInfo
@@ -58,7 +58,7 @@ def repair(model: ChatModel, draft: DraftInput, rejected_text: str, problems: li
     messages = [
         *_messages(draft),
         AIMessage(content=rejected_text),
-        *REPAIR_PROMPT.format_messages(problems="\n".join(f"- {p}" for p in problems)),
+        *repair_prompt().format_messages(problems="\n".join(f"- {p}" for p in problems)),
     ]
     return _ask(model, messages)
 
@@ -74,7 +74,7 @@ def _ask(model: ChatModel, messages: list[BaseMessage]) -> ModelDraft:
 
 
 def _messages(draft: DraftInput) -> list[BaseMessage]:
-    return WRITER_PROMPT.format_messages(
+    return writer_prompt().format_messages(
         company=draft.company,
         **control_fields(draft.control),
         chunks=_chunks(draft),

@@ -19,11 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import boto3
-import botocore.loaders
-import botocore.session
 import msgspec
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tools.catalog import allowed_aws_operations
@@ -46,19 +42,32 @@ ORGANIZATION_READS = frozenset({"organizations:ListAccounts"})
 TRAIL_LOG_READS = frozenset({"ListObjectsV2", "GetObject"})
 
 
-# One botocore loader per data path for the whole process: see parse_service_models_once.
-_shared_loader = functools.cache(botocore.loaders.create_loader)
+# boto3 and the rest of botocore are imported where they are first needed: a tenth of a second or more, which a run
+# that reads no AWS (a re-run whose evidence is still fresh) never pays.
 
 
-class _MsgspecFileLoader(botocore.loaders.JSONFileLoader):
+@functools.cache
+def _shared_loader(search_path_string: str | None = None) -> Any:
+    """One botocore loader per data path for the whole process: see parse_service_models_once."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader(search_path_string)
+
+
+@functools.cache
+def _msgspec_file_loader() -> type:
     """botocore's model file loader, decoding with msgspec: about twice as fast as the json module on its
     megabytes of service models (same dicts, same key order)."""
+    import botocore.loaders
 
-    def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
-        if not os.path.isfile(full_path):
-            return None
-        with open_method(full_path, "rb") as file:
-            return msgspec.json.decode(file.read())
+    class MsgspecFileLoader(botocore.loaders.JSONFileLoader):
+        def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
+            if not os.path.isfile(full_path):
+                return None
+            with open_method(full_path, "rb") as file:
+                return msgspec.json.decode(file.read())
+
+    return MsgspecFileLoader
 
 
 def parse_service_models_once() -> None:
@@ -71,9 +80,12 @@ def parse_service_models_once() -> None:
     session: what it loads is read, never changed. (boto3 appends its data directory to the loader's search
     paths on every Session; repeats change no lookup, the first match wins.) Idempotent.
     """
+    import botocore.loaders
+    import botocore.session
+
     botocore.session.create_loader = _shared_loader
     # Every Loader (moto's subclass included) makes its file loader from this class attribute.
-    botocore.loaders.Loader.FILE_LOADER_CLASS = _MsgspecFileLoader
+    botocore.loaders.Loader.FILE_LOADER_CLASS = _msgspec_file_loader()
 
 
 class ReadOnlyViolation(Exception):
@@ -90,6 +102,9 @@ class ReadOnlyAws:
         self.regions = list(config.regions)
         # Config wins over the environment; boto3 reads AWS_ENDPOINT_URL itself otherwise.
         self.endpoint_url = config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        import boto3
+        from botocore.config import Config
+
         parse_service_models_once()
         if credentials is None:
             self._session = boto3.session.Session(profile_name=config.profile)

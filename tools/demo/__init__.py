@@ -4,6 +4,7 @@
         config = load_config(demo.config_path)
 
 Each DemoCompany runs its own moto server, seeded afresh, in a child process (tools.demo.server.SeededMotoProcess).
+start() does not wait for the seeding: an AWS request sent before it is done waits for it.
 What each check should find on the demo is in tools/demo/expected/*.yaml (see tools.demo.expected).
 """
 
@@ -51,12 +52,13 @@ class DemoCompany(StartedOnEnter[DemoEnvironment]):
         self._mlflow = MlflowDemoServer(self.root / "mlflow") if self.mlflow_skipped is None else None
 
     def launch(self) -> None:
-        """Start seeding the demo's AWS in its own process now, to do other work before start() (which waits)."""
+        """Start seeding the demo's AWS in its own process now, to do other work before start()."""
         self._moto.launch()
 
     def start(self) -> DemoEnvironment:
         self.root.mkdir(parents=True, exist_ok=True)
-        self._moto.launch()  # unless launch() did: it seeds AWS in its own process while this one makes the rest
+        # Unless launch() did: AWS seeds in its own process while this one makes the rest, and the run goes on.
+        endpoint_url = self._moto.launch()
         try:
             repo_path = create_demo_repo(self.root / "repos" / "acme-platform")
             # GitHub names the repository's squash merges as its pull requests' merge commits.
@@ -66,7 +68,6 @@ class DemoCompany(StartedOnEnter[DemoEnvironment]):
             log_files = write_demo_logs(logs_dir)
             vendors_path = write_vendor_register(self.root / "vendors.yaml")
             mlflow_uri = start_acme_registry(self._mlflow) if self._mlflow is not None else None
-            endpoint_url = self._moto.wait_ready()
         except BaseException:
             self.stop()
             raise
@@ -86,6 +87,14 @@ class DemoCompany(StartedOnEnter[DemoEnvironment]):
             mlflow_uri=mlflow_uri,
             mlflow_skipped=self.mlflow_skipped,
         )
+
+    def wait_until_seeded(self) -> None:
+        """Block until the demo's AWS is seeded; raises if its process exited instead."""
+        self._moto.wait_ready()
+
+    def raise_if_aws_exited(self) -> None:
+        """Raise, with its errors, if the demo's AWS process is gone before stop(): it crashed."""
+        self._moto.raise_if_exited()
 
     def stop(self) -> None:
         self._moto.stop()

@@ -16,8 +16,6 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-import boto3
-
 PRIMARY_REGION = "us-east-1"
 SECONDARY_REGION = "eu-west-1"  # EU inference replica: barely set up, as at many startups
 DEMO_REGIONS = [PRIMARY_REGION, SECONDARY_REGION]
@@ -59,6 +57,8 @@ class _Seeder:
     def client(self, service: str, region: str = PRIMARY_REGION) -> Any:
         # One client per service and region: making a client costs more than most of the calls it sends.
         if (service, region) not in self._clients:
+            import boto3  # here: `auditor demo` imports this module for DEMO_REGIONS, and its own process never seeds
+
             self._clients[(service, region)] = boto3.client(
                 service,
                 region_name=region,
@@ -587,21 +587,23 @@ def seed_acme_ai(endpoint_url: str) -> None:
     _Seeder(endpoint_url).seed()
 
 
-def serve_seeded_acme_ai() -> None:
-    """The demo's moto process (tools.demo.server.SeededMotoProcess runs it): start moto, seed Acme AI, print
-    `ready <port>`, then serve until stdin closes, which it does when the parent stops it or dies."""
+def serve_seeded_acme_ai(listening_socket: int) -> None:
+    """The demo's moto process (tools.demo.server.SeededMotoProcess runs it): seed Acme AI into moto through a
+    private port, then serve the same AWS state on `listening_socket` (the parent's, inherited: the requests sent
+    meanwhile waited in its backlog), print `ready`, and serve until stdin closes, which it does when the parent
+    stops it or dies."""
     from tools.demo.server import READY, MotoServer
     from tools.process import collect_garbage_less_often
 
     collect_garbage_less_often()
     _only_watched_managed_policies()
-    server = MotoServer()
-    server.start()
-    seed_acme_ai(server.endpoint_url)
-    print(READY, server.port, flush=True)
+    seeding = MotoServer()
+    seed_acme_ai(seeding.start())
+    MotoServer(listening_socket).start()
+    print(READY, flush=True)
     sys.stdin.read()  # returns at end of input: the parent closed the pipe, or exited
-    # The process ends here, its server thread and socket with it: nothing is left to flush, and stopping the
-    # server or tearing down moto's modules first would keep the parent waiting (~0.3 s and ~1.5 s).
+    # The process ends here, its server threads and sockets with it: nothing is left to flush, and stopping the
+    # servers or tearing down moto's modules first would keep the parent waiting (~0.3 s and ~1.5 s).
     os._exit(0)
 
 

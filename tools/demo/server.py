@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
@@ -21,7 +22,7 @@ import httpx
 from tools.aws.session import parse_service_models_once
 
 if TYPE_CHECKING:
-    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import BaseWSGIServer
 
 Started = TypeVar("Started")
 
@@ -51,18 +52,24 @@ def free_loopback_port() -> int:
 
 
 class MotoServer:
-    """Starts moto on a free 127.0.0.1 port; `endpoint_url` is where boto3 should point."""
+    """Starts moto on 127.0.0.1; `endpoint_url` is where boto3 should point.
 
-    def __init__(self) -> None:
+    On a free port, or on `listening_socket`, a socket bound and listening already: its file descriptor (as a
+    child process inherits it). Connections made to that socket before start() wait in its backlog until then."""
+
+    def __init__(self, listening_socket: int | None = None) -> None:
         self.port = 0
-        self._server: ThreadedMotoServer | None = None
+        self._listening_socket = listening_socket
+        self._server: BaseWSGIServer | None = None
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> str:
-        from moto.server import ThreadedMotoServer  # seconds to import: a process running SeededMotoProcess never does
+        # Seconds to import: a process running SeededMotoProcess never does.
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
 
         # AWS-managed policies (AdministratorAccess, AWSSupportAccess) must exist to be attached.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -70,75 +77,104 @@ class MotoServer:
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         parse_service_models_once()  # moto's backends, the seeder and the collectors: each AWS model parsed once
-        self.port = free_loopback_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
+        # What moto's ThreadedMotoServer does, plus serving a socket that is already listening. Every server in a
+        # process serves the same AWS state: moto keeps it in module globals.
+        self._server = make_server(
+            "127.0.0.1",
+            0,  # a free port, unless a listening socket is given: then its address
+            DomainDispatcherApplication(create_backend_app),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            fd=self._listening_socket,
+        )
+        self.port = self._server.port
+        threading.Thread(target=self._server.serve_forever, name="moto", daemon=True).start()
         return self.endpoint_url
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
             self._server = None
 
 
-READY = "ready"  # SeededMotoProcess's child prints "ready <port>" once moto serves the seeded demo company
-SEEDED_MOTO_CHILD = "from tools.demo.aws import serve_seeded_acme_ai; serve_seeded_acme_ai()"
+READY = "ready"  # SeededMotoProcess's child prints it once moto serves the seeded demo company
+# Run as `python -c SEEDED_MOTO_CHILD <fd>`: the listening socket's file descriptor, which the child inherits.
+SEEDED_MOTO_CHILD = "import sys; from tools.demo.aws import serve_seeded_acme_ai as serve; serve(int(sys.argv[1]))"
 
 
 class SeededMotoProcess:
-    """A MotoServer seeded with the demo company, in a child process: launch() starts it, wait_ready() returns its
-    endpoint once seeded, stop() ends it.
+    """A moto server seeded with the demo company, in a child process: launch() starts it and returns its endpoint at
+    once, wait_ready() blocks until it is seeded, stop() ends it.
 
-    Apart, moto's request handling does not compete with the proof run for our GIL, and the child seeds while we
-    go on starting up. Seeding runs in the child because the seeder sets a few dates in moto's in-process state.
-    The child serves until its stdin closes, so it ends with us even if we are killed.
+    We bind the listening socket and the child inherits it. So the endpoint is known before the child has imported
+    moto, and a request sent while it seeds waits in the socket's backlog: the child accepts connections only once
+    the demo company is all there. Nobody has to wait for the seeding who does not call AWS (a re-run whose
+    evidence is fresh never does). Apart, moto's request handling does not compete with the proof run for our GIL.
+    Seeding runs in the child because the seeder sets a few dates in moto's in-process state. The child serves
+    until its stdin closes, so it ends with us even if we are killed.
     """
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[str] | None = None
         self._stderr: IO[bytes] | None = None
+        self._port = 0
 
-    def launch(self) -> None:
-        """Start the child, unless it runs already; it seeds while the caller goes on."""
+    @property
+    def endpoint_url(self) -> str:
+        assert self._process is not None, "launch() first"
+        return f"http://127.0.0.1:{self._port}"
+
+    def launch(self) -> str:
+        """Start the child, unless it runs already; it seeds while the caller goes on. Returns its endpoint URL."""
         if self._process is not None:
-            return
+            return self.endpoint_url
         self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: nobody reads it until something goes wrong
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", SEEDED_MOTO_CHILD],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-        )
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
+            listening.bind(("127.0.0.1", 0))
+            listening.listen(socket.SOMAXCONN)
+            self._port = listening.getsockname()[1]
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", SEEDED_MOTO_CHILD, str(listening.fileno())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                text=True,
+                pass_fds=(listening.fileno(),),
+            )
+        # Our copy is closed: if the child dies, connecting is refused at once instead of waiting in the backlog.
+        return self.endpoint_url
 
     def wait_ready(self) -> str:
         """Block until the child serves the seeded company; its endpoint URL. Raises if the child exited instead."""
         assert self._process is not None and self._process.stdout is not None, "launch() first"
         for line in self._process.stdout:
-            word, _, port = line.partition(" ")
-            if word == READY:
-                return f"http://127.0.0.1:{int(port)}"
+            if line.strip() == READY:
+                return self.endpoint_url
         self._process.wait()
-        raise RuntimeError(
-            f"the demo's moto server exited ({self._process.returncode}) before it was ready:\n{self._child_errors()}"
-        )
+        raise RuntimeError(self._exit_message())
 
-    def _child_errors(self) -> str:
-        assert self._stderr is not None
+    def raise_if_exited(self) -> None:
+        """Raise if the child is gone before stop(): a crash while seeding or serving, which the AWS collectors met
+        as refused connections."""
+        if self._process is not None and self._process.poll() is not None:
+            raise RuntimeError(self._exit_message())
+
+    def _exit_message(self) -> str:
+        assert self._process is not None and self._stderr is not None
         self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", errors="replace")[-4000:]
+        errors = self._stderr.read().decode("utf-8", errors="replace")[-4000:]
+        return f"the demo's moto server exited ({self._process.returncode}):\n{errors}"
 
     def stop(self) -> None:
         if self._process is None:
             return
         process, self._process = self._process, None
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.close()  # the child's signal to stop its server and exit
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        # Its AWS lives in memory only: nothing to save, so no need to wait for a child still seeding.
+        process.kill()
+        process.wait()
+        process.stdin.close()
         process.stdout.close()
         if self._stderr is not None:
             self._stderr.close()

@@ -150,6 +150,8 @@ def demo(
             outcome = _run_with_progress(
                 config, workspace, control_ids=None, resume=False, trigger="demo", services=services
             )
+        # Its AWS seeds while the run goes on; had it crashed, the findings would be about a missing emulator.
+        company.raise_if_aws_exited()
     finally:
         company.stop()
     _print_outcome(outcome, workspace)
