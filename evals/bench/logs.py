@@ -91,6 +91,21 @@ def write_trail(path: Path, megabytes: int) -> int:
     return count
 
 
+def trail_files(directory: Path, megabytes: int) -> tuple[Path, Path]:
+    """The synthetic trail of about `megabytes` MB and its gzip in `directory`, written on first use and kept."""
+    directory.mkdir(parents=True, exist_ok=True)
+    plain = directory / f"trail-{megabytes}mb.json"
+    packed = plain.with_suffix(".json.gz")
+    if not plain.exists():
+        write_trail(plain, megabytes)
+    if not packed.exists():
+        with open(plain, "rb") as source, gzip.open(packed, "wb", compresslevel=6) as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+    return plain, packed
+
+
+DEFAULT_DIR = Path(tempfile.gettempdir()) / "auditor-log-bench"
+
 # Each reader runs as `python -c READER[name] path` and prints "records matched wall_seconds cpu_seconds" of
 # its reading alone (interpreter start and imports left out).
 _TIMED = """
@@ -163,17 +178,10 @@ def measure(command: list[str]) -> Measured:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=200, help="size of the uncompressed file, in MB")
-    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "auditor-log-bench")
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--baselines-up-to-mb", type=int, default=250, help="largest file the slow readers read")
     options = parser.parse_args()
-    options.dir.mkdir(parents=True, exist_ok=True)
-    plain = options.dir / f"trail-{options.mb}mb.json"
-    packed = plain.with_suffix(".json.gz")
-    if not plain.exists():
-        write_trail(plain, options.mb)
-    if not packed.exists():
-        with open(plain, "rb") as source, gzip.open(packed, "wb") as target:
-            shutil.copyfileobj(source, target, 1024 * 1024)
+    plain, packed = trail_files(options.dir, options.mb)
     unpacked_mb = plain.stat().st_size / MB
     print(f"{plain.name}: {unpacked_mb:.0f} MB; gzip {packed.stat().st_size / MB:.0f} MB")
     print("MB/s and records/s by wall time, MB/s and the ratio to the old engine by CPU time (on a shared machine")
