@@ -13,12 +13,16 @@ that several parts judged alike are kept once. Control and criterion statuses ar
 findings (agent/report.aggregate), so a control passes only if it passed in every account.
 
 The output folder holds report.json/.md/.csv/.html, parts.json (each part's run, account, evidence chain head
-and signed head line) and parts/<label>/, a copy of each part's locker, run store, review log and reports, so
-anyone can check a part again: `auditor -w OUT/parts/<label> verify --public-key KEY`.
+and signed head line, and the sha256 of each merged report file), parts.signature.json (the merging key's
+signature over parts.json) and parts/<label>/, a copy of each part's locker, run store, review log and reports.
+`verify_merged` (`auditor verify --merged OUT`) checks the signature, every report file against parts.json, and
+each part's copy again as the merge checked it; a part also checks on its own:
+`auditor -w OUT/parts/<label> verify --public-key KEY`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterable, Mapping
@@ -27,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.integrity import IntegrityReport, ReportNotSigned, read_signed_report, verify_workspace
+from agent.package import signature_problems
 from agent.render.csv import render_csv
 from agent.render.html import render_html
 from agent.render.inputs import ReportInputs
@@ -38,12 +43,15 @@ from tools.catalog import CHECKS, TOOLS, load_all
 from tools.findings import Finding, Severity
 from tools.locker import EvidenceLocker
 from tools.runner import reads_aws
-from tools.signing import PublicKey
+from tools.signing import PublicKey, Signer
 from tools.sources import SourceStatus
 from tools.workspace import Workspace
 
 MANIFEST = "parts.json"
 MANIFEST_FORMAT = "agentic-auditor/merge/1"
+MANIFEST_SIGNATURE = "parts.signature.json"
+SIGNATURE_FORMAT = "agentic-auditor/merge-manifest/1"
+REPORT_FILES = ("report.json", "report.md", "report.csv", "report.html")
 # Workspace contents a part's copy leaves out: derived (knowledge store) or only for resuming (checkpoints).
 NOT_COPIED = ("knowledge", "checkpoints.sqlite*")
 # Worst first: the merged narrative takes the worst status of its parts, a source the worst state.
@@ -193,9 +201,15 @@ def _union(lists: Iterable[list[str]]) -> list[str]:
 
 
 def merge_parts(
-    folders: list[Path], out: Path, public: PublicKey, catalog: Catalog, due_days: Mapping[Severity, int]
+    folders: list[Path],
+    out: Path,
+    public: PublicKey,
+    signer: Signer,
+    catalog: Catalog,
+    due_days: Mapping[Severity, int],
 ) -> tuple[ReadinessReport, list[Part]]:
-    """Verify every part, then write the merged report, the manifest and a copy of each part to `out`."""
+    """Verify every part against `public`, then write the merged report, the manifest signed by `signer` and a
+    copy of each part to `out`."""
     if out.exists() and any(out.iterdir()):
         raise PartRefused(f"{out}: not empty; merge into a new folder")
     parts = [read_part(folder, public) for folder in folders]  # every part verifies before anything is written
@@ -206,16 +220,21 @@ def merge_parts(
     report = merge_reports(parts, catalog, due_days)
     out.mkdir(parents=True, exist_ok=True)
     inputs = ReportInputs(report=report, catalog=catalog)
-    (out / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
-    (out / "report.md").write_text(render_markdown(report, catalog), encoding="utf-8")
-    (out / "report.csv").write_text(render_csv(inputs), encoding="utf-8")
-    (out / "report.html").write_text(render_html(inputs), encoding="utf-8")
+    rendered = {
+        "report.json": report.to_json() + "\n",
+        "report.md": render_markdown(report, catalog),
+        "report.csv": render_csv(inputs),
+        "report.html": render_html(inputs),
+    }
+    for name, text in rendered.items():
+        (out / name).write_text(text, encoding="utf-8")
     for part in parts:
         shutil.copytree(part.folder, out / "parts" / part.label, ignore=shutil.ignore_patterns(*NOT_COPIED))
     manifest = {
         "format": MANIFEST_FORMAT,
         "merged_run": report.run.id,
         "key_id": public.key_id,
+        "files": {name: _sha256(out / name) for name in REPORT_FILES},
         "parts": [
             {
                 "label": part.label,
@@ -231,4 +250,44 @@ def merge_parts(
         ],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    signature = {"format": SIGNATURE_FORMAT, "key_id": signer.public.key_id, "signature": signer.sign(manifest)}
+    (out / MANIFEST_SIGNATURE).write_text(json.dumps(signature, indent=2) + "\n", encoding="utf-8")
     return report, parts
+
+
+def verify_merged(out: Path, public: PublicKey) -> list[str]:
+    """Every problem with the merged folder `out`, each named; empty when parts.json is signed by `public`, each
+    report file is the one it lists, and each part's copy verifies with `public` and holds the run it lists."""
+    manifest_path, signature_path = out / MANIFEST, out / MANIFEST_SIGNATURE
+    try:
+        manifest = json.loads(manifest_path.read_bytes())
+        files, entries = dict(manifest["files"]), list(manifest["parts"])
+    except FileNotFoundError:
+        return [f"{manifest_path}: missing: not a folder `auditor merge` wrote"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return [f"{manifest_path} cannot be read: {exc}"]
+    signature = signature_path.read_bytes() if signature_path.is_file() else None
+    problems = signature_problems(manifest, signature, public, (MANIFEST, MANIFEST_SIGNATURE))
+    for name in REPORT_FILES:
+        if name not in files:
+            problems.append(f"{name}: not listed in {MANIFEST}")
+        elif not (out / name).is_file():
+            problems.append(f"{name}: listed in {MANIFEST}, missing")
+        elif _sha256(out / name) != files[name]:
+            problems.append(f"{name}: changed since the merge (its sha256 differs from {MANIFEST}'s)")
+    for entry in entries:
+        try:
+            part = read_part(out / entry["copy"], public)
+        except PartRefused as exc:
+            problems.append(f"part {entry.get('label')}: {exc}")
+            continue
+        except (KeyError, TypeError) as exc:
+            problems.append(f"{MANIFEST}: a part entry cannot be read: {exc}")
+            continue
+        if (part.report.run.id, part.signed_head) != (entry.get("run_id"), entry.get("signed_head")):
+            problems.append(f"part {entry.get('label')}: its copy holds run {part.report.run.id}, not the one listed")
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

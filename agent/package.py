@@ -139,7 +139,7 @@ def verify_package(path: Path, public: PublicKey) -> PackageReport:
         except (ValueError, KeyError, TypeError) as exc:
             return PackageReport(problems=[f"{MANIFEST} cannot be read: {exc}"])
         signature = archive.read(MANIFEST_SIGNATURE) if MANIFEST_SIGNATURE in names else None
-        result.problems += _signature_problems(manifest, signature, public)
+        result.problems += signature_problems(manifest, signature, public)
         for name in sorted(listed):
             if name not in names:
                 result.problems.append(f"{name}: listed in the manifest, missing from the package")
@@ -240,19 +240,27 @@ def _entry_payload(entry: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return {name: entry[name] for name in _ENTRY_FIELDS}, entry["hash"]
 
 
-def _signature_problems(manifest: Any, signature_file: bytes | None, public: PublicKey) -> list[str]:
+def signature_problems(
+    manifest: Any,
+    signature_file: bytes | None,
+    public: PublicKey,
+    names: tuple[str, str] = (MANIFEST, MANIFEST_SIGNATURE),
+) -> list[str]:
+    """What is wrong with a manifest's detached signature file ({"format", "key_id", "signature"}); `names`: the
+    manifest's file name and its signature's, as the problems name them."""
+    manifest_name, signature_name = names
     if signature_file is None:
-        return [f"{MANIFEST_SIGNATURE}: missing: the manifest is not signed"]
+        return [f"{signature_name}: missing: the manifest is not signed"]
     try:
         signature = json.loads(signature_file)
         signed_by, encoded = signature["key_id"], signature["signature"]
     except (ValueError, KeyError, TypeError) as exc:
-        return [f"{MANIFEST_SIGNATURE} cannot be read: {exc}"]
+        return [f"{signature_name} cannot be read: {exc}"]
     if public.verifies(manifest, encoded):
         return []
     if signed_by != public.key_id:
-        return [f"{MANIFEST}: its signature names key {signed_by}, and does not verify with key {public.key_id}"]
-    return [f"{MANIFEST}: its signature does not verify with key {public.key_id}: the manifest was rewritten"]
+        return [f"{manifest_name}: its signature names key {signed_by}, and does not verify with key {public.key_id}"]
+    return [f"{manifest_name}: its signature does not verify with key {public.key_id}: the manifest was rewritten"]
 
 
 def _loaded(contents: dict[str, bytes], name: str, result: PackageReport) -> list[Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -13,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from agent.integrity import verify_workspace
-from agent.merge import MANIFEST, PartRefused, merge_parts
+from agent.merge import MANIFEST, MANIFEST_SIGNATURE, PartRefused, merge_parts, verify_merged
 from agent.report_schema import ReadinessReport
 from knowledge.catalog import load_catalog
 from tools.aws.accounts import role_arn
@@ -67,15 +68,19 @@ def parts(
     yield folders, heads
 
 
+def _signer():
+    return load_signer(AuditorConfig())
+
+
 def _public():
-    return load_signer(AuditorConfig()).public
+    return _signer().public
 
 
 @pytest.mark.slow
 def test_merge_keeps_every_part_and_adds_the_account_column(parts, tmp_path: Path) -> None:
     folders, heads = parts
     out = tmp_path / "merged"
-    report, merged = merge_parts(folders, out, _public(), load_catalog(), DEFAULT_DUE_DAYS)
+    report, merged = merge_parts(folders, out, _public(), _signer(), load_catalog(), DEFAULT_DUE_DAYS)
 
     accounts = [part.account for part in merged]
     assert all(account and re.fullmatch(r"\d{12}", account) for account in accounts) and len(set(accounts)) == 2
@@ -114,7 +119,7 @@ def test_a_part_that_does_not_verify_is_refused_and_nothing_is_written(parts, tm
     report_json.write_text(report_json.read_text().replace('"fail"', '"pass"'))
     out = tmp_path / "merged"
     with pytest.raises(PartRefused, match=rf"{re.escape(str(tampered))}: does not verify"):
-        merge_parts([folders[0], tampered], out, _public(), load_catalog(), DEFAULT_DUE_DAYS)
+        merge_parts([folders[0], tampered], out, _public(), _signer(), load_catalog(), DEFAULT_DUE_DAYS)
     assert not out.exists()
 
     result = CliRunner().invoke(app, ["merge", str(folders[0]), str(tampered), "-o", str(out)])
@@ -130,6 +135,54 @@ def test_the_merge_command_prints_each_verified_part(parts, tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["merge", *map(str, folders), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert result.output.count("verified") == 2 and f"Merged 2 part(s) into {out}" in result.output.replace("\n", "")
+    result = CliRunner().invoke(app, ["verify", "--merged", str(out)])
+    assert result.exit_code == 0 and f"{out}: OK" in result.output.replace("\n", ""), result.output
+
+
+@pytest.mark.slow
+def test_a_merged_report_changed_after_the_merge_is_caught(parts, tmp_path: Path) -> None:
+    """The merged report is signed (parts.signature.json over parts.json, which lists each report file's sha256),
+    and each part's copy checks again: a status turned to pass anywhere, or a rewritten manifest, is named."""
+    import shutil
+
+    folders, _ = parts
+    out = tmp_path / "merged"
+    merge_parts(folders, out, _public(), _signer(), load_catalog(), DEFAULT_DUE_DAYS)
+    assert verify_merged(out, _public()) == []
+
+    def tampered(change: Callable[[Path], None]) -> list[str]:
+        copy = tmp_path / f"copy-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(out, copy)
+        change(copy)
+        return verify_merged(copy, _public())
+
+    def to_pass(path: Path) -> None:
+        path.write_text(path.read_text().replace('"fail"', '"pass"'))
+
+    assert tampered(lambda copy: to_pass(copy / "report.json")) == [
+        "report.json: changed since the merge (its sha256 differs from parts.json's)"
+    ]
+
+    def rewrite_manifest(copy: Path) -> None:  # the report changed and its new sha256 written into parts.json
+        to_pass(copy / "report.json")
+        manifest = json.loads((copy / MANIFEST).read_text())
+        manifest["files"]["report.json"] = hashlib.sha256((copy / "report.json").read_bytes()).hexdigest()
+        (copy / MANIFEST).write_text(json.dumps(manifest))
+
+    assert tampered(rewrite_manifest) == [
+        f"{MANIFEST}: its signature does not verify with key {_public().key_id}: the manifest was rewritten"
+    ]
+    assert tampered(lambda copy: (copy / MANIFEST_SIGNATURE).unlink()) == [
+        f"{MANIFEST_SIGNATURE}: missing: the manifest is not signed"
+    ]
+    part_problems = tampered(lambda copy: to_pass(next((copy / "parts").glob("*/reports/*/report.json"))))
+    assert len(part_problems) == 1 and "does not verify" in part_problems[0], part_problems
+
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    to_pass(broken / "report.json")
+    result = CliRunner().invoke(app, ["verify", "--merged", str(broken)])
+    assert result.exit_code == 1 and "report.json: changed since the merge" in result.output, result.output
 
 
 def _readme_yaml(title: str) -> list[dict]:

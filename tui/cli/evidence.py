@@ -71,6 +71,14 @@ def verify(
             "signature (with --public-key for a copy), files, evidence chain and review log, without the workspace.",
         ),
     ] = None,
+    merged: Annotated[
+        Path | None,
+        typer.Option(
+            "--merged",
+            help="Check a folder `auditor merge` wrote instead: the signature over parts.json, each report file "
+            "against it, and each part's copy as the merge checked it.",
+        ),
+    ] = None,
 ) -> None:
     """Check the whole workspace; exit 1 naming each problem.
 
@@ -82,6 +90,8 @@ def verify(
         from tui.cli.export import verify_package_command
 
         return verify_package_command(package, verifying_key(cli_state(ctx), public_key, code=1))
+    if merged is not None:
+        return _verify_merged(merged, verifying_key(cli_state(ctx), public_key, code=1))
     from agent.integrity import verify_workspace
     from tools.signing import SigningError, read_anchor_file
 
@@ -110,6 +120,22 @@ def verify(
         raise typer.Exit(1)
     for line in report.checked:
         console.print(line, highlight=False, soft_wrap=True)
+
+
+def _verify_merged(out: Path, public: PublicKey) -> None:
+    """`auditor verify --merged OUT`: exit 1 naming each problem with a folder `auditor merge` wrote."""
+    from agent.merge import verify_merged
+
+    problems = verify_merged(out, public)
+    for problem in problems:
+        err_console.print(f"[bold red]problem[/]: {escape(problem)}", highlight=False, soft_wrap=True)
+    if problems:
+        fail(f"{out}: {len(problems)} problem(s)", code=1)
+    console.print(
+        f"{out}: OK (parts.json signed by key {public.key_id}, every report file as it lists, every part's copy "
+        "verified).",
+        highlight=False,
+    )
 
 
 @evidence_app.command("list")

@@ -24,14 +24,20 @@ def merge(
     ] = None,
 ) -> None:
     """Merge the reports and evidence lockers of several runs (a CI matrix, a Kubernetes Job array) into one
-    report with an account column; exit 1 naming a part that does not verify, before anything is written."""
+    report with an account column, signed with the signing key; exit 1 naming a part that does not verify, before
+    anything is written."""
     from agent.merge import PartRefused, merge_parts
     from knowledge.catalog import load_catalog
+    from tools.signing import SigningError, load_signer
 
     state = cli_state(ctx)
     public = verifying_key(state, public_key, code=1)
     try:
-        report, merged = merge_parts(parts, out, public, load_catalog(), state.config.remediation.due_days)
+        signer = load_signer(state.config)
+    except SigningError as exc:
+        fail(f"{exc}: the merged report is signed with it, as runs are", code=1)
+    try:
+        report, merged = merge_parts(parts, out, public, signer, load_catalog(), state.config.remediation.due_days)
     except PartRefused as exc:
         fail(str(exc), code=1)
     for part in merged:
@@ -40,6 +46,7 @@ def merge(
     summary = report.summary
     console.print(
         f"Merged {len(merged)} part(s) into {out}: {summary.ready} of {summary.criteria_total} criteria ready, "
-        f"{len(report.fix_list)} item(s) to fix.",
+        f"{len(report.fix_list)} item(s) to fix. Signed by key {signer.public.key_id}: check it with "
+        f"`auditor verify --merged {out}`.",
         highlight=False,
     )
