@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_the_demo_moto_process_records_and_ends_when_its_parent_is_killed(tmp_pa
     admin.stop_recording()
     assert [request.operation for request in admin.recorded_requests()] == ["GetCallerIdentity"]
     parent.kill()
-    parent.wait()
+    parent.communicate()  # waits, and closes our ends of its pipes
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -99,6 +100,25 @@ def test_a_request_sent_while_the_demo_aws_seeds_waits_and_sees_it_all() -> None
         moto.stop()
 
 
+@pytest.mark.slow
+def test_waiting_again_for_the_seeded_demo_aws_returns_at_once() -> None:
+    """The child says "ready" once: a second wait (e.g. DemoCompany.wait_until_seeded() twice) must not read on
+    for a line that never comes."""
+    from tools.demo.server import SeededMotoProcess
+
+    moto = SeededMotoProcess()
+    endpoint_url = moto.launch()
+    try:
+        assert moto.wait_ready() == endpoint_url
+        answers: list[str] = []
+        again = threading.Thread(target=lambda: answers.append(moto.wait_ready()), daemon=True)
+        again.start()
+        again.join(timeout=10)
+        assert answers == [endpoint_url]
+    finally:
+        moto.stop()
+
+
 def test_a_demo_aws_process_that_died_is_reported_with_its_exit() -> None:
     from tools.demo.server import SeededMotoProcess
 
@@ -114,6 +134,23 @@ def test_a_demo_aws_process_that_died_is_reported_with_its_exit() -> None:
             moto.wait_ready()
     finally:
         moto.stop()
+
+
+@pytest.mark.slow
+def test_a_demo_whose_aws_process_died_ends_with_its_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real child that exits at once: the run reads no AWS (its findings say so), then the demo exits 1 naming
+    the emulator's exit, and leaves no process behind."""
+    from typer.testing import CliRunner
+
+    import tools.demo.server
+    from tui.cli import app
+
+    monkeypatch.setattr(tools.demo.server, "SEEDED_MOTO_CHILD", "import sys; print('seeder broke', file=sys.stderr)")
+    result = CliRunner().invoke(app, ["-w", str(tmp_path / "ws"), "demo"])
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "the demo's moto server exited (0): seeder broke" in output
+    assert "The run could not read the demo's AWS" in output
 
 
 def test_seeding_refuses_anything_but_a_loopback_endpoint() -> None:

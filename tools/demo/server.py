@@ -119,6 +119,7 @@ class SeededMotoProcess:
         self._process: subprocess.Popen[str] | None = None
         self._stderr: IO[bytes] | None = None
         self._port = 0
+        self._seeded = False  # the child said "ready": it says so once, so a second wait_ready() must not read on
 
     @property
     def endpoint_url(self) -> str:
@@ -130,6 +131,7 @@ class SeededMotoProcess:
         if self._process is not None:
             return self.endpoint_url
         self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: nobody reads it until something goes wrong
+        self._seeded = False
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
             listening.bind(("127.0.0.1", 0))
             listening.listen(socket.SOMAXCONN)
@@ -148,11 +150,12 @@ class SeededMotoProcess:
     def wait_ready(self) -> str:
         """Block until the child serves the seeded company; its endpoint URL. Raises if the child exited instead."""
         assert self._process is not None and self._process.stdout is not None, "launch() first"
-        for line in self._process.stdout:
-            if line.strip() == READY:
-                return self.endpoint_url
-        self._process.wait()
-        raise RuntimeError(self._exit_message())
+        if not self._seeded:
+            self._seeded = any(line.strip() == READY for line in self._process.stdout)
+            if not self._seeded:
+                self._process.wait()
+                raise RuntimeError(self._exit_message())
+        return self.endpoint_url
 
     def raise_if_exited(self) -> None:
         """Raise if the child is gone before stop(): a crash while seeding or serving, which the AWS collectors met

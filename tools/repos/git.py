@@ -289,6 +289,8 @@ class GitRepo:
                 process.kill()
             process.stdout.close()
             stderr = process.stderr.read().decode("utf-8", errors="replace") if process.stderr else ""
+            if process.stderr:
+                process.stderr.close()
             returncode = process.wait()
         if not truncated and returncode != 0:
             raise GitError(f"{self.path}: git log failed: {stderr.strip()}")

@@ -132,17 +132,17 @@ def demo(
     started = time.perf_counter()
     company = DemoCompany(workspace.root / "demo", mlflow=mlflow)
     parts = "AWS emulator, repository, logs" + (", MLflow server" if company.mlflow_skipped is None else "")
-    with _demo_credentials(), console.status(f"Starting the demo company ({parts})..."):
-        company.launch()
-        # Seconds of imports, registering the checks and opening the knowledge store: done while the demo's AWS
-        # seeds in its own process.
-        from agent.api import open_proof_services
-
-        services = open_proof_services(workspace)
-        environment = company.start()
-    if environment.mlflow_skipped is not None:
-        console.print(f"MLflow model registry skipped: {environment.mlflow_skipped}.", highlight=False)
     try:
+        with _demo_credentials(), console.status(f"Starting the demo company ({parts})..."):
+            company.launch()
+            # Seconds of imports, registering the checks and opening the knowledge store: done while the demo's
+            # AWS seeds in its own process.
+            from agent.api import open_proof_services
+
+            services = open_proof_services(workspace)
+            environment = company.start()
+        if environment.mlflow_skipped is not None:
+            console.print(f"MLflow model registry skipped: {environment.mlflow_skipped}.", highlight=False)
         with _demo_credentials():
             # The demo's own auditor.toml points the tools at it; results go to this workspace, so
             # `auditor review` and `auditor report` find them without options.
@@ -150,8 +150,11 @@ def demo(
             outcome = _run_with_progress(
                 config, workspace, control_ids=None, resume=False, trigger="demo", services=services
             )
-        # Its AWS seeds while the run goes on; had it crashed, the findings would be about a missing emulator.
-        company.raise_if_aws_exited()
+        # Its AWS seeds while the run goes on: had it crashed, the run's AWS findings are errors about the emulator.
+        try:
+            company.raise_if_aws_exited()
+        except RuntimeError as exc:
+            fail(f"{exc}\nThe run could not read the demo's AWS (its AWS findings say so): run the demo again.", 1)
     finally:
         company.stop()
     _print_outcome(outcome, workspace)
