@@ -153,6 +153,16 @@ def test_a_demo_whose_aws_process_died_ends_with_its_errors(tmp_path: Path, monk
     assert "The run could not read the demo's AWS" in output
 
 
+def test_leaving_a_demo_company_whose_aws_process_died_says_so(tmp_path: Path) -> None:
+    company = DemoCompany(tmp_path / "acme")
+    with pytest.raises(RuntimeError, match="the demo's moto server exited"):
+        with company:
+            assert company._moto._process is not None
+            company._moto._process.kill()  # as a crash would end it
+            company._moto._process.wait()
+    assert company._moto._process is None and company._github is None  # stopped all the same
+
+
 def test_seeding_refuses_anything_but_a_loopback_endpoint() -> None:
     from tools.demo.aws import seed_acme_ai
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 from tools.demo.aws import DEMO_REGIONS
 from tools.demo.github import ACME_REPO, GithubApiServer, acme_routes
@@ -95,6 +96,15 @@ class DemoCompany(StartedOnEnter[DemoEnvironment]):
     def raise_if_aws_exited(self) -> None:
         """Raise, with its errors, if the demo's AWS process is gone before stop(): it crashed."""
         self._moto.raise_if_exited()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        try:
+            if exc_type is None:  # what ran in the block met a dead AWS as errors: say why, not only the errors
+                self.raise_if_aws_exited()
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         self._moto.stop()
