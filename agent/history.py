@@ -14,6 +14,7 @@ figure, and named (`Digests.rejected`), never read as what the run found.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -166,8 +167,7 @@ def _digests(workspace: Workspace, public: PublicKey, run_ids: list[str], *, wit
                 stat = path.stat()
             except FileNotFoundError:
                 continue
-            # Bound to the signed hash it was built from, and to the file as it was then (size, mtime).
-            stamp = f"{DIGEST_VERSION}:{signed.get(run_id)}:{stat.st_size}:{stat.st_mtime_ns}"
+            stamp = _stamp(signed.get(run_id), stat)
             kept = stored.get(run_id)
             if run_id in signed and kept is not None and kept.source_stamp == stamp:
                 digests.found[run_id] = _decoded(kept, with_details, decoded)
@@ -182,6 +182,40 @@ def _digests(workspace: Workspace, public: PublicKey, run_ids: list[str], *, wit
         return digests
     finally:
         store.close()
+
+
+def _stamp(signed_hash: str | None, stat: os.stat_result) -> str:
+    """What a stored digest is bound to: the signed hash it was built from, and the file as it was then."""
+    return f"{DIGEST_VERSION}:{signed_hash}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def stored_digest_problems(workspace: Workspace, public: PublicKey) -> list[str]:
+    """Each digest in the run store that history and periods would read, built again from the signed report it
+    names and compared: a row changed behind the tool's back (say, a readiness raised) is named, since the run
+    store itself is not signed. Reports that are not the signed ones are `verify_workspace`'s to name."""
+    if not workspace.runs_db.exists():
+        return []
+    signed = signed_report_hashes(workspace, public)
+    store = RunStore(workspace.runs_db)
+    try:
+        stored = store.digests(sorted(signed), with_details=True)
+    finally:
+        store.close()
+    problems = []
+    for run_id, kept in sorted(stored.items()):
+        path = workspace.reports_dir / run_id / "report.json"
+        if not path.is_file() or kept.source_stamp != _stamp(signed[run_id], path.stat()):
+            continue  # not read: history builds the digest again from the report
+        data = path.read_bytes()
+        if report_problem(data, signed[run_id], public):
+            continue
+        rebuilt = _encoded(digest_report(ReadinessReport.model_validate_json(data)), kept.source_stamp)
+        if (kept.summary, kept.controls, kept.exceptions) != (rebuilt.summary, rebuilt.controls, rebuilt.exceptions):
+            problems.append(
+                f"run {run_id}: its digest in runs.sqlite differs from its signed report: history and periods "
+                "would show other figures"
+            )
+    return problems
 
 
 def report_problem(data: bytes, signed_hash: str | None, public: PublicKey) -> str | None:
