@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -189,25 +189,25 @@ def _stamp(signed_hash: str | None, stat: os.stat_result) -> str:
     return f"{DIGEST_VERSION}:{signed_hash}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def stored_digest_problems(workspace: Workspace, public: PublicKey) -> list[str]:
+def stored_digest_problems(workspace: Workspace, signed_reports: Mapping[str, str]) -> list[str]:
     """Each digest in the run store that history and periods would read, built again from the signed report it
-    names and compared: a row changed behind the tool's back (say, a readiness raised) is named, since the run
-    store itself is not signed. Reports that are not the signed ones are `verify_workspace`'s to name."""
+    names (`signed_reports`: each run's signed report.json sha256, from its verified record) and compared: a row
+    changed behind the tool's back (say, a readiness raised) is named, since the run store itself is not signed.
+    Reports that are not the signed ones are `verify_workspace`'s to name."""
     if not workspace.runs_db.exists():
         return []
-    signed = signed_report_hashes(workspace, public)
     store = RunStore(workspace.runs_db)
     try:
-        stored = store.digests(sorted(signed), with_details=True)
+        stored = store.digests(sorted(signed_reports), with_details=True)
     finally:
         store.close()
     problems = []
     for run_id, kept in sorted(stored.items()):
         path = workspace.reports_dir / run_id / "report.json"
-        if not path.is_file() or kept.source_stamp != _stamp(signed[run_id], path.stat()):
+        if not path.is_file() or kept.source_stamp != _stamp(signed_reports[run_id], path.stat()):
             continue  # not read: history builds the digest again from the report
         data = path.read_bytes()
-        if report_problem(data, signed[run_id], public):
+        if sha256_hex(data) != signed_reports[run_id]:
             continue
         rebuilt = _encoded(digest_report(ReadinessReport.model_validate_json(data)), kept.source_stamp)
         if (kept.summary, kept.controls, kept.exceptions) != (rebuilt.summary, rebuilt.controls, rebuilt.exceptions):

@@ -192,6 +192,12 @@ def verify_workspace(
     _check_locker(workspace, records, expected_heads, report)
     _check_reports(workspace, records, report)
     _check_review_log(workspace, public, review_heads, report)
+    # History and periods read each run's digest from the run store: agent.history rebuilds and compares them
+    # (imported here: it builds on this module's signed report hashes).
+    from agent.history import stored_digest_problems
+
+    signed_reports = {run_id: record["report"]["json"] for run_id, record in records.items() if record.get("report")}
+    report.problems += stored_digest_problems(workspace, signed_reports)
     return report
 
 

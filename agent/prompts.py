@@ -105,24 +105,22 @@ narrative only."""
 # The templates are made when a model is first asked: langchain-core's prompt classes take 60 ms to import, which
 # the offline writer never needs.
 @cache
+def _template(*messages: tuple[str, str]) -> ChatPromptTemplate:
+    from langchain_core.prompts import ChatPromptTemplate
+
+    return ChatPromptTemplate.from_messages(list(messages))
+
+
 def planner_prompt() -> ChatPromptTemplate:
-    from langchain_core.prompts import ChatPromptTemplate
-
-    return ChatPromptTemplate.from_messages([("system", PLANNER_SYSTEM), ("human", PLANNER_HUMAN)])
+    return _template(("system", PLANNER_SYSTEM), ("human", PLANNER_HUMAN))
 
 
-@cache
 def writer_prompt() -> ChatPromptTemplate:
-    from langchain_core.prompts import ChatPromptTemplate
-
-    return ChatPromptTemplate.from_messages([("system", WRITER_SYSTEM), ("human", WRITER_HUMAN)])
+    return _template(("system", WRITER_SYSTEM), ("human", WRITER_HUMAN))
 
 
-@cache
 def repair_prompt() -> ChatPromptTemplate:
-    from langchain_core.prompts import ChatPromptTemplate
-
-    return ChatPromptTemplate.from_messages([("human", REPAIR_HUMAN)])
+    return _template(("human", REPAIR_HUMAN))
 
 
 def control_fields(control: Control) -> dict[str, str]:

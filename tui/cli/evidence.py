@@ -92,7 +92,6 @@ def verify(
         return verify_package_command(package, verifying_key(cli_state(ctx), public_key, code=1))
     if merged is not None:
         return _verify_merged(merged, verifying_key(cli_state(ctx), public_key, code=1))
-    from agent.history import stored_digest_problems
     from agent.integrity import verify_workspace
     from tools.signing import SigningError, read_anchor_file
 
@@ -104,7 +103,6 @@ def verify(
     except SigningError as exc:
         fail(str(exc), code=1)
     report = verify_workspace(workspace, public, head or [], anchor_lines)
-    report.problems += stored_digest_problems(workspace, public)
     for problem in report.problems:
         err_console.print(f"[bold red]problem[/]: {escape(problem)}", highlight=False, soft_wrap=True)
     if workspace.locker_db.exists():

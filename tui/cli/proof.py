@@ -154,7 +154,7 @@ def demo(
         try:
             company.raise_if_aws_exited()
         except RuntimeError as exc:
-            fail(f"{exc}\nThe run could not read the demo's AWS (its AWS findings say so): run the demo again.", 1)
+            fail(f"{exc}\nThe run could not read the demo's AWS (its AWS findings say so): run the demo again.", code=1)
     finally:
         company.stop()
     _print_outcome(outcome, workspace)
