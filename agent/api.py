@@ -190,7 +190,8 @@ def run_proof(
     locker = EvidenceLocker(workspace.locker_db, workspace.blobs_dir)
     collect_context = CollectContext(config, run_id=run_id, approved_attachments=partial(approved_records, workspace))
     ttl = config.run.evidence_ttl()
-    signed = signed_items(workspace, _signing_key(config).public)  # only evidence a signed run collected is reused
+    signer = _signing_key(config)
+    signed = signed_items(workspace, signer.public)  # only evidence a signed run collected is reused
     runner = (
         runner_factory(locker, collect_context, run_id)
         if runner_factory
@@ -205,6 +206,7 @@ def run_proof(
         on_event=on_event,
         cancel=cancel or threading.Event(),
         only_checks=frozenset(check_ids) if check_ids and resumable is None else None,
+        signer=signer,
     )
     run_config = {
         "configurable": {"thread_id": run_id},
@@ -311,17 +313,13 @@ def regenerate_control(
     runs = RunStore(workspace.runs_db)
     run_id = new_run_id()
     runs.start(run_id, trigger="regenerate", writer=describe(model), control_ids=[control_id])
+    signer = _signing_key(config)
     with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
         collect_context = CollectContext(
             config, run_id=run_id, approved_attachments=partial(approved_records, workspace)
         )
-        runner = EvidenceRunner(
-            locker,
-            collect_context,
-            run_id,
-            ttl=config.run.evidence_ttl(),
-            signed=signed_items(workspace, _signing_key(config).public),
-        )
+        signed = signed_items(workspace, signer.public)
+        runner = EvidenceRunner(locker, collect_context, run_id, ttl=config.run.evidence_ttl(), signed=signed)
         context = services.run_context(
             config,
             workspace,
@@ -330,6 +328,7 @@ def regenerate_control(
             trigger="regenerate",
             feedback={control_id: feedback} if feedback else {},
             on_event=on_event,
+            signer=signer,
         )
         try:
             output = build_control_graph(model).invoke({"run_id": run_id, "control_id": control_id}, context=context)

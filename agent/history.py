@@ -8,7 +8,10 @@ history only their summaries.
 
 A digest is built only from a report.json whose bytes are the ones its run's signed record names (checked with
 the caller's public key), and is stored with that hash: a report changed or unsigned since is left out of every
-figure, and named (`Digests.rejected`), never read as what the run found.
+figure, and named (`Digests.rejected`), never read as what the run found. A stored digest is signed with the
+workspace's key (by the run, or by a reader that holds the key) and read only if its signature verifies with the
+caller's public key: whoever can write runs.sqlite cannot sign, so a figure changed there is never shown; the
+digest is built again from the signed report instead (and `auditor verify` names the changed row).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -26,7 +30,7 @@ from agent.report_schema import ControlResult, ReadinessReport
 from agent.runs import RunStore, StoredDigest
 from tools.chain import sha256_hex
 from tools.findings import Finding
-from tools.signing import PublicKey
+from tools.signing import PublicKey, Signer
 from tools.workspace import Workspace
 
 # Part of each stored digest's source stamp: a digest of an older layout is rebuilt from its report.
@@ -136,24 +140,36 @@ def digest_report(report: ReadinessReport) -> RunDigest:
     )
 
 
-def run_digest(workspace: Workspace, public: PublicKey, run_id: str) -> RunDigest | None:
+# Each of these takes `signer`, the workspace's key when the caller holds it: a digest built from its report is then
+# stored, signed, for the next read. Without it (an auditor checking with --public-key), a digest not stored signed
+# is built from its report again at each read: the same figures, more slowly.
+
+
+def run_digest(workspace: Workspace, public: PublicKey, run_id: str, signer: Signer | None = None) -> RunDigest | None:
     """The run's digest (None: it wrote no report, or its report is not the one it signed)."""
-    return run_digests(workspace, public, [run_id]).found.get(run_id)  # type: ignore[return-value]
+    return run_digests(workspace, public, [run_id], signer).found.get(run_id)  # type: ignore[return-value]
 
 
-def run_digests(workspace: Workspace, public: PublicKey, run_ids: Iterable[str]) -> Digests:
+def run_digests(
+    workspace: Workspace, public: PublicKey, run_ids: Iterable[str], signer: Signer | None = None
+) -> Digests:
     """The digests of these runs that wrote a report the run signed with `public`, and the runs left out."""
-    return _digests(workspace, public, list(run_ids), with_details=True)
+    return _digests(workspace, public, list(run_ids), signer, with_details=True)
 
 
-def run_summaries(workspace: Workspace, public: PublicKey, run_ids: Iterable[str]) -> Digests:
+def run_summaries(
+    workspace: Workspace, public: PublicKey, run_ids: Iterable[str], signer: Signer | None = None
+) -> Digests:
     """The summaries of these runs' digests (what history shows): no controls or exceptions read."""
-    return _digests(workspace, public, list(run_ids), with_details=False)
+    return _digests(workspace, public, list(run_ids), signer, with_details=False)
 
 
-def _digests(workspace: Workspace, public: PublicKey, run_ids: list[str], *, with_details: bool) -> Digests:
-    """From the run store while the report is the signed one and unchanged since its digest was stored, else
-    built from the report's bytes once they match the signed hash, and stored."""
+def _digests(
+    workspace: Workspace, public: PublicKey, run_ids: list[str], signer: Signer | None, *, with_details: bool
+) -> Digests:
+    """From the run store while the report is the signed one and unchanged since its digest was stored, and the
+    stored digest is signed with `public`'s key; else built from the report's bytes once they match the signed
+    hash (and stored, signed, if there is a `signer`)."""
     signed = signed_report_hashes(workspace, public)
     store = RunStore(workspace.runs_db)
     try:
@@ -169,7 +185,12 @@ def _digests(workspace: Workspace, public: PublicKey, run_ids: list[str], *, wit
                 continue
             stamp = _stamp(signed.get(run_id), stat)
             kept = stored.get(run_id)
-            if run_id in signed and kept is not None and kept.source_stamp == stamp:
+            if (
+                kept is not None
+                and run_id in signed
+                and kept.source_stamp == stamp
+                and _verifies(kept, public, with_details)
+            ):
                 digests.found[run_id] = _decoded(kept, with_details, decoded)
                 continue
             data = path.read_bytes()
@@ -178,7 +199,8 @@ def _digests(workspace: Workspace, public: PublicKey, run_ids: list[str], *, wit
                 digests.rejected[run_id] = problem
                 continue
             digests.found[run_id] = digest = digest_report(ReadinessReport.model_validate_json(data))
-            store.save_digest(_encoded(digest, stamp))
+            if signer is not None:
+                store.save_digest(_signed(_encoded(digest, stamp), signer))
         return digests
     finally:
         store.close()
@@ -190,10 +212,10 @@ def _stamp(signed_hash: str | None, stat: os.stat_result) -> str:
 
 
 def stored_digest_problems(workspace: Workspace, signed_reports: Mapping[str, str]) -> list[str]:
-    """Each digest in the run store that history and periods would read, built again from the signed report it
-    names (`signed_reports`: each run's signed report.json sha256, from its verified record) and compared: a row
-    changed behind the tool's back (say, a readiness raised) is named, since the run store itself is not signed.
-    Reports that are not the signed ones are `verify_workspace`'s to name."""
+    """Each digest in the run store for a report that is still the signed one, built again from that report
+    (`signed_reports`: each run's signed report.json sha256, from its verified record) and compared: a row changed
+    behind the tool's back (say, a readiness raised) is named. History and periods do not read such a row (its
+    signature fails), but someone wrote it. Reports that are not the signed ones are `verify_workspace`'s to name."""
     if not workspace.runs_db.exists():
         return []
     store = RunStore(workspace.runs_db)
@@ -205,15 +227,15 @@ def stored_digest_problems(workspace: Workspace, signed_reports: Mapping[str, st
     for run_id, kept in sorted(stored.items()):
         path = workspace.reports_dir / run_id / "report.json"
         if not path.is_file() or kept.source_stamp != _stamp(signed_reports[run_id], path.stat()):
-            continue  # not read: history builds the digest again from the report
+            continue  # a digest of another report, never read: history builds it again
         data = path.read_bytes()
         if sha256_hex(data) != signed_reports[run_id]:
             continue
         rebuilt = _encoded(digest_report(ReadinessReport.model_validate_json(data)), kept.source_stamp)
         if (kept.summary, kept.controls, kept.exceptions) != (rebuilt.summary, rebuilt.controls, rebuilt.exceptions):
             problems.append(
-                f"run {run_id}: its digest in runs.sqlite differs from its signed report: history and periods "
-                "would show other figures"
+                f"run {run_id}: its digest in runs.sqlite differs from its signed report: it was changed after it "
+                "was written (history and periods do not read it: its signature fails)"
             )
     return problems
 
@@ -228,13 +250,43 @@ def report_problem(data: bytes, signed_hash: str | None, public: PublicKey) -> s
 
 
 def _encoded(digest: RunDigest, stamp: str) -> StoredDigest:
+    controls = json.dumps(digest.controls)  # tuples become arrays: [status, {finding status: n}]
+    exceptions = json.dumps(digest.exceptions)
     return StoredDigest(
         run_id=digest.run_id,
         source_stamp=stamp,
         summary=digest.model_dump_json(include=set(RunSummary.model_fields)),
-        controls=json.dumps(digest.controls),  # tuples become arrays: [status, {finding status: n}]
-        exceptions=json.dumps(digest.exceptions),
+        controls=controls,
+        exceptions=exceptions,
+        details_sha256=_details_sha256(controls, exceptions),
+        signature="",
     )
+
+
+def _details_sha256(controls: str, exceptions: str) -> str:
+    return sha256_hex(json.dumps([controls, exceptions]).encode())
+
+
+def _payload(stored: StoredDigest) -> dict[str, str]:
+    """What a stored digest's signature covers: its summary, and its details through their hash (so that
+    history, which reads only summaries, checks the signature without reading the details)."""
+    return {
+        "run_id": stored.run_id,
+        "source_stamp": stored.source_stamp,
+        "summary": stored.summary,
+        "details_sha256": stored.details_sha256,
+    }
+
+
+def _signed(stored: StoredDigest, signer: Signer) -> StoredDigest:
+    return replace(stored, signature=signer.sign(_payload(stored)))
+
+
+def _verifies(stored: StoredDigest, public: PublicKey, with_details: bool) -> bool:
+    """The stored digest is the one a holder of `public`'s key wrote (with its details, when they were read)."""
+    if with_details and _details_sha256(stored.controls, stored.exceptions) != stored.details_sha256:
+        return False
+    return public.verifies(_payload(stored), stored.signature)
 
 
 def _decoded(stored: StoredDigest, with_details: bool, decoded: dict[str, Any]) -> RunDigest | RunSummary:
@@ -276,11 +328,11 @@ def _exception(control: ControlResult, finding: Finding) -> ExceptionEntry:
 # -- history ----------------------------------------------------------------------------------------
 
 
-def run_history(workspace: Workspace, public: PublicKey) -> list[HistoryEntry]:
+def run_history(workspace: Workspace, public: PublicKey, signer: Signer | None = None) -> list[HistoryEntry]:
     """Every run the run store knows, newest first, with what its report says (regenerations left out: they
     redraft one control for the reviewer and judge nothing for the record)."""
     records = [r for r in RunStore(workspace.runs_db).runs(limit=1_000_000) if r.trigger != "regenerate"]
-    summaries = run_summaries(workspace, public, [r.id for r in records if r.status == "completed"])
+    summaries = run_summaries(workspace, public, [r.id for r in records if r.status == "completed"], signer)
     entries = []
     for record in records:
         digest = summaries.found.get(record.id)

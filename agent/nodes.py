@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -30,7 +31,7 @@ from agent.report_schema import (
     VerifierResult,
 )
 from agent.review_log import ReviewLog, approved_attachments, attachment_record
-from agent.runs import now
+from agent.runs import StoredVerdict, now
 from agent.state import ControlState, Draft, EvidenceSummary, RetrievedChunk, RunContext
 from agent.summaries import summarize
 from agent.verifier import EvidenceFacts, VerificationContext, verification_digest, verify
@@ -328,15 +329,27 @@ def _params_key(params: dict[str, Any]) -> str:
 
 def _verdict(ctx: RunContext, control_id: str, text: str, context: VerificationContext) -> VerifierResult:
     """The verifier's verdict on a draft. An earlier run's is reused only when everything the verifier reads is
-    identical (`verification_digest`: the draft, its context and the code), as a re-run of unchanged evidence has."""
-    if ctx.runs is None:
+    identical (`verification_digest`: the draft, its context and the code), as a re-run of unchanged evidence has,
+    and when the run's key signed it: whoever can write the run store cannot sign, so a verdict put there (a
+    rejected draft marked as passed) is not believed, and the draft is verified again."""
+    if ctx.runs is None or ctx.signer is None:
         return verify(text, context)
-    digest = verification_digest(text, context)
-    verdict = ctx.runs.verdict(control_id, digest)
-    if verdict is None:
-        verdict = verify(text, context)
-        ctx.runs.save_verdict(control_id, digest, verdict)
+    inputs_sha256 = verification_digest(text, context)
+    stored = ctx.runs.verdict(control_id)
+    if (
+        stored is not None
+        and stored.inputs_sha256 == inputs_sha256
+        and ctx.signer.public.verifies(_verdict_payload(stored), stored.signature)
+    ):
+        return VerifierResult.model_validate_json(stored.verdict)
+    verdict = verify(text, context)
+    unsigned = StoredVerdict(control_id, inputs_sha256, verdict.model_dump_json(), signature="")
+    ctx.runs.save_verdict(replace(unsigned, signature=ctx.signer.sign(_verdict_payload(unsigned))))
     return verdict
+
+
+def _verdict_payload(stored: StoredVerdict) -> dict[str, str]:
+    return {"control_id": stored.control_id, "inputs_sha256": stored.inputs_sha256, "verdict": stored.verdict}
 
 
 def _remember_facts(ctx: RunContext, item: StoredEvidence) -> None:

@@ -27,7 +27,7 @@ from agent.requests import period_of
 from agent.runs import RunStore
 from agent.schedules import Cadence, expected_runs, parse_cadence
 from knowledge.models import Control
-from tools.signing import PublicKey
+from tools.signing import PublicKey, Signer
 from tools.workspace import Workspace
 
 
@@ -125,16 +125,16 @@ def parse_range(text: str) -> tuple[date, date]:
 
 
 def period_digests(
-    workspace: Workspace, public: PublicKey, start: date, end: date
+    workspace: Workspace, public: PublicKey, start: date, end: date, signer: Signer | None = None
 ) -> tuple[list[RunDigest], dict[str, str]]:
     """The completed runs that started within the period, oldest first; and, by run id, those left out because
-    their report is not the one they signed with `public`, and why."""
+    their report is not the one they signed with `public`, and why (`signer`: see agent/history.py run_digests)."""
     run_ids = [
         record.id
         for record in reversed(RunStore(workspace.runs_db).runs(limit=1_000_000))
         if record.status == "completed" and record.trigger != "regenerate" and start <= record.started_at.date() <= end
     ]
-    digests = run_digests(workspace, public, run_ids)
+    digests = run_digests(workspace, public, run_ids, signer)
     return [digests.found[run_id] for run_id in run_ids if run_id in digests.found], digests.rejected
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.report_schema import ControlResult, EvidenceHead, VerifierResult, WriterInfo
+from agent.report_schema import ControlResult, EvidenceHead, WriterInfo
 from tools.redact import redact
 from tools.sources import SourceProblem
 
@@ -84,22 +84,31 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     message TEXT NOT NULL
 );
--- A digest of each finished run's report (agent/history.py), so history and observation periods never read
--- the reports themselves: summary, per-control finding counts and exceptions, each JSON. source_stamp names
--- the report.json it was built from; a changed report gets a new digest.
-CREATE TABLE IF NOT EXISTS run_digests (
+-- Two caches, each row signed with the run's key (agent/history.py, agent/nodes.py): whoever can write this file
+-- cannot sign, so a row changed behind the tool's back does not verify, is never read, and is built again from
+-- what it caches. (Their unsigned predecessors, run_digests and verdicts, are dropped: caches, rebuilt on use.)
+-- A digest of each finished run's report, so history and observation periods never read the reports themselves:
+-- summary, per-control finding counts and exceptions, each JSON. source_stamp names the report.json it was
+-- built from (a changed report gets a new digest); details_sha256 is of the controls and exceptions texts, so
+-- the signature over the summary row is checked without reading them.
+DROP TABLE IF EXISTS run_digests;
+CREATE TABLE IF NOT EXISTS signed_digests (
     run_id TEXT PRIMARY KEY REFERENCES runs(id),
     source_stamp TEXT NOT NULL,
     summary TEXT NOT NULL,
     controls TEXT NOT NULL,
-    exceptions TEXT NOT NULL
+    exceptions TEXT NOT NULL,
+    details_sha256 TEXT NOT NULL,
+    signature TEXT NOT NULL
 );
 -- Each control's latest verifier verdict (VerifierResult JSON) with the sha256 of everything it read
 -- (agent/verifier.py verification_digest): a run whose draft and context are identical reuses it.
-CREATE TABLE IF NOT EXISTS verdicts (
+DROP TABLE IF EXISTS verdicts;
+CREATE TABLE IF NOT EXISTS signed_verdicts (
     control_id TEXT PRIMARY KEY,
     inputs_sha256 TEXT NOT NULL,
-    verdict TEXT NOT NULL
+    verdict TEXT NOT NULL,
+    signature TEXT NOT NULL
 );
 """
 
@@ -115,13 +124,25 @@ def now() -> datetime:
 
 @dataclass(frozen=True)
 class StoredDigest:
-    """One run's digest as stored: the JSON texts agent/history.py writes and reads."""
+    """One run's digest as stored: the JSON texts agent/history.py writes, signs and reads."""
 
     run_id: str
     source_stamp: str
     summary: str
     controls: str
     exceptions: str
+    details_sha256: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """A control's cached verifier verdict as stored: agent/nodes.py writes, signs and reads it."""
+
+    control_id: str
+    inputs_sha256: str
+    verdict: str  # VerifierResult JSON
+    signature: str
 
 
 @dataclass(frozen=True)
@@ -334,14 +355,22 @@ class RunStore:
         rows = self._all("SELECT at, control_id, kind, message FROM events WHERE run_id = ? ORDER BY seq", (run_id,))
         return [dict(row) for row in rows]
 
-    # -- digests (agent/history.py) ------------------------------------------------------------------
+    # -- signed caches: digests (agent/history.py) and verdicts (agent/nodes.py) ---------------------------
 
     def save_digest(self, digest: StoredDigest) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO run_digests (run_id, source_stamp, summary, controls, exceptions) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (digest.run_id, digest.source_stamp, digest.summary, digest.controls, digest.exceptions),
+                "INSERT OR REPLACE INTO signed_digests (run_id, source_stamp, summary, controls, exceptions, "
+                "details_sha256, signature) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    digest.run_id,
+                    digest.source_stamp,
+                    digest.summary,
+                    digest.controls,
+                    digest.exceptions,
+                    digest.details_sha256,
+                    digest.signature,
+                ),
             )
 
     def digests(self, run_ids: list[str], *, with_details: bool = True) -> dict[str, StoredDigest]:
@@ -349,26 +378,22 @@ class RunStore:
         and exceptions are left empty)."""
         details = "controls, exceptions" if with_details else "'' AS controls, '' AS exceptions"
         rows = self._all(
-            f"SELECT run_id, source_stamp, summary, {details} FROM run_digests "
+            f"SELECT run_id, source_stamp, summary, {details}, details_sha256, signature FROM signed_digests "
             "WHERE run_id IN (SELECT value FROM json_each(?))",  # one parameter, however many runs
             (json.dumps(run_ids),),
         )
         return {row["run_id"]: StoredDigest(*row) for row in rows}
 
-    # -- verdicts (agent/nodes.py) --------------------------------------------------------------------
+    def verdict(self, control_id: str) -> StoredVerdict | None:
+        row = self._one("SELECT * FROM signed_verdicts WHERE control_id = ?", (control_id,))
+        return StoredVerdict(**row) if row else None
 
-    def verdict(self, control_id: str, inputs_sha256: str) -> VerifierResult | None:
-        """The control's stored verdict if it was reached on exactly these inputs, else None."""
-        row = self._one(
-            "SELECT verdict FROM verdicts WHERE control_id = ? AND inputs_sha256 = ?", (control_id, inputs_sha256)
-        )
-        return VerifierResult.model_validate_json(row["verdict"]) if row else None
-
-    def save_verdict(self, control_id: str, inputs_sha256: str, verdict: VerifierResult) -> None:
+    def save_verdict(self, verdict: StoredVerdict) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO verdicts (control_id, inputs_sha256, verdict) VALUES (?, ?, ?)",
-                (control_id, inputs_sha256, verdict.model_dump_json()),
+                "INSERT OR REPLACE INTO signed_verdicts (control_id, inputs_sha256, verdict, signature) "
+                "VALUES (?, ?, ?, ?)",
+                (verdict.control_id, verdict.inputs_sha256, verdict.verdict, verdict.signature),
             )
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from knowledge.control_library import ControlLibrary
     from knowledge.store import KnowledgeStore
     from tools.runner import EvidenceRunner
+    from tools.signing import Signer
 
 
 def merge_results(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +163,9 @@ class RunContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     # `auditor run --checks`: evaluate only these checks (None: every check the plan calls for).
     only_checks: frozenset[str] | None = None
+    # The run's signing key: it signs the verdicts the run caches, and a cached one it did not sign is not reused.
+    # None: no verdict is cached or reused.
+    signer: Signer | None = None
 
     def stop_if_cancelled(self) -> None:
         if self.cancel.is_set():

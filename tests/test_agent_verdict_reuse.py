@@ -1,4 +1,5 @@
-"""A verifier verdict is reused only when everything the verifier reads is identical; any change verifies again."""
+"""A verifier verdict is reused only when everything the verifier reads is identical and the run's key signed it;
+any change verifies again, and so does a verdict written into the run store by anyone else."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import agent.nodes
 from agent.nodes import _verdict
-from agent.runs import RunStore
+from agent.runs import RunStore, StoredVerdict
 from agent.verifier import EvidenceFacts, VerificationContext, verification_digest, verify
 from knowledge.models import DesignStatement
 from tools.checks_common import finding
 from tools.findings import Status
+from tools.signing import Signer
 
 REPORT = "0a1b2c3d4e5f"
 USER = "arn:aws:iam::123456789012:user/alice"
@@ -59,7 +62,7 @@ def test_a_run_reuses_a_verdict_only_for_identical_inputs(tmp_path: Path, monkey
         return verify(text, context)
 
     monkeypatch.setattr(agent.nodes, "verify", counted)
-    ctx = SimpleNamespace(runs=RunStore(tmp_path / "runs.sqlite"))
+    ctx = SimpleNamespace(runs=RunStore(tmp_path / "runs.sqlite"), signer=_signer())
 
     first = _verdict(ctx, "IAM-01", TEXT, _context())
     again = _verdict(ctx, "IAM-01", TEXT, _context())
@@ -71,3 +74,50 @@ def test_a_run_reuses_a_verdict_only_for_identical_inputs(tmp_path: Path, monkey
     assert _verdict(ctx, "IAM-01", TEXT, _context(status=Status.FAIL)) == failed and len(verified) == 2
     # Back to the first inputs: only the latest verdict per control is kept, so it is verified once more.
     assert _verdict(ctx, "IAM-01", TEXT, _context()) == first and len(verified) == 3
+
+
+def _signer() -> Signer:
+    return Signer(Ed25519PrivateKey.generate(), "test")
+
+
+def _counting_verify(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    verified: list[str] = []
+
+    def counted(text: str, context: VerificationContext):
+        verified.append(text)
+        return verify(text, context)
+
+    monkeypatch.setattr(agent.nodes, "verify", counted)
+    return verified
+
+
+def test_a_verdict_forged_in_the_run_store_is_not_believed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone who can write runs.sqlite (a CI cache, a shared folder) marks a rejected draft as passed, for
+    exactly the inputs the next run will have. The run verifies the draft again and rejects it."""
+    verified = _counting_verify(monkeypatch)
+    ctx = SimpleNamespace(runs=RunStore(tmp_path / "runs.sqlite"), signer=_signer())
+    failing = _context(status=Status.FAIL)
+    rejected = _verdict(ctx, "IAM-01", TEXT, failing)
+    assert not rejected.passed and len(verified) == 1
+
+    stored = ctx.runs.verdict("IAM-01")
+    passed = rejected.model_copy(update={"passed": True, "problems": []}).model_dump_json()
+    ctx.runs.save_verdict(replace(stored, verdict=passed))  # the old signature, over the rejected verdict
+    again = _verdict(ctx, "IAM-01", TEXT, failing)
+    assert again == rejected and len(verified) == 2
+
+    # Signed, but with the forger's own key: not the run's.
+    forger = _signer()
+    forged = StoredVerdict("IAM-01", stored.inputs_sha256, passed, signature="")
+    payload = {"control_id": "IAM-01", "inputs_sha256": stored.inputs_sha256, "verdict": passed}
+    ctx.runs.save_verdict(replace(forged, signature=forger.sign(payload)))
+    assert _verdict(ctx, "IAM-01", TEXT, failing) == rejected and len(verified) == 3
+    # The verdict the run stored in its place is its own, signed, and reused.
+    assert _verdict(ctx, "IAM-01", TEXT, failing) == rejected and len(verified) == 3
+
+
+def test_without_a_signer_no_verdict_is_stored_or_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    verified = _counting_verify(monkeypatch)
+    ctx = SimpleNamespace(runs=RunStore(tmp_path / "runs.sqlite"), signer=None)
+    assert _verdict(ctx, "IAM-01", TEXT, _context()) == _verdict(ctx, "IAM-01", TEXT, _context())
+    assert len(verified) == 2 and ctx.runs.verdict("IAM-01") is None

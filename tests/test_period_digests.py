@@ -10,16 +10,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import time_machine
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from agent.history import run_digest, run_history
+from agent.history import run_digest, run_digests, run_history, run_summaries
 from agent.report import aggregate
 from evals.bench.history import record_runs
 from evals.bench.synthetic_report import synthetic_inputs
 from knowledge.control_library import load_controls
 from tools.config import AuditorConfig
 from tools.findings import Status
-from tools.signing import PublicKey, create_key, load_signer
+from tools.signing import PublicKey, Signer, create_key, load_signer
 from tools.workspace import Workspace
 from tui.cli import app
 
@@ -59,18 +60,52 @@ def _auditor(workspace: Workspace, *args: str):
     return runner.invoke(app, ["--workspace", str(workspace.root), *args], terminal_width=200)
 
 
-def test_digests_are_kept_in_the_run_store(tmp_path: Path) -> None:
+def _signer(workspace: Workspace) -> Signer:
+    return load_signer(AuditorConfig(workspace=workspace.root))
+
+
+def _stored_digests(workspace: Workspace) -> dict[str, str]:
+    with sqlite3.connect(workspace.runs_db) as db:
+        return dict(db.execute("SELECT run_id, exceptions FROM signed_digests").fetchall())
+
+
+def test_digests_are_kept_in_the_run_store_signed(tmp_path: Path) -> None:
     workspace, run_ids = _daily(tmp_path, [1, 2], failing_days={2})
+    # Read with the public key only (an auditor's --public-key): built from the reports, and nothing stored.
     entries = run_history(workspace, _public(workspace))
     assert [(e.run_id, e.exceptions) for e in entries] == [
         (run_ids[2], entries[1].exceptions + 1),
         (run_ids[1], entries[1].exceptions),
     ]
-    with sqlite3.connect(workspace.runs_db) as db:
-        stored = dict(db.execute("SELECT run_id, exceptions FROM run_digests").fetchall())
+    assert _stored_digests(workspace) == {}
+    # Read by the key's holder: stored, signed, and read from the store the next time with the same figures.
+    assert run_history(workspace, _public(workspace), _signer(workspace)) == entries
+    stored = _stored_digests(workspace)
     assert set(stored) == set(run_ids.values())
     assert len(json.loads(stored[run_ids[2]])) == entries[0].exceptions
+    assert run_history(workspace, _public(workspace)) == entries
     assert run_digest(workspace, _public(workspace), "no-such-run") is None
+
+
+def test_a_digest_changed_or_signed_by_another_key_is_not_read(tmp_path: Path) -> None:
+    """Someone who can write runs.sqlite removes day 2's exception from its stored digest: neither the summary
+    (history) nor the details (periods) read the row; both are built again from the signed report."""
+    workspace, run_ids = _daily(tmp_path, [1, 2], failing_days={2})
+    public, signer = _public(workspace), _signer(workspace)
+    genuine = run_digests(workspace, public, run_ids.values(), signer).found[run_ids[2]]
+    assert genuine.exception_count == len(genuine.exceptions) > 0
+    with sqlite3.connect(workspace.runs_db) as db:
+        db.execute("UPDATE signed_digests SET exceptions = '[]' WHERE run_id = ?", (run_ids[2],))
+    assert run_digests(workspace, public, [run_ids[2]]).found[run_ids[2]] == genuine  # details: hash differs
+    with sqlite3.connect(workspace.runs_db) as db:
+        (summary,) = db.execute("SELECT summary FROM signed_digests WHERE run_id = ?", (run_ids[2],)).fetchone()
+        forged = json.loads(summary) | {"exception_count": 0}
+        db.execute("UPDATE signed_digests SET summary = ? WHERE run_id = ?", (json.dumps(forged), run_ids[2]))
+    assert run_summaries(workspace, public, [run_ids[2]]).found[run_ids[2]].exception_count == genuine.exception_count
+    # Rewritten whole and signed again, by a key that is not the workspace's.
+    other = Signer(Ed25519PrivateKey.generate(), "forger")
+    run_digests(workspace, other.public, run_ids.values(), other)  # no run signed with it: nothing found, or stored
+    assert run_digests(workspace, public, [run_ids[2]]).found[run_ids[2]] == genuine
 
 
 def test_a_report_changed_after_signing_is_left_out_of_history_diff_and_periods(tmp_path: Path) -> None:
@@ -134,7 +169,7 @@ def test_history_and_period_need_no_report_once_digested(tmp_path: Path) -> None
     """The digest is the record history and periods read: with the reports' bodies gone (only their size and
     time kept), both still answer from the run store."""
     workspace, run_ids = _daily(tmp_path, [1, 2, 3], failing_days={2})
-    before = run_history(workspace, _public(workspace))
+    before = run_history(workspace, _public(workspace), _signer(workspace))  # stored, as after `auditor run`
     for run_id in run_ids.values():
         path = workspace.reports_dir / run_id / "report.json"
         stat = path.stat()

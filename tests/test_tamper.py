@@ -375,19 +375,23 @@ def test_report_02_a_control_set_to_pass_in_the_run_store(attacked) -> None:
 
 
 def test_report_03_readiness_raised_in_the_stored_run_digest(attacked) -> None:
-    """History and periods read each run's digest from runs.sqlite, not report.json: a raised figure there."""
+    """History and periods read each run's digest from runs.sqlite, not report.json: a raised figure there is not
+    shown (the row's signature fails, and the digest is built again from the signed report), and verify names it."""
     from agent.history import run_summaries
 
     _, config, workspace = attacked
-    public = load_signer(config).public
+    signer = load_signer(config)
+    public = signer.public
     run_id = next(workspace.reports_dir.glob("*/report.json")).parent.name
-    assert run_summaries(workspace, public, [run_id]).found  # its digest is stored, as `auditor run` leaves it
+    genuine = run_summaries(workspace, public, [run_id], signer).found[run_id]  # stored signed, as `auditor run` does
     connection = sqlite3.connect(workspace.runs_db)
-    (summary,) = connection.execute("SELECT summary FROM run_digests WHERE run_id = ?", (run_id,)).fetchone()
+    (summary,) = connection.execute("SELECT summary FROM signed_digests WHERE run_id = ?", (run_id,)).fetchone()
     connection.close()
     forged = json.loads(summary) | {"readiness_pct": 99.0}
-    sql(workspace.runs_db, "UPDATE run_digests SET summary = ? WHERE run_id = ?", params=(json.dumps(forged), run_id))
-    assert run_summaries(workspace, public, [run_id]).found[run_id].readiness_pct == 99.0  # what history would show
+    forge = "UPDATE signed_digests SET summary = ? WHERE run_id = ?"
+    sql(workspace.runs_db, forge, params=(json.dumps(forged), run_id))
+    assert genuine.readiness_pct != 99.0
+    assert run_summaries(workspace, public, [run_id]).found[run_id].readiness_pct == genuine.readiness_pct
     assert_detected(attacked, f"run {run_id}: its digest in runs.sqlite differs from its signed report")
 
 

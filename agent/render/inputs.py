@@ -20,7 +20,7 @@ from knowledge.catalog import Catalog
 from knowledge.citations import evidence_id_of
 from tools.findings import Finding
 from tools.locker import EvidenceLocker, EvidenceRecord
-from tools.signing import PublicKey
+from tools.signing import PublicKey, Signer
 from tools.workspace import Workspace
 
 FindingKey = tuple[str, str, str]  # (check, resource, status)
@@ -87,9 +87,11 @@ def cited_evidence_ids(report: ReadinessReport) -> set[str]:
     return ids
 
 
-def gather(workspace: Workspace, report: ReadinessReport, catalog: Catalog, public: PublicKey) -> ReportInputs:
+def gather(
+    workspace: Workspace, report: ReadinessReport, catalog: Catalog, public: PublicKey, signer: Signer | None = None
+) -> ReportInputs:
     """The cited evidence items' records (metadata, not data), the readiness history and first-seen times (from
-    the runs whose report is the one they signed with `public`)."""
+    the runs whose report is the one they signed with `public`; `signer`: see agent/history.py run_digests)."""
     wanted = cited_evidence_ids(report)
     evidence: dict[str, EvidenceRecord] = {}
     if workspace.locker_db.is_file():
@@ -99,7 +101,7 @@ def gather(workspace: Workspace, report: ReadinessReport, catalog: Catalog, publ
     first_seen: dict[FindingKey, datetime] = {}
     if workspace.runs_db.is_file():
         records = [r for r in RunStore(workspace.runs_db).runs(limit=1_000_000) if r.status == "completed"]
-        digests = run_digests(workspace, public, [r.id for r in records]).found
+        digests = run_digests(workspace, public, [r.id for r in records], signer).found
         for record in sorted(records, key=lambda r: r.started_at):
             digest = digests.get(record.id)
             if digest is None:

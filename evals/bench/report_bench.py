@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         workspace = Workspace.at(args.workspace)
         started = time.perf_counter()
         report = read_report(workspace, latest_run_id(workspace) or "")
-        public = load_signer(AuditorConfig(workspace=args.workspace)).public
-        inputs = gather(workspace, report, load_catalog(), public)
+        signer = load_signer(AuditorConfig(workspace=args.workspace))
+        inputs = gather(workspace, report, load_catalog(), signer.public, signer)
         gathered = time.perf_counter() - started
         print(f"workspace report read and gathered in {gathered:.2f} s ({len(inputs.evidence)} evidence items)")
         measure(f"{report.company} ({len(report.controls)} controls)", inputs, gathered)

@@ -36,10 +36,10 @@ def history(ctx: typer.Context, format: FormatOption = OutputFormat.md, public_k
 
     A run whose report.json is not the one it signed is shown as such, without figures, and the command exits 1."""
     from agent.history import dump_json, history_markdown, run_history
-    from tui.cli.evidence import verifying_key
+    from tui.cli.evidence import cache_signer, verifying_key
 
     state = cli_state(ctx)
-    entries = run_history(state.workspace, verifying_key(state, public_key))
+    entries = run_history(state.workspace, verifying_key(state, public_key), cache_signer(state, public_key))
     if not entries:
         fail("no runs yet: run `auditor run` (or `auditor demo`) first")
     typer.echo(dump_json(entries) if format is OutputFormat.json else history_markdown(entries), nl=False)
@@ -129,7 +129,7 @@ def period_text(
     from agent.review_log import ReviewLog, ReviewLogError, approved_attachments, exception_responses
     from agent.schedules import CadenceError, parse_cadence
     from knowledge.control_library import load_controls
-    from tui.cli.evidence import verifying_key
+    from tui.cli.evidence import cache_signer, verifying_key
 
     try:
         start, end = parse_range(period)
@@ -142,7 +142,7 @@ def period_text(
             approved, responses = approved_attachments(review_log), exception_responses(review_log.entries())
     except ReviewLogError as exc:
         fail(str(exc))
-    digests, rejected = period_digests(workspace, public, start, end)
+    digests, rejected = period_digests(workspace, public, start, end, cache_signer(state, public_key))
     if not digests:
         report_rejected(rejected)
         fail(f"no finished run started within {start}..{end} (auditor history lists the runs)")
@@ -170,8 +170,9 @@ def after_run(config: AuditorConfig, workspace: Workspace, report=None, error: s
 
     public = None
     if report is not None:
-        public = load_signer(config).public  # the run has just signed with it
-        run_digest(workspace, public, report.run.id)
+        signer = load_signer(config)  # the run has just signed with it
+        public = signer.public
+        run_digest(workspace, public, report.run.id, signer)
         run_id = report.run.id
     else:
         latest = RunStore(workspace.runs_db).runs(limit=1)

@@ -15,7 +15,7 @@ from tui.cli.state import CliState, cli_state, console, err_console, fail
 
 if TYPE_CHECKING:  # the locker pulls in detect-secrets: imported when a command runs, not for --help
     from tools.locker import EvidenceLocker
-    from tools.signing import PublicKey
+    from tools.signing import PublicKey, Signer
 
 evidence_app = typer.Typer(help="Browse the evidence locker.", no_args_is_help=True)
 
@@ -42,6 +42,15 @@ def verifying_key(state: CliState, public_key: Path | None, code: int = 2) -> Pu
         return load_public_key(public_key) if public_key else load_signer(state.config).public
     except SigningError as exc:
         fail(f"{exc}; an auditor without the key passes --public-key FILE", code=code)
+
+
+def cache_signer(state: CliState, public_key: Path | None) -> Signer | None:
+    """The key that signs the run digests a command builds, so the next command reads them from the run store
+    (agent/history.py): the workspace's own, once `verifying_key` loaded it; None when signatures are checked
+    against --public-key, as by an auditor without the key (the digests are then built anew at each read)."""
+    from tools.signing import load_signer
+
+    return None if public_key else load_signer(state.config)
 
 
 def verify(

@@ -18,7 +18,7 @@ from tui.cli.state import CliState, cli_state, console, fail
 if TYPE_CHECKING:
     from agent.report_schema import ReadinessReport
     from knowledge.catalog import Catalog
-    from tools.signing import PublicKey
+    from tools.signing import PublicKey, Signer
 
 checks_app = typer.Typer(help="The rule-based checks that judge evidence.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports for auditors: OSCAL documents, the evidence package.", no_args_is_help=True)
@@ -81,6 +81,7 @@ def emit_report(
     workspace: Workspace,
     readiness: ReadinessReport,
     public: PublicKey,
+    signer: Signer | None,
     format: str,
     *,
     out: Path | None,
@@ -89,12 +90,13 @@ def emit_report(
 ) -> None:
     """`auditor report`'s output: every format into `output_dir`; or one format to `out` ("-": the terminal), to
     the terminal with `to_stdout`, or by default to reports/<run>/rendered/report.<format> (its path printed).
-    Its readiness trend reads the runs whose report is the one they signed with `public`."""
+    Its readiness trend reads the runs whose report is the one they signed with `public` (`signer`: see
+    tui/cli/evidence.py cache_signer)."""
     from agent.render.formats import RENDERED_DIR, render, write_all
     from agent.render.inputs import gather
     from knowledge.catalog import load_catalog
 
-    inputs = gather(workspace, readiness, load_catalog(), public)
+    inputs = gather(workspace, readiness, load_catalog(), public, signer)
     try:
         if output_dir is not None:
             for path in write_all(inputs, output_dir):
@@ -162,12 +164,12 @@ def _reviewed_inputs(ctx: typer.Context, run_id: str | None):  # -> ReportInputs
     """The run's reviewed report and what renders it."""
     from agent.render.inputs import gather
     from knowledge.catalog import load_catalog
-    from tui.cli.evidence import verifying_key
+    from tui.cli.evidence import cache_signer, verifying_key
 
     state = cli_state(ctx)
     catalog = load_catalog()
     readiness = reviewed_report(state, run_id, catalog)
-    return gather(state.workspace, readiness, catalog, verifying_key(state, None))
+    return gather(state.workspace, readiness, catalog, verifying_key(state, None), cache_signer(state, None))
 
 
 @export_app.command("oscal")

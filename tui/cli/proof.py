@@ -216,7 +216,7 @@ def report(
 
     report.json is checked against its run's signed record first: changed or unsigned, it is refused (exit 1)."""
     from knowledge.catalog import load_catalog
-    from tui.cli.evidence import verifying_key
+    from tui.cli.evidence import cache_signer, verifying_key
     from tui.cli.export import emit_report, emit_text, reviewed_report
 
     if period is not None:
@@ -230,8 +230,8 @@ def report(
         return
     workspace = cli_state(ctx).workspace
     readiness = reviewed_report(cli_state(ctx), run_id, load_catalog(), public_key)
-    public = verifying_key(cli_state(ctx), public_key)
-    emit_report(workspace, readiness, public, format.value, out=out, to_stdout=stdout, output_dir=output_dir)
+    public, signer = verifying_key(cli_state(ctx), public_key), cache_signer(cli_state(ctx), public_key)
+    emit_report(workspace, readiness, public, signer, format.value, out=out, to_stdout=stdout, output_dir=output_dir)
 
 
 # -- helpers -------------------------------------------------------------------------------------
