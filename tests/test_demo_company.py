@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -132,6 +133,26 @@ def test_a_demo_aws_process_that_died_is_reported_with_its_exit() -> None:
             moto.raise_if_exited()
         with pytest.raises(RuntimeError, match="the demo's moto server exited"):
             moto.wait_ready()
+    finally:
+        moto.stop()
+
+
+def test_a_demo_aws_process_that_is_stuck_is_killed_and_reported() -> None:
+    """A child stopped while it seeds (SIGSTOP) would hold every AWS request in the socket's backlog for minutes:
+    past the seed timeout it is killed, so connecting is refused, and the wait and the check both say why."""
+    from tools.demo.server import SeededMotoProcess
+
+    moto = SeededMotoProcess(seed_timeout=1.0)
+    endpoint_url = moto.launch()
+    try:
+        assert moto._process is not None
+        moto._process.send_signal(signal.SIGSTOP)
+        with pytest.raises(RuntimeError, match="was not ready 1 s after it started"):
+            moto.wait_ready()
+        with pytest.raises(RuntimeError, match="stopped or stuck, and was killed"):
+            moto.raise_if_exited()
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{endpoint_url}/moto-api/", timeout=5)
     finally:
         moto.stop()
 

@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import os
+import selectors
 import socket
 import subprocess
 import sys
@@ -99,6 +100,9 @@ class MotoServer:
 
 
 READY = "ready"  # SeededMotoProcess's child prints it once moto serves the seeded demo company
+# Seeding takes about 3 s. A child not ready long after is stuck (stopped, deadlocked): every AWS request would wait
+# in the socket's backlog for minutes, with no word why. It is killed, and the demo ends saying so.
+SEED_TIMEOUT_S = 120.0
 # Run as `python -c SEEDED_MOTO_CHILD <fd>`: the listening socket's file descriptor, which the child inherits.
 SEEDED_MOTO_CHILD = "import sys; from tools.demo.aws import serve_seeded_acme_ai as serve; serve(int(sys.argv[1]))"
 
@@ -112,14 +116,17 @@ class SeededMotoProcess:
     the demo company is all there. Nobody has to wait for the seeding who does not call AWS (a re-run whose
     evidence is fresh never does). Apart, moto's request handling does not compete with the proof run for our GIL.
     Seeding runs in the child because the seeder sets a few dates in moto's in-process state. The child serves
-    until its stdin closes, so it ends with us even if we are killed.
+    until its stdin closes, so it ends with us even if we are killed. A watcher thread reads its "ready" and kills
+    it if that has not come within `seed_timeout` seconds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, seed_timeout: float = SEED_TIMEOUT_S) -> None:
+        self.seed_timeout = seed_timeout
         self._process: subprocess.Popen[str] | None = None
         self._stderr: IO[bytes] | None = None
         self._port = 0
-        self._seeded = False  # the child said "ready": it says so once, so a second wait_ready() must not read on
+        self._seeded = threading.Event()  # the child said "ready" (it says so once)
+        self._timed_out = False
 
     @property
     def endpoint_url(self) -> str:
@@ -131,7 +138,7 @@ class SeededMotoProcess:
         if self._process is not None:
             return self.endpoint_url
         self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: nobody reads it until something goes wrong
-        self._seeded = False
+        self._seeded, self._timed_out = threading.Event(), False
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
             listening.bind(("127.0.0.1", 0))
             listening.listen(socket.SOMAXCONN)
@@ -145,16 +152,31 @@ class SeededMotoProcess:
                 pass_fds=(listening.fileno(),),
             )
         # Our copy is closed: if the child dies, connecting is refused at once instead of waiting in the backlog.
+        threading.Thread(target=self._watch, args=(self._process, self._seeded), name="demo-aws", daemon=True).start()
         return self.endpoint_url
 
+    def _watch(self, process: subprocess.Popen[str], seeded: threading.Event) -> None:
+        """Set `seeded` when the child says "ready"; kill it if it has not within the seed timeout."""
+        assert process.stdout is not None
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(process.stdout, selectors.EVENT_READ)
+                if selector.select(timeout=self.seed_timeout):
+                    line = process.stdout.readline()  # "ready", or "" when the child exited: raise_if_exited says why
+                    if line.strip() == READY:
+                        seeded.set()
+                    return
+        except (OSError, ValueError):  # stop() closed the pipe: the child is gone already
+            return
+        self._timed_out = True
+        process.kill()
+
     def wait_ready(self) -> str:
-        """Block until the child serves the seeded company; its endpoint URL. Raises if the child exited instead."""
-        assert self._process is not None and self._process.stdout is not None, "launch() first"
-        if not self._seeded:
-            self._seeded = any(line.strip() == READY for line in self._process.stdout)
-            if not self._seeded:
-                self._process.wait()
-                raise RuntimeError(self._exit_message())
+        """Block until the child serves the seeded company; its endpoint URL. Raises if the child exited (or was
+        killed for not getting ready in time) instead."""
+        assert self._process is not None, "launch() first"
+        while not self._seeded.wait(timeout=0.05):
+            self.raise_if_exited()
         return self.endpoint_url
 
     def raise_if_exited(self) -> None:
@@ -167,6 +189,11 @@ class SeededMotoProcess:
         assert self._process is not None and self._stderr is not None
         self._stderr.seek(0)
         errors = self._stderr.read().decode("utf-8", errors="replace")[-4000:]
+        if self._timed_out:
+            return (
+                f"the demo's moto server was not ready {self.seed_timeout:g} s after it started (seeding takes a few "
+                f"seconds): it was stopped or stuck, and was killed\n{errors}"
+            )
         return f"the demo's moto server exited ({self._process.returncode}):\n{errors}"
 
     def stop(self) -> None:
