@@ -264,7 +264,8 @@ def _encoded(digest: RunDigest, stamp: str) -> StoredDigest:
 
 
 def _details_sha256(controls: str, exceptions: str) -> str:
-    return sha256_hex(json.dumps([controls, exceptions]).encode())
+    # Both are JSON texts, which never hold a raw NUL: joined by one, the pair is unambiguous.
+    return sha256_hex(f"{controls}\0{exceptions}".encode())
 
 
 def _payload(stored: StoredDigest) -> dict[str, str]:
