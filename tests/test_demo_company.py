@@ -137,6 +137,22 @@ def test_a_demo_aws_process_that_died_is_reported_with_its_exit() -> None:
         moto.stop()
 
 
+def _wait_ready_within(moto, seconds: float) -> list[object]:
+    """What wait_ready() gave (its endpoint, or the RuntimeError it raised) within `seconds`; nothing if it hung."""
+    answer: list[object] = []
+
+    def wait() -> None:
+        try:
+            answer.append(moto.wait_ready())
+        except RuntimeError as exc:
+            answer.append(exc)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    waiter.join(seconds)
+    return answer
+
+
 def test_a_demo_aws_process_that_is_stuck_is_killed_and_reported() -> None:
     """A child stopped while it seeds (SIGSTOP) would hold every AWS request in the socket's backlog for minutes:
     past the seed timeout it is killed, so connecting is refused, and the wait and the check both say why."""
@@ -147,12 +163,39 @@ def test_a_demo_aws_process_that_is_stuck_is_killed_and_reported() -> None:
     try:
         assert moto._process is not None
         moto._process.send_signal(signal.SIGSTOP)
-        with pytest.raises(RuntimeError, match="was not ready 1 s after it started"):
-            moto.wait_ready()
+        (answer,) = _wait_ready_within(moto, 10) or [None]
+        assert isinstance(answer, RuntimeError) and "was not ready 1 s after it started" in str(answer)
         with pytest.raises(RuntimeError, match="stopped or stuck, and was killed"):
             moto.raise_if_exited()
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{endpoint_url}/moto-api/", timeout=5)
+    finally:
+        moto.stop()
+
+
+@pytest.mark.slow
+def test_a_line_the_child_prints_before_ready_does_not_hide_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tools.demo.server as server
+
+    monkeypatch.setattr(server, "SEEDED_MOTO_CHILD", 'print("a notice", flush=True); ' + server.SEEDED_MOTO_CHILD)
+    moto = server.SeededMotoProcess(seed_timeout=60)
+    moto.launch()
+    try:
+        assert _wait_ready_within(moto, 30) == [moto.endpoint_url]
+    finally:
+        moto.stop()
+
+
+def test_a_child_stuck_after_half_a_line_is_still_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tools.demo.server as server
+
+    child = 'import sys; sys.stdout.write("seeding..."); sys.stdout.flush(); sys.stdin.read()'
+    monkeypatch.setattr(server, "SEEDED_MOTO_CHILD", child)
+    moto = server.SeededMotoProcess(seed_timeout=1.0)
+    moto.launch()
+    try:
+        (answer,) = _wait_ready_within(moto, 10) or [None]
+        assert isinstance(answer, RuntimeError) and "was not ready 1 s" in str(answer)
     finally:
         moto.stop()
 

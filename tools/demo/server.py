@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
@@ -126,7 +127,8 @@ class SeededMotoProcess:
         self._stderr: IO[bytes] | None = None
         self._port = 0
         self._seeded = threading.Event()  # the child said "ready" (it says so once)
-        self._timed_out = False
+        self._timed_out = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -138,7 +140,7 @@ class SeededMotoProcess:
         if self._process is not None:
             return self.endpoint_url
         self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: nobody reads it until something goes wrong
-        self._seeded, self._timed_out = threading.Event(), False
+        self._seeded, self._timed_out = threading.Event(), threading.Event()
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
             listening.bind(("127.0.0.1", 0))
             listening.listen(socket.SOMAXCONN)
@@ -152,23 +154,31 @@ class SeededMotoProcess:
                 pass_fds=(listening.fileno(),),
             )
         # Our copy is closed: if the child dies, connecting is refused at once instead of waiting in the backlog.
-        threading.Thread(target=self._watch, args=(self._process, self._seeded), name="demo-aws", daemon=True).start()
+        self._watcher = threading.Thread(
+            target=self._watch, args=(self._process, self._seeded, self._timed_out), name="demo-aws", daemon=True
+        )
+        self._watcher.start()
         return self.endpoint_url
 
-    def _watch(self, process: subprocess.Popen[str], seeded: threading.Event) -> None:
-        """Set `seeded` when the child says "ready"; kill it if it has not within the seed timeout."""
+    def _watch(self, process: subprocess.Popen[str], seeded: threading.Event, timed_out: threading.Event) -> None:
+        """Set `seeded` when the child says "ready" (lines before it are skipped); kill it if it has not within the
+        seed timeout. Reads the pipe's bytes itself: a buffered readline could hold "ready" where select cannot see
+        it, or block on a line that never ends."""
         assert process.stdout is not None
-        try:
-            with selectors.DefaultSelector() as selector:
-                selector.register(process.stdout, selectors.EVENT_READ)
-                if selector.select(timeout=self.seed_timeout):
-                    line = process.stdout.readline()  # "ready", or "" when the child exited: raise_if_exited says why
-                    if line.strip() == READY:
-                        seeded.set()
+        stdout = process.stdout.fileno()
+        deadline = time.monotonic() + self.seed_timeout
+        pending = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdout, selectors.EVENT_READ)
+            while (remaining := deadline - time.monotonic()) > 0 and selector.select(remaining):
+                chunk = os.read(stdout, 4096)
+                if not chunk:
+                    return  # the child exited (or stop() killed it): raise_if_exited says why
+                *lines, pending = (pending + chunk).split(b"\n")
+                if any(line.strip() == READY.encode() for line in lines):
+                    seeded.set()
                     return
-        except (OSError, ValueError):  # stop() closed the pipe: the child is gone already
-            return
-        self._timed_out = True
+        timed_out.set()
         process.kill()
 
     def wait_ready(self) -> str:
@@ -189,7 +199,7 @@ class SeededMotoProcess:
         assert self._process is not None and self._stderr is not None
         self._stderr.seek(0)
         errors = self._stderr.read().decode("utf-8", errors="replace")[-4000:]
-        if self._timed_out:
+        if self._timed_out.is_set():
             return (
                 f"the demo's moto server was not ready {self.seed_timeout:g} s after it started (seeding takes a few "
                 f"seconds): it was stopped or stuck, and was killed\n{errors}"
@@ -204,6 +214,9 @@ class SeededMotoProcess:
         # Its AWS lives in memory only: nothing to save, so no need to wait for a child still seeding.
         process.kill()
         process.wait()
+        if self._watcher is not None:  # the child's end of the pipe is closed: the watcher has returned, or does now
+            self._watcher.join()
+            self._watcher = None
         process.stdin.close()
         process.stdout.close()
         if self._stderr is not None:
