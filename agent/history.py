@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.integrity import signed_report_hashes
 from agent.report_schema import ControlResult, ReadinessReport
-from agent.runs import RunStore, StoredDigest
+from agent.runs import RunRecord, RunStore, StoredDigest
 from tools.chain import sha256_hex
 from tools.findings import Finding
 from tools.signing import PublicKey, Signer
@@ -182,6 +182,8 @@ def _digests(
             try:
                 stat = path.stat()
             except FileNotFoundError:
+                if run_id in signed:  # the run signed a report that is gone: said, not passed over in silence
+                    digests.rejected[run_id] = f"report missing — {VERIFY_HINT}"
                 continue
             stamp = _stamp(signed.get(run_id), stat)
             kept = stored.get(run_id)
@@ -329,13 +331,42 @@ def _exception(control: ControlResult, finding: Finding) -> ExceptionEntry:
 # -- history ----------------------------------------------------------------------------------------
 
 
+def runs_as_signed(
+    workspace: Workspace, public: PublicKey, signer: Signer | None = None
+) -> tuple[list[RunRecord], Digests]:
+    """Every run the run store knows, newest first, and the summaries of those whose report is the one they signed.
+
+    The run store's rows are not signed: whoever can write it could mark a finished run failed or a regeneration,
+    or move its start, and so hide it from history and periods. So a run with a signed report is taken as that
+    report says (completed, its start, end and trigger), and a row counts as it is only for a run without one;
+    `auditor verify` names a row that disagrees with the run's signed record."""
+    rows = RunStore(workspace.runs_db).runs(limit=1_000_000)
+    summaries = run_summaries(workspace, public, [row.id for row in rows], signer)
+    runs = []
+    for row in rows:
+        summary = summaries.found.get(row.id)
+        if summary is not None:
+            row = replace(
+                row,
+                started_at=summary.started_at,
+                finished_at=summary.finished_at,
+                trigger=summary.trigger,
+                status="completed",
+                error=None,
+            )
+        runs.append(row)
+    runs.sort(key=lambda run: (run.started_at, run.id), reverse=True)
+    return runs, summaries
+
+
 def run_history(workspace: Workspace, public: PublicKey, signer: Signer | None = None) -> list[HistoryEntry]:
-    """Every run the run store knows, newest first, with what its report says (regenerations left out: they
-    redraft one control for the reviewer and judge nothing for the record)."""
-    records = [r for r in RunStore(workspace.runs_db).runs(limit=1_000_000) if r.trigger != "regenerate"]
-    summaries = run_summaries(workspace, public, [r.id for r in records if r.status == "completed"], signer)
+    """Every run, newest first, with what its report says (regenerations left out: they redraft one control for the
+    reviewer and judge nothing for the record)."""
+    runs, summaries = runs_as_signed(workspace, public, signer)
     entries = []
-    for record in records:
+    for record in runs:
+        if record.trigger == "regenerate":
+            continue
         digest = summaries.found.get(record.id)
         entry = HistoryEntry(
             run_id=record.id,

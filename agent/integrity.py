@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from agent.report_schema import ReadinessReport
 from agent.review_log import ReviewLog
 from agent.runs import RunStore
@@ -191,6 +193,7 @@ def verify_workspace(
             review_heads.append((record["review_head"]["seq"], record["review_head"]["hash"], f"signed run {run_id}"))
     _check_locker(workspace, records, expected_heads, report)
     _check_reports(workspace, records, report)
+    _check_run_rows(workspace, records, report)
     _check_review_log(workspace, public, review_heads, report)
     # History and periods read each run's digest from the run store: agent.history rebuilds and compares them
     # (imported here: it builds on this module's signed report hashes).
@@ -199,6 +202,52 @@ def verify_workspace(
     signed_reports = {run_id: record["report"]["json"] for run_id, record in records.items() if record.get("report")}
     report.problems += stored_digest_problems(workspace, signed_reports)
     return report
+
+
+def _check_run_rows(workspace: Workspace, records: dict[str, dict[str, Any]], report: IntegrityReport) -> None:
+    """Each signed run's row in runs.sqlite says what its signed record does. The rows are not signed: history and
+    periods take a run with a signed report as the report says (agent/history.py runs_as_signed), so a row changed
+    to hide a run (marked failed, or a regeneration) hides nothing there, but someone changed it."""
+    if not workspace.runs_db.exists():
+        return
+    store = RunStore(workspace.runs_db)
+    for run_id, record in sorted(records.items()):
+        row = store.get(run_id)
+        if row is None:
+            report.problems.append(f"run {run_id}: signed, but its row in {workspace.runs_db.name} is missing")
+            continue
+        if record.get("report") and row.status != "completed":
+            report.problems.append(
+                f"run {run_id}: {workspace.runs_db.name} says it is {row.status}, but its signed record names the "
+                "report it wrote (history and periods count it from that report)"
+            )
+        if row.trigger != record.get("trigger"):
+            report.problems.append(
+                f"run {run_id}: {workspace.runs_db.name} says its trigger is {row.trigger!r}, its signed record "
+                f"{record.get('trigger')!r}"
+            )
+        started_at = _report_start(workspace.reports_dir / run_id / "report.json") if record.get("report") else None
+        if started_at is not None and row.started_at != started_at:
+            report.problems.append(
+                f"run {run_id}: {workspace.runs_db.name} says it started at {row.started_at.isoformat()}, its signed "
+                f"report at {started_at.isoformat()}"
+            )
+
+
+class _ReportRun(msgspec.Struct):
+    started_at: datetime
+
+
+class _ReportStart(msgspec.Struct):
+    run: _ReportRun
+
+
+def _report_start(path: Path) -> datetime | None:
+    """When the run of a report.json started (None: no such report, or not one): decoding only that field."""
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=_ReportStart).run.started_at
+    except (OSError, msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def _signed_records(workspace: Workspace, public: PublicKey, report: IntegrityReport) -> dict[str, dict[str, Any]]:

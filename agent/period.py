@@ -21,10 +21,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.history import FAILING, ExceptionEntry, RunDigest, run_digests
+from agent.history import FAILING, ExceptionEntry, RunDigest, run_digests, runs_as_signed
 from agent.report_schema import Attachment, ExceptionResponse
 from agent.requests import period_of
-from agent.runs import RunStore
 from agent.schedules import Cadence, expected_runs, parse_cadence
 from knowledge.models import Control
 from tools.signing import PublicKey, Signer
@@ -129,10 +128,11 @@ def period_digests(
 ) -> tuple[list[RunDigest], dict[str, str]]:
     """The completed runs that started within the period, oldest first; and, by run id, those left out because
     their report is not the one they signed with `public`, and why (`signer`: see agent/history.py run_digests)."""
+    runs, _ = runs_as_signed(workspace, public, signer)  # each run as its signed report says, where it has one
     run_ids = [
-        record.id
-        for record in reversed(RunStore(workspace.runs_db).runs(limit=1_000_000))
-        if record.status == "completed" and record.trigger != "regenerate" and start <= record.started_at.date() <= end
+        run.id
+        for run in reversed(runs)
+        if run.status == "completed" and run.trigger != "regenerate" and start <= run.started_at.date() <= end
     ]
     digests = run_digests(workspace, public, run_ids, signer)
     return [digests.found[run_id] for run_id in run_ids if run_id in digests.found], digests.rejected

@@ -1,11 +1,12 @@
-"""Attacks on the signed caches in runs.sqlite by someone who can write the workspace but does not hold the key:
-a validly signed row replayed under another run or control is not read, and a workspace with the old unsigned
-caches upgrades without reading them."""
+"""Attacks on runs.sqlite by someone who can write the workspace but does not hold the key: a validly signed cache
+row replayed under another run or control is not read; a workspace with the old unsigned caches upgrades without
+reading them; a run's unsigned row changed to hide it hides nothing, and is named; a deleted report is named."""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +17,9 @@ from test_period_digests import _daily, _public, _signer
 
 import agent.nodes
 from agent.history import run_digests, run_history
+from agent.integrity import verify_workspace
 from agent.nodes import _verdict
+from agent.period import period_digests
 from agent.runs import RunStore
 from agent.verifier import verify
 from tools.findings import Status
@@ -91,3 +94,33 @@ def test_a_workspace_with_the_unsigned_caches_upgrades_without_reading_them(tmp_
     assert {e.run_id: e.readiness_pct for e in run_history(workspace, _public(workspace))} == genuine
     tables = {name for (name,) in _sql(workspace.runs_db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"signed_digests", "signed_verdicts"} <= tables and not {"run_digests", "verdicts"} & tables
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["status = 'failed', error = 'RunCancelled'", "trigger = 'regenerate'", "started_at = '2026-02-20T03:17:00+00:00'"],
+)
+def test_a_run_hidden_by_its_unsigned_row_still_counts_and_is_named(tmp_path: Path, change: str) -> None:
+    """Day 2 failed. Its row in the `runs` table (not signed) is changed so that history and the period would skip
+    it: both still show it as its signed report says, and `auditor verify` names the change."""
+    workspace, run_ids = _daily(tmp_path, [1, 2, 3], failing_days={2})
+    public = _public(workspace)
+    history = run_history(workspace, public)
+    period = period_digests(workspace, public, date(2026, 3, 1), date(2026, 3, 3))
+    assert verify_workspace(workspace, public).ok
+    _sql(workspace.runs_db, f"UPDATE runs SET {change} WHERE id = ?", run_ids[2])
+    assert run_history(workspace, public) == history
+    assert period_digests(workspace, public, date(2026, 3, 1), date(2026, 3, 3)) == period
+    integrity = verify_workspace(workspace, public)
+    assert not integrity.ok
+    assert any(problem.startswith(f"run {run_ids[2]}: runs.sqlite says") for problem in integrity.problems)
+
+
+def test_a_deleted_report_is_named_by_history_and_the_period(tmp_path: Path) -> None:
+    workspace, run_ids = _daily(tmp_path, [1, 2, 3], failing_days={2})
+    public = _public(workspace)
+    (workspace.reports_dir / run_ids[2] / "report.json").unlink()
+    digests, rejected = period_digests(workspace, public, date(2026, 3, 1), date(2026, 3, 3))
+    assert run_ids[2] not in {digest.run_id for digest in digests}
+    assert rejected[run_ids[2]].startswith("report missing")
+    assert {e.run_id: e.report_problem for e in run_history(workspace, public)}[run_ids[2]].startswith("report missing")

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agent.history import run_digests
+from agent.history import run_digests, runs_as_signed
 from agent.report import MODEL_WRITTEN, model_written_unreviewed
 from agent.report_schema import ControlResult, ReadinessReport
-from agent.runs import RunStore
 from knowledge.catalog import Catalog
 from knowledge.citations import evidence_id_of
 from tools.findings import Finding
@@ -100,7 +99,8 @@ def gather(
     history: list[ReadinessPoint] = []
     first_seen: dict[FindingKey, datetime] = {}
     if workspace.runs_db.is_file():
-        records = [r for r in RunStore(workspace.runs_db).runs(limit=1_000_000) if r.status == "completed"]
+        runs, _ = runs_as_signed(workspace, public, signer)  # each run as its signed report says, where it has one
+        records = [run for run in runs if run.status == "completed"]
         digests = run_digests(workspace, public, [r.id for r in records], signer).found
         for record in sorted(records, key=lambda r: r.started_at):
             digest = digests.get(record.id)
