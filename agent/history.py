@@ -213,11 +213,12 @@ def _stamp(signed_hash: str | None, stat: os.stat_result) -> str:
     return f"{DIGEST_VERSION}:{signed_hash}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def stored_digest_problems(workspace: Workspace, signed_reports: Mapping[str, str]) -> list[str]:
-    """Each digest in the run store for a report that is still the signed one, built again from that report
-    (`signed_reports`: each run's signed report.json sha256, from its verified record) and compared: a row changed
-    behind the tool's back (say, a readiness raised) is named. History and periods do not read such a row (its
-    signature fails), but someone wrote it. Reports that are not the signed ones are `verify_workspace`'s to name."""
+def stored_digest_problems(workspace: Workspace, signed_reports: Mapping[str, str], public: PublicKey) -> list[str]:
+    """Each digest in the run store that is not signed with `public`'s key (changed behind the tool's back, say a
+    readiness raised, or copied from another run's row), and each one for a report that is still the signed one
+    (`signed_reports`: each run's signed report.json sha256, from its verified record) that differs from the digest
+    built again from that report. History and periods do not read an unsigned row, but someone wrote it. Reports
+    that are not the signed ones are `verify_workspace`'s to name."""
     if not workspace.runs_db.exists():
         return []
     store = RunStore(workspace.runs_db)
@@ -227,6 +228,12 @@ def stored_digest_problems(workspace: Workspace, signed_reports: Mapping[str, st
         store.close()
     problems = []
     for run_id, kept in sorted(stored.items()):
+        if not _verifies(kept, public, with_details=True):
+            problems.append(
+                f"run {run_id}: its digest in runs.sqlite is not signed with key {public.key_id}: it was changed "
+                "after it was written, or copied from another run (history and periods do not read it)"
+            )
+            continue
         path = workspace.reports_dir / run_id / "report.json"
         if not path.is_file() or kept.source_stamp != _stamp(signed_reports[run_id], path.stat()):
             continue  # a digest of another report, never read: history builds it again
@@ -235,10 +242,7 @@ def stored_digest_problems(workspace: Workspace, signed_reports: Mapping[str, st
             continue
         rebuilt = _encoded(digest_report(ReadinessReport.model_validate_json(data)), kept.source_stamp)
         if (kept.summary, kept.controls, kept.exceptions) != (rebuilt.summary, rebuilt.controls, rebuilt.exceptions):
-            problems.append(
-                f"run {run_id}: its digest in runs.sqlite differs from its signed report: it was changed after it "
-                "was written (history and periods do not read it: its signature fails)"
-            )
+            problems.append(f"run {run_id}: its digest in runs.sqlite differs from its signed report")
     return problems
 
 

@@ -200,7 +200,8 @@ def verify_workspace(
     from agent.history import stored_digest_problems
 
     signed_reports = {run_id: record["report"]["json"] for run_id, record in records.items() if record.get("report")}
-    report.problems += stored_digest_problems(workspace, signed_reports)
+    report.problems += stored_digest_problems(workspace, signed_reports, public)
+    _check_cached_verdicts(workspace, public, report)
     return report
 
 
@@ -231,6 +232,19 @@ def _check_run_rows(workspace: Workspace, records: dict[str, dict[str, Any]], re
             report.problems.append(
                 f"run {run_id}: {workspace.runs_db.name} says it started at {row.started_at.isoformat()}, its signed "
                 f"report at {started_at.isoformat()}"
+            )
+
+
+def _check_cached_verdicts(workspace: Workspace, public: PublicKey, report: IntegrityReport) -> None:
+    """Each verifier verdict a run cached is signed by the key: one that is not is never reused (the draft is
+    verified again), but someone wrote it (say, a rejected draft marked as passed)."""
+    if not workspace.runs_db.exists():
+        return
+    for stored in RunStore(workspace.runs_db).verdicts():
+        if not public.verifies(stored.signed_payload(), stored.signature):
+            report.problems.append(
+                f"control {stored.control_id}: its cached verifier verdict in runs.sqlite is not signed with key "
+                f"{public.key_id}: it was changed after it was written (runs verify the draft again)"
             )
 
 

@@ -339,17 +339,13 @@ def _verdict(ctx: RunContext, control_id: str, text: str, context: VerificationC
     if (
         stored is not None
         and stored.inputs_sha256 == inputs_sha256
-        and ctx.signer.public.verifies(_verdict_payload(stored), stored.signature)
+        and ctx.signer.public.verifies(stored.signed_payload(), stored.signature)
     ):
         return VerifierResult.model_validate_json(stored.verdict)
     verdict = verify(text, context)
     unsigned = StoredVerdict(control_id, inputs_sha256, verdict.model_dump_json(), signature="")
-    ctx.runs.save_verdict(replace(unsigned, signature=ctx.signer.sign(_verdict_payload(unsigned))))
+    ctx.runs.save_verdict(replace(unsigned, signature=ctx.signer.sign(unsigned.signed_payload())))
     return verdict
-
-
-def _verdict_payload(stored: StoredVerdict) -> dict[str, str]:
-    return {"control_id": stored.control_id, "inputs_sha256": stored.inputs_sha256, "verdict": stored.verdict}
 
 
 def _remember_facts(ctx: RunContext, item: StoredEvidence) -> None:

@@ -144,6 +144,10 @@ class StoredVerdict:
     verdict: str  # VerifierResult JSON
     signature: str
 
+    def signed_payload(self) -> dict[str, str]:
+        """What its signature covers: the control, everything the verifier read (its hash) and the verdict."""
+        return {"control_id": self.control_id, "inputs_sha256": self.inputs_sha256, "verdict": self.verdict}
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -387,6 +391,9 @@ class RunStore:
     def verdict(self, control_id: str) -> StoredVerdict | None:
         row = self._one("SELECT * FROM signed_verdicts WHERE control_id = ?", (control_id,))
         return StoredVerdict(**row) if row else None
+
+    def verdicts(self) -> list[StoredVerdict]:
+        return [StoredVerdict(**row) for row in self._all("SELECT * FROM signed_verdicts ORDER BY control_id")]
 
     def save_verdict(self, verdict: StoredVerdict) -> None:
         with self._connect() as db:

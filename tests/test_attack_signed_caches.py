@@ -48,6 +48,8 @@ def test_a_signed_digest_replayed_under_another_run_is_not_read(tmp_path: Path) 
     _sql(workspace.runs_db, f"UPDATE signed_digests SET ({REPLAYED}) = (?, ?, ?, ?, ?) WHERE run_id = ?", *row, failing)
     assert run_digests(workspace, public, [failing]).found[failing] == genuine[failing]
     assert {e.run_id: e.exceptions for e in run_history(workspace, public)}[failing] == genuine[failing].exception_count
+    named = f"run {failing}: its digest in runs.sqlite is not signed with key"
+    assert any(problem.startswith(named) for problem in verify_workspace(workspace, public).problems)
 
     _sql(workspace.runs_db, "DELETE FROM signed_digests")
     run_digests(workspace, public, run_ids.values(), signer)

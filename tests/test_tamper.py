@@ -392,7 +392,20 @@ def test_report_03_readiness_raised_in_the_stored_run_digest(attacked) -> None:
     sql(workspace.runs_db, forge, params=(json.dumps(forged), run_id))
     assert genuine.readiness_pct != 99.0
     assert run_summaries(workspace, public, [run_id]).found[run_id].readiness_pct == genuine.readiness_pct
-    assert_detected(attacked, f"run {run_id}: its digest in runs.sqlite differs from its signed report")
+    assert_detected(attacked, f"run {run_id}: its digest in runs.sqlite is not signed with key")
+
+
+def test_report_04_a_rejected_draft_marked_as_passed_in_the_verdict_cache(attacked) -> None:
+    """A run reuses a control's cached verifier verdict when the draft and what it reads are unchanged: a forged
+    "passed" there is not believed by runs (tests/test_agent_verdict_reuse.py), and verify names it."""
+    _, _, workspace = attacked
+    connection = sqlite3.connect(workspace.runs_db)
+    control_id, verdict = connection.execute("SELECT control_id, verdict FROM signed_verdicts LIMIT 1").fetchone()
+    connection.close()
+    forged = json.loads(verdict) | {"passed": True, "problems": []}
+    forge = "UPDATE signed_verdicts SET verdict = ? WHERE control_id = ?"
+    sql(workspace.runs_db, forge, params=(json.dumps(forged), control_id))
+    assert_detected(attacked, f"control {control_id}: its cached verifier verdict in runs.sqlite is not signed")
 
 
 # -- forged records through the public API, and anchors ------------------------------------------------------------
