@@ -17,10 +17,10 @@ from agent.render.html import render_html
 from agent.render.inputs import ReportInputs
 from agent.report import render_markdown
 from knowledge.catalog import load_catalog
-from tools.aws.accounts import role_arn
+from tools.aws.accounts import list_accounts, role_arn
 from tools.aws.session import ReadOnlyAws, ReadOnlyViolation
 from tools.catalog import StoredEvidence
-from tools.config import AuditorConfig, AwsConfig, AwsOrganizationConfig, load_config
+from tools.config import AuditorConfig, AwsConfig, AwsOrganizationConfig, ConfigError, load_config
 from tools.context import CollectContext
 from tools.findings import Status
 from tools.locker import EvidenceLocker
@@ -103,7 +103,7 @@ def test_each_account_is_read_through_its_role_once_per_distinct_read_and_judged
     moto_server: str, members: list[str], tmp_path: Path
 ) -> None:
     passing, failing, excluded = members
-    config = _config(tmp_path, moto_server, accounts=members, exclude_accounts=[excluded])
+    config = _config(tmp_path, moto_server, accounts=[passing, failing])
     runner = _runner(config, tmp_path)
 
     outcomes = runner.collect_each_account("aws.iam.password_policy")
@@ -128,6 +128,10 @@ def test_each_account_is_read_through_its_role_once_per_distinct_read_and_judged
         assert member.aws is not None
         assert member.aws.calls_made == member.aws.distinct_calls == 1
     assert runner.ctx.aws_calls.made == runner.ctx.aws_calls.distinct == 5
+    # Every active account but the excluded ones, when no accounts are listed.
+    every_but = AwsOrganizationConfig(role_name=ROLE, exclude_accounts=[excluded])
+    listed = [account["Id"] for account in list_accounts(runner.ctx.aws, every_but)]
+    assert passing in listed and failing in listed and excluded not in listed
 
 
 @pytest.mark.slow  # an organization of member accounts seeded in moto
@@ -148,6 +152,39 @@ def test_an_account_whose_role_cannot_be_assumed_is_an_error_for_every_check_and
     assert role_arn(refused, ROLE) in findings[refused].reason and "AccessDenied" in findings[refused].reason
     # The other accounts' sources stay usable: the refusal is that account's, not the whole AWS source's.
     assert runner.sources.blocking("aws") is None
+    # But AWS was not all read: the run is incomplete, not a pass.
+    (problem,) = runner.sources.problems()
+    assert problem.source == "aws" and problem.cause.startswith(f"account {refused} was not read")
+
+
+@pytest.mark.slow  # an organization of member accounts seeded in moto
+def test_an_account_the_organization_does_not_list_is_an_error_not_dropped(
+    moto_server: str, members: list[str], tmp_path: Path
+) -> None:
+    """A typo in aws.organization.accounts: that account is said to be unread, in every check and in the sources."""
+    passing = members[0]
+    runner = _runner(_config(tmp_path, moto_server, accounts=[passing, "999999999999"]), tmp_path)
+    outcomes = dict(runner.collect_each_account("aws.iam.password_policy"))
+    assert isinstance(outcomes["999999999999"], CollectionError)
+    items = [item for item in outcomes.values() if isinstance(item, StoredEvidence)]
+    findings = {f.account: f for f in runner.evaluate(LENGTH_CHECK, items)}
+    assert findings[passing].status == Status.PASS
+    assert findings["999999999999"].status == Status.ERROR
+    assert "not an active account of the organization" in findings["999999999999"].reason
+    assert [p.cause for p in runner.sources.problems()] == [
+        "account 999999999999 was not read: it is not an active account of the organization"
+    ]
+
+
+def test_account_ids_are_checked_in_the_configuration(tmp_path: Path) -> None:
+    path = tmp_path / "auditor.toml"
+    organization = '[aws.organization]\nrole_name = "AuditorReadOnly"\n'
+    path.write_text(organization + 'accounts = ["12345"]\n')
+    with pytest.raises(ConfigError, match=r"aws.organization.accounts.0': an AWS account id is twelve digits"):
+        load_config(path)
+    path.write_text(organization + 'accounts = ["111111111111"]\nexclude_accounts = ["111111111111"]\n')
+    with pytest.raises(ConfigError, match="listed in both accounts and exclude_accounts: 111111111111"):
+        load_config(path)
 
 
 @pytest.mark.slow  # a proof run (knowledge store copy, graph) over moto

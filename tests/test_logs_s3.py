@@ -16,12 +16,13 @@ import pytest
 
 from tools.aws.session import ReadOnlyAws, ReadOnlyViolation
 from tools.catalog import CHECKS, TOOLS, EvidenceView, StoredEvidence
-from tools.config import AuditorConfig
+from tools.config import AuditConfig, AuditorConfig
 from tools.context import CollectContext
 from tools.findings import Status
 from tools.logs import checks as _checks  # noqa: F401  (registers the checks)
 from tools.logs import s3 as _s3  # noqa: F401  (registers the collector)
 from tools.logs.s3 import audit_days
+from tools.sources import problems_in_data
 
 ACCOUNT = "123456789012"
 TRAIL_BUCKET = "acme-trail-logs"
@@ -129,6 +130,22 @@ def test_not_configured_reads_nothing(moto_server: str, trail_objects: dict[str,
     assert (data["sources"], data["events"], ctx.aws_calls.made) == ([], [], 0)
     item = StoredEvidence("s3trail00002", "logs.cloudtrail_s3", {}, data)
     assert {f.status for f in CHECKS["logs.root_account_use"].func(EvidenceView([item]))} == {Status.NOT_APPLICABLE}
+
+
+def test_a_trail_that_delivered_nothing_in_the_period_is_unread_logs_not_nothing_to_judge(
+    moto_server: str, trail_objects: dict[str, bytes]
+) -> None:
+    """February: the trail delivered no file. That is missing logs (an error, and an unread source), never a
+    not-applicable "no logs configured"."""
+    cfg = config(moto_server).model_copy(update={"audit": AuditConfig(period="2026-02-01..2026-02-28")})
+    ctx = CollectContext(cfg)
+    data = TOOLS["logs.cloudtrail_s3"].func(ctx, TOOLS["logs.cloudtrail_s3"].args_model())
+    nothing = "acme-org-trail delivered no log file for 2026-02-01..2026-02-28"
+    assert data["sources"] == [{"file": f"s3://{TRAIL_BUCKET}/audit", "error": nothing}]
+    [problem] = problems_in_data("logs", data)
+    assert "is logging" in problem.fix
+    item = StoredEvidence("s3trail00003", "logs.cloudtrail_s3", {}, data)
+    assert {f.status for f in CHECKS["logs.root_account_use"].func(EvidenceView([item]))} == {Status.ERROR}
 
 
 def test_the_period_is_the_configured_one_or_this_quarter() -> None:

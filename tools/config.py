@@ -7,13 +7,14 @@ Secrets (API keys, tokens) never live here: the config only names the environmen
 from __future__ import annotations
 
 import getpass
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from tools.findings import Severity
@@ -30,14 +31,33 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _account_id(value: str) -> str:
+    if not re.fullmatch(r"\d{12}", value):
+        message = "an AWS account id is twelve digits, not {value}"
+        raise PydanticCustomError("account_id", message, {"value": repr(value)})
+    return value
+
+
+AwsAccountId = Annotated[str, AfterValidator(_account_id)]
+
+
 class AwsOrganizationConfig(_Section):
     """Audit every account of an AWS Organization through a read-only role assumed in each."""
 
     # The role assumed in each member account; sts:AssumeRole is sent only to arn:aws:iam::<id>:role/<role_name>.
     role_name: str = Field(pattern=r"^[\w+=,.@-]{1,64}$")
-    accounts: list[str] = Field(default_factory=list)  # only these account ids (empty: every active account)
-    exclude_accounts: list[str] = Field(default_factory=list)
+    accounts: list[AwsAccountId] = Field(default_factory=list)  # only these (empty: every active account)
+    exclude_accounts: list[AwsAccountId] = Field(default_factory=list)
     max_workers: int = Field(default=4, ge=1, le=32)  # accounts collected at once
+
+    @field_validator("exclude_accounts")
+    @classmethod
+    def _not_both(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        both = sorted(set(value) & set(info.data.get("accounts", [])))
+        if both:
+            message = "listed in both accounts and exclude_accounts: {both}"
+            raise PydanticCustomError("accounts_excluded", message, {"both": ", ".join(both)})
+        return value
 
 
 class AwsConfig(_Section):

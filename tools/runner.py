@@ -32,7 +32,7 @@ from tools.context import CollectContext
 from tools.findings import Finding, Status
 from tools.locker import DEFAULT_TTL, EvidenceLocker, EvidenceTooLarge, TamperedEvidence
 from tools.repos.github import repository_full_name
-from tools.sources import SourceLedger, problem_from_error, problems_in_data
+from tools.sources import SourceLedger, SourceProblem, problem_from_error, problems_in_data
 
 if TYPE_CHECKING:
     from tools.aws.accounts import MemberAccount
@@ -253,8 +253,22 @@ class EvidenceRunner:
             return self.ctx
         member = self._member(account)
         if member.aws is None:  # this account only: the others go on, and every check says so (evaluate)
+            self._note_unreachable(member)
             raise CollectionError(spec.name, f"account {account}: {member.problem}")
         return self.ctx.for_account(member)
+
+    def _note_unreachable(self, member: MemberAccount) -> None:
+        """An account that could not be read makes AWS an unread source: the run is incomplete, never a pass."""
+        self.sources.record(
+            [
+                SourceProblem(
+                    "aws",
+                    f"account {member.id} was not read: {member.problem}",
+                    "check the account id in [aws.organization], and that the role exists there and trusts the "
+                    "auditing account (see README, Many accounts)",
+                )
+            ]
+        )
 
     def _member(self, account: str) -> MemberAccount:
         member = next((member for member in self.ctx.accounts if member.id == account), None)
@@ -284,6 +298,7 @@ class EvidenceRunner:
         for member in accounts:
             own = [item for item in items if item.params.get("account") == member.id]
             if member.aws is None:
+                self._note_unreachable(member)
                 unreachable = unreachable_finding(check_id, member, [item.id for item in own])
                 findings.append(unreachable.model_copy(update={"severity": spec.severity}))
             else:

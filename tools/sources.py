@@ -179,11 +179,18 @@ def _log_problems(data: dict[str, Any]) -> Iterator[SourceProblem]:
     for path in data.get("missing_paths", []):
         yield SourceProblem("logs", f"{path} does not exist", "check [logs] paths")
     for source in data.get("sources", []):
-        if "file" in source and "error" in source:  # e.g. no readable record
+        if "file" in source and "error" in source and not source["file"].startswith("s3://"):  # no readable record
             yield SourceProblem(
                 "logs",
                 f"{source['file']}: {source['error']}",
                 "check its format (CloudTrail JSON, syslog) against the parse problems in the evidence",
+            )
+        elif "file" in source and "error" in source:  # a trail's logs in S3 (tools/logs/s3.py)
+            yield SourceProblem(
+                "logs",
+                f"{source['file']}: {source['error']}",
+                "check that the trail is logging and delivers to this bucket, and that the auditor may list and "
+                "read it (s3:ListBucket, s3:GetObject); the evidence names each file and the error",
             )
         elif "error" in source:
             yield SourceProblem(

@@ -67,10 +67,19 @@ def open_account(
 
 
 def open_accounts(management: ReadOnlyAws, organization: AwsOrganizationConfig) -> list[MemberAccount]:
-    """Every chosen account, its role assumed concurrently (organization.max_workers at once)."""
+    """Every chosen account, its role assumed concurrently (organization.max_workers at once). An account the
+    configuration names that the organization does not list as active (a typo, or closed since) is one that could
+    not be read, and says so: it must not drop out of the audit without a word."""
     accounts = list_accounts(management, organization)
+    listed = {account["Id"] for account in accounts}
+    absent = [
+        MemberAccount(account_id, "", None, "it is not an active account of the organization")
+        for account_id in organization.accounts
+        if account_id not in listed
+    ]
     with ThreadPoolExecutor(max_workers=organization.max_workers) as pool:
-        return list(pool.map(lambda account: open_account(management, organization, account), accounts))
+        opened = list(pool.map(lambda account: open_account(management, organization, account), accounts))
+    return sorted(opened + absent, key=lambda member: member.id)
 
 
 def unreachable_finding(check_id: str, account: MemberAccount, evidence_ids: list[str]) -> Finding:

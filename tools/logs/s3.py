@@ -95,9 +95,13 @@ def cloudtrail_s3(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
         for arn, trail in sorted(trails.items())
     ]
     unread: list[dict[str, Any]] = []
+    if not trails:  # asked to read the trails' logs, and there are none: unread logs, not nothing to judge
+        regions = ", ".join(aws.regions)
+        unread.append({"file": "s3://", "error": f"no trail in {regions} delivers its logs to S3"})
 
     def objects(folder: Path) -> Iterator[tuple[Path, str]]:
-        """Each log object of the period as a temporary file, removed once the engine has read it."""
+        """Each log object of the period as a temporary file, removed once the engine has read it. A trail that
+        delivered no file in the period is an unread source: its logs are missing, whatever the reason."""
         for trail in (trails[arn] for arn in sorted(trails)):
             bucket = trail["S3BucketName"]
             try:
@@ -105,12 +109,14 @@ def cloudtrail_s3(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
             except ClientError as error:
                 unread.append({"file": f"s3://{bucket}/", "error": error_code(error)})
                 continue
+            unread_before, delivered = len(unread), False
             for prefix in day_prefixes(folders, aws.regions, first, last):
                 try:
                     listing = aws.paginate("s3", "list_objects_v2", Bucket=bucket, Prefix=prefix)
                 except ClientError as error:
                     unread.append({"file": f"s3://{bucket}/{prefix}", "error": error_code(error)})
                     continue
+                delivered = delivered or bool(listing.get("Contents"))
                 for entry in listing.get("Contents", []):
                     name = f"s3://{bucket}/{entry['Key']}"
                     try:
@@ -121,6 +127,9 @@ def cloudtrail_s3(ctx: CollectContext, args: NoArgs) -> dict[str, Any]:
                         continue
                     yield path, name
                     path.unlink()
+            if not delivered and len(unread) == unread_before:
+                where = f"s3://{bucket}/{trail.get('S3KeyPrefix') or ''}"
+                unread.append({"file": where, "error": f"{trail['Name']} delivered no log file for {first}..{last}"})
 
     with tempfile.TemporaryDirectory(prefix="auditor-cloudtrail-") as folder:
         scanned = scan_cloudtrail_files(cloudtrail_queries(CloudTrailArgs()), objects(Path(folder)), problems)
