@@ -66,7 +66,7 @@ class PartRefused(Exception):
 @dataclass(frozen=True)
 class Part:
     folder: Path
-    label: str  # the account it read, or its folder name when it read several (or none)
+    label: str  # the account it read, or `run-<run id>` when it read several (or none): its folder under parts/
     account: str | None  # stamped on its AWS findings; None when its findings already name their accounts
     evidence_head: EvidenceHead | None
     signed_head: str | None  # the head line its run signed (auditor-head:...)
@@ -90,7 +90,12 @@ def read_part(folder: Path, public: PublicKey) -> Part:
     except ReportNotSigned as exc:
         raise PartRefused(f"{folder}: {exc}") from exc
     account = None if report_accounts(report) else _account_read(workspace)
-    return Part(folder, account or folder.name, account, report.run.evidence_head, signed_head, report)
+    return Part(folder, account or f"run-{run_id}", account, report.run.evidence_head, signed_head, report)
+
+
+def part_accounts(part: Part) -> list[str]:
+    """The AWS accounts a part read: those its findings name (an organization), else the one it signed in to."""
+    return report_accounts(part.report) or ([part.account] if part.account else [])
 
 
 def _problems(integrity: IntegrityReport) -> str:
@@ -213,10 +218,17 @@ def merge_parts(
     if out.exists() and any(out.iterdir()):
         raise PartRefused(f"{out}: not empty; merge into a new folder")
     parts = [read_part(folder, public) for folder in folders]  # every part verifies before anything is written
-    labels = [part.label for part in parts]
-    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    # An account in two parts would be counted twice (each finding, each failure): one run per account.
+    readers: dict[str, list[Part]] = {}
+    for part in parts:
+        for key in {part.label, *part_accounts(part)}:
+            readers.setdefault(key, []).append(part)
+    repeated = {key: found for key, found in readers.items() if len(found) > 1}
     if repeated:
-        raise PartRefused(f"more than one part read {', '.join(repeated)}: merge one run per account")
+        named = "; ".join(
+            f"{key} ({', '.join(str(part.folder) for part in found)})" for key, found in sorted(repeated.items())
+        )
+        raise PartRefused(f"more than one part read {named}: merge one run per account")
     report = merge_reports(parts, catalog, due_days)
     out.mkdir(parents=True, exist_ok=True)
     inputs = ReportInputs(report=report, catalog=catalog)
@@ -239,7 +251,7 @@ def merge_parts(
             {
                 "label": part.label,
                 "account": part.account,
-                "accounts": report_accounts(part.report) or ([part.account] if part.account else []),
+                "accounts": part_accounts(part),
                 "source": str(part.folder),
                 "copy": f"parts/{part.label}",
                 "run_id": part.report.run.id,

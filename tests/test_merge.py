@@ -129,6 +129,36 @@ def test_a_part_that_does_not_verify_is_refused_and_nothing_is_written(parts, tm
 
 
 @pytest.mark.slow
+def test_an_account_in_two_parts_is_refused_and_an_organization_part_is_named_by_its_run(
+    parts, moto_server: str, tmp_path: Path, knowledge_template: Path
+) -> None:
+    """An organization run that read the first member account, and that account's own run: merged, each of its
+    findings would count twice. Refused, naming the account and both folders."""
+    import shutil
+
+    from agent.api import run_proof
+    from tools.config import AwsOrganizationConfig
+
+    folders, _ = parts
+    member = folders[0].name.removeprefix("part-")  # the parts fixture names each folder by its account
+    workspace = Workspace.at(tmp_path / "organization")
+    shutil.copytree(knowledge_template, workspace.chroma_dir)
+    organization = AwsOrganizationConfig(role_name="AuditorReadOnly", accounts=[member])
+    config = AuditorConfig(
+        company="Org Co", workspace=workspace.root, aws=AwsConfig(endpoint_url=moto_server, organization=organization)
+    )
+    outcome = run_proof(config, workspace, check_ids=[LENGTH_CHECK], model=None)
+    out = tmp_path / "merged"
+    with pytest.raises(PartRefused, match=rf"more than one part read {member} \(.*organization.*part-{member}"):
+        merge_parts([workspace.root, folders[0]], out, _public(), _signer(), load_catalog(), DEFAULT_DUE_DAYS)
+    assert not out.exists()
+    # Merged alone, the organization part is named by its run, never by its folder's name.
+    _, merged = merge_parts([workspace.root], out, _public(), _signer(), load_catalog(), DEFAULT_DUE_DAYS)
+    assert [part.label for part in merged] == [f"run-{outcome.report.run.id}"]
+    assert (out / "parts" / f"run-{outcome.report.run.id}" / "runs.sqlite").is_file()
+
+
+@pytest.mark.slow
 def test_the_merge_command_prints_each_verified_part(parts, tmp_path: Path) -> None:
     folders, _ = parts
     out = tmp_path / "merged"
