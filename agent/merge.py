@@ -71,6 +71,7 @@ class Part:
     evidence_head: EvidenceHead | None
     signed_head: str | None  # the head line its run signed (auditor-head:...)
     report: ReadinessReport
+    aws_evidence: frozenset[str] = frozenset()  # ids of its evidence items read from AWS
 
 
 def read_part(folder: Path, public: PublicKey) -> Part:
@@ -90,7 +91,8 @@ def read_part(folder: Path, public: PublicKey) -> Part:
     except ReportNotSigned as exc:
         raise PartRefused(f"{folder}: {exc}") from exc
     account = None if report_accounts(report) else _account_read(workspace)
-    return Part(folder, account or f"run-{run_id}", account, report.run.evidence_head, signed_head, report)
+    label = account or f"run-{run_id}"
+    return Part(folder, label, account, report.run.evidence_head, signed_head, report, _aws_evidence(workspace))
 
 
 def part_accounts(part: Part) -> list[str]:
@@ -112,6 +114,14 @@ def _account_read(workspace: Workspace) -> str | None:
             if isinstance(data, dict) and data.get("account_id"):
                 return str(data["account_id"])
     return None
+
+
+def _aws_evidence(workspace: Workspace) -> frozenset[str]:
+    if not workspace.locker_db.exists():
+        return frozenset()
+    load_all()  # the tool registry says which tools read AWS
+    with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
+        return frozenset(r.id for r in locker.list() if r.tool in TOOLS and reads_aws(TOOLS[r.tool]))
 
 
 def merge_reports(parts: list[Part], catalog: Catalog, due_days: Mapping[Severity, int]) -> ReadinessReport:
@@ -153,7 +163,7 @@ def _merge_control(found: list[tuple[Part, ControlResult]]) -> ControlResult:
     findings: list[Finding] = []
     for part, control in found:
         for finding in control.findings:
-            if part.account is not None and finding.account is None and _reads_aws(finding.check):
+            if part.account is not None and finding.account is None and _about_aws(part, finding):
                 finding = finding.model_copy(update={"account": part.account})
             if finding not in findings:  # the same repository or log judged alike by several parts: once
                 findings.append(finding)
@@ -170,8 +180,13 @@ def _merge_control(found: list[tuple[Part, ControlResult]]) -> ControlResult:
     )
 
 
-def _reads_aws(check_id: str) -> bool:
-    spec = CHECKS.get(check_id)
+def _about_aws(part: Part, finding: Finding) -> bool:
+    """Whether the finding judged what the part read from its AWS account (so it is that account's): by its
+    evidence where it names some (a log check also reads local files, whose events are no account's in
+    particular), else by whether its check reads AWS."""
+    if finding.evidence_ids:
+        return not part.aws_evidence.isdisjoint(finding.evidence_ids)
+    spec = CHECKS.get(finding.check)
     return spec is not None and any(reads_aws(TOOLS[tool]) for tool in spec.needs if tool in TOOLS)
 
 

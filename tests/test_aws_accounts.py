@@ -20,7 +20,7 @@ from knowledge.catalog import load_catalog
 from tools.aws.accounts import list_accounts, role_arn
 from tools.aws.session import ReadOnlyAws, ReadOnlyViolation
 from tools.catalog import StoredEvidence
-from tools.config import AuditorConfig, AwsConfig, AwsOrganizationConfig, ConfigError, load_config
+from tools.config import AuditorConfig, AwsConfig, AwsOrganizationConfig, ConfigError, LogsConfig, load_config
 from tools.context import CollectContext
 from tools.findings import Status
 from tools.locker import EvidenceLocker
@@ -174,6 +174,33 @@ def test_an_account_the_organization_does_not_list_is_an_error_not_dropped(
     assert [p.cause for p in runner.sources.problems()] == [
         "account 999999999999 was not read: it is not an active account of the organization"
     ]
+
+
+@pytest.mark.slow  # an organization of member accounts seeded in moto
+def test_a_finding_from_a_local_log_is_listed_once_not_stamped_with_each_account(
+    moto_server: str, members: list[str], tmp_path: Path
+) -> None:
+    """The root account's use in a local CloudTrail file is judged from that file alone: one finding, not one per
+    member account under each member's id (the file's events are not theirs)."""
+    from tools.catalog import load_all
+
+    load_all()  # the log collectors and checks
+    trail = tmp_path / "local-trail.json"
+    root_use = {
+        "eventTime": "2026-03-05T10:00:00Z",
+        "eventName": "GetAccountSummary",
+        "eventID": "e-1",
+        "awsRegion": "us-east-1",
+        "recipientAccountId": "123456789012",
+        "userIdentity": {"type": "Root", "accountId": "123456789012", "arn": "arn:aws:iam::123456789012:root"},
+    }
+    trail.write_text(json.dumps({"Records": [root_use]}))
+    config = _config(tmp_path, moto_server, accounts=members[:2]).model_copy(update={"logs": LogsConfig(paths=[trail])})
+    runner = _runner(config, tmp_path)
+    items = [item for _, item in runner.collect_each_account("logs.cloudtrail_s3")]
+    items.append(runner.collect("logs.cloudtrail_events"))
+    failing = [f for f in runner.evaluate("logs.root_account_use", items) if f.status == Status.FAIL]
+    assert [(f.resource, f.account) for f in failing] == [("arn:aws:iam::123456789012:root", None)]
 
 
 def test_account_ids_are_checked_in_the_configuration(tmp_path: Path) -> None:

@@ -55,3 +55,12 @@ def test_two_demo_workspaces_in_different_accounts_merge(tmp_path: Path, monkeyp
     assert merged.exit_code == 0, merged.output
     assert "Merged 2 part(s)" in merged.output
     assert {p.name for p in (tmp_path / "merged" / "parts").iterdir()} == {"111111111111", OTHER_ACCOUNT}
+    # The demo's local log files are no account's: their findings are listed once, with no account, while what
+    # each part read from its own AWS carries that account.
+    report = json.loads((tmp_path / "merged" / "report.json").read_text())
+    findings = [f for control in report["controls"] for f in control["findings"]]
+    tampered = [f for f in findings if f["check"] == "logs.audit_logging_tampered" and f["status"] == "fail"]
+    assert tampered and all("account" not in f for f in tampered)
+    assert len({json.dumps(f, sort_keys=True) for f in tampered}) == len(tampered)
+    length = {f.get("account") for f in findings if f["check"] == "aws.iam.password_policy_length"}
+    assert length == {"111111111111", OTHER_ACCOUNT}

@@ -294,6 +294,7 @@ class EvidenceRunner:
         from tools.aws.accounts import unreachable_finding  # boto3 loads only when AWS is used
 
         shared = [item for item in items if "account" not in item.params]  # evidence from other sources
+        shared_ids = {item.id for item in shared}
         findings: list[Finding] = []
         for member in accounts:
             own = [item for item in items if item.params.get("account") == member.id]
@@ -301,9 +302,15 @@ class EvidenceRunner:
                 self._note_unreachable(member)
                 unreachable = unreachable_finding(check_id, member, [item.id for item in own])
                 findings.append(unreachable.model_copy(update={"severity": spec.severity}))
-            else:
-                judged = self._evaluate_once(check_id, shared + own)
-                findings += [finding.model_copy(update={"account": member.id}) for finding in judged]
+                continue
+            for finding in self._evaluate_once(check_id, shared + own):
+                if finding.evidence_ids and set(finding.evidence_ids) <= shared_ids:
+                    # Judged from the other sources alone (a local log file, a repository): not this account's,
+                    # and the same for every account, so listed once, with the account the check named, if any.
+                    if finding not in findings:
+                        findings.append(finding)
+                else:
+                    findings.append(finding if finding.account else finding.model_copy(update={"account": member.id}))
         return findings
 
     def _evaluate_once(self, check_id: str, items: list[StoredEvidence]) -> list[Finding]:
