@@ -34,14 +34,14 @@ from agent.integrity import IntegrityReport, ReportNotSigned, read_signed_report
 from agent.package import signature_problems
 from agent.render.csv import render_csv
 from agent.render.html import render_html
-from agent.render.inputs import ReportInputs
+from agent.render.inputs import ReportInputs, cited_evidence_ids
 from agent.report import aggregate, latest_run_id, render_markdown, report_accounts
 from agent.report_schema import ControlResult, EvidenceHead, Narrative, ReadinessReport, RunInfo, VerifierResult
 from agent.runs import RunStore
 from knowledge.catalog import Catalog
 from tools.catalog import CHECKS, TOOLS, load_all
 from tools.findings import Finding, Severity
-from tools.locker import EvidenceLocker
+from tools.locker import EvidenceLocker, EvidenceRecord
 from tools.runner import reads_aws
 from tools.signing import PublicKey, Signer
 from tools.sources import SourceStatus
@@ -122,6 +122,19 @@ def _aws_evidence(workspace: Workspace) -> frozenset[str]:
     load_all()  # the tool registry says which tools read AWS
     with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
         return frozenset(r.id for r in locker.list() if r.tool in TOOLS and reads_aws(TOOLS[r.tool]))
+
+
+def _cited_records(parts: list[Part], report: ReadinessReport) -> dict[str, EvidenceRecord]:
+    """The locker records of the evidence the merged report cites, from the parts that hold them (the HTML's
+    evidence appendix: collector, time and sha256 of each item)."""
+    wanted = cited_evidence_ids(report)
+    records: dict[str, EvidenceRecord] = {}
+    for part in parts:
+        workspace = Workspace.at(part.folder)
+        if workspace.locker_db.exists():
+            with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
+                records |= {record.id: record for record in locker.list() if record.id in wanted}
+    return records
 
 
 def merge_reports(parts: list[Part], catalog: Catalog, due_days: Mapping[Severity, int]) -> ReadinessReport:
@@ -246,7 +259,7 @@ def merge_parts(
         raise PartRefused(f"more than one part read {named}: merge one run per account")
     report = merge_reports(parts, catalog, due_days)
     out.mkdir(parents=True, exist_ok=True)
-    inputs = ReportInputs(report=report, catalog=catalog)
+    inputs = ReportInputs(report=report, catalog=catalog, evidence=_cited_records(parts, report))
     rendered = {
         "report.json": report.to_json() + "\n",
         "report.md": render_markdown(report, catalog),

@@ -64,3 +64,6 @@ def test_two_demo_workspaces_in_different_accounts_merge(tmp_path: Path, monkeyp
     assert len({json.dumps(f, sort_keys=True) for f in tampered}) == len(tampered)
     length = {f.get("account") for f in findings if f["check"] == "aws.iam.password_policy_length"}
     assert length == {"111111111111", OTHER_ACCOUNT}
+    # Each cited item's record comes from the part that holds it: none is said to be missing.
+    html = (tmp_path / "merged" / "report.html").read_text()
+    assert 'id="ev-' in html and "Not in this workspace's evidence locker" not in html
