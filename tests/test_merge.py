@@ -159,6 +159,31 @@ def test_an_account_in_two_parts_is_refused_and_an_organization_part_is_named_by
 
 
 @pytest.mark.slow
+def test_a_merge_of_a_part_that_could_not_read_a_source_exits_4_naming_it(
+    moto_server: str, tmp_path: Path, knowledge_template: Path
+) -> None:
+    """As `auditor run` does: the merged report is written, signed and incomplete; CI sees exit 4."""
+    import shutil
+
+    from agent.api import run_proof
+    from tools.config import AwsOrganizationConfig
+
+    workspace = Workspace.at(tmp_path / "organization")
+    shutil.copytree(knowledge_template, workspace.chroma_dir)
+    organization = AwsOrganizationConfig(role_name="AuditorReadOnly", accounts=["999999999999"])  # not a member
+    config = AuditorConfig(
+        company="Org Co", workspace=workspace.root, aws=AwsConfig(endpoint_url=moto_server, organization=organization)
+    )
+    run_proof(config, workspace, check_ids=[LENGTH_CHECK], model=None)
+    out = tmp_path / "merged"
+    result = CliRunner().invoke(app, ["merge", str(workspace.root), "-o", str(out)], terminal_width=300)
+    assert result.exit_code == 4, result.output
+    said = " ".join(result.output.split())  # as the console wrapped it
+    assert "account 999999999999 was not read" in said and "merged report is incomplete" in said
+    assert (out / "report.json").is_file() and verify_merged(out, _public()) == []
+
+
+@pytest.mark.slow
 def test_the_merge_command_prints_each_verified_part(parts, tmp_path: Path) -> None:
     folders, _ = parts
     out = tmp_path / "merged"
@@ -239,6 +264,8 @@ def test_the_readme_ci_matrix_runs_one_account_per_job_then_merges_them() -> Non
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
     assert "${{ matrix.account }}" in upload["with"]["name"]
     assert merge["needs"] == "audit"
+    # An incomplete account (exit 4) still uploads its signed part, and the merge still runs: it says what is missing.
+    assert (audit["strategy"]["fail-fast"], upload["if"], merge["if"]) == (False, "always()", "always()")
     merge_commands = [cmd for s in merge["steps"] for cmd in _auditor_commands(s.get("run", ""))]
     assert any(cmd[0] == "merge" and "-o" in cmd for cmd in merge_commands)
     assert workflow["permissions"]["id-token"] == "write"

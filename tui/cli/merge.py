@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from tui.cli.evidence import verifying_key
-from tui.cli.state import cli_state, console, fail
+from tui.cli.proof import EXIT_INCOMPLETE, exit_unless_complete
+from tui.cli.state import cli_state, console, err_console, fail
 
 
 def merge(
@@ -22,10 +24,14 @@ def merge(
             help="Check every part against this public key file (`auditor keys export`) instead of the signing key.",
         ),
     ] = None,
+    fail_on_gap: Annotated[
+        bool, typer.Option("--fail-on-gap", help="Exit 3 when any criterion of the merged report is a gap (for CI).")
+    ] = False,
 ) -> None:
     """Merge the reports and evidence lockers of several runs (a CI matrix, a Kubernetes Job array) into one
-    report with an account column, signed with the signing key; exit 1 naming a part that does not verify, before
-    anything is written."""
+    report with an account column, signed with the signing key. Exit 1 naming a part that does not verify, before
+    anything is written; once written, exit 4 when a part could not read a source (as `auditor run` does), 3 for
+    gaps with --fail-on-gap."""
     from agent.merge import PartRefused, merge_parts
     from knowledge.catalog import load_catalog
     from tools.signing import SigningError, load_signer
@@ -50,3 +56,13 @@ def merge(
         f"`auditor verify --merged {out}`.",
         highlight=False,
     )
+    unread = [source for source in report.run.sources if source.state == "error"]
+    for source in unread:  # each cause names its part
+        err_console.print(f"[bold red]could not read[/] {escape(source.line())}", highlight=False)
+    if unread:
+        err_console.print(
+            f"[bold red]The merged report is incomplete[/] (exit {EXIT_INCOMPLETE}): its checks on these sources "
+            "say error; fix the cause, run that part again, and merge again.",
+            highlight=False,
+        )
+    exit_unless_complete(report, fail_on_gap)

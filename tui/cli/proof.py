@@ -109,7 +109,7 @@ def run(
     )
     _print_outcome(outcome, state.workspace)
     after_run(state.config, state.workspace, outcome.report)
-    _exit_unless_complete(outcome.report, fail_on_gap)
+    exit_unless_complete(outcome.report, fail_on_gap)
 
 
 def demo(
@@ -168,7 +168,7 @@ def demo(
         "write a report to open in a browser.",
         highlight=False,
     )
-    _exit_unless_complete(outcome.report, fail_on_gap=False)
+    exit_unless_complete(outcome.report, fail_on_gap=False)
 
 
 def report(
@@ -353,7 +353,7 @@ def _exit_interrupted() -> NoReturn:
     os._exit(EXIT_INTERRUPTED)
 
 
-def _exit_unless_complete(readiness, fail_on_gap: bool) -> None:  # readiness: ReadinessReport
+def exit_unless_complete(readiness, fail_on_gap: bool) -> None:  # readiness: ReadinessReport
     """Exit with EXIT_INCOMPLETE when a source could not be read, or EXIT_GAP for gaps under --fail-on-gap."""
     if any(source.state == "error" for source in readiness.run.sources):
         raise typer.Exit(EXIT_INCOMPLETE)
