@@ -405,7 +405,7 @@ def test_report_04_a_rejected_draft_marked_as_passed_in_the_verdict_cache(attack
     forged = json.loads(verdict) | {"passed": True, "problems": []}
     forge = "UPDATE signed_verdicts SET verdict = ? WHERE control_id = ?"
     sql(workspace.runs_db, forge, params=(json.dumps(forged), control_id))
-    assert_detected(attacked, f"control {control_id}: its cached verifier verdict in runs.sqlite is not signed")
+    assert_detected(attacked, f"control {control_id}: the cached verifier verdict in runs.sqlite is not signed")
 
 
 # -- forged records through the public API, and anchors ------------------------------------------------------------
