@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from tui.cli.evidence import verifying_key
-from tui.cli.proof import EXIT_INCOMPLETE, exit_unless_complete
-from tui.cli.state import cli_state, console, err_console, fail
+from tui.cli.proof import exit_unless_complete, print_unread
+from tui.cli.state import cli_state, console, fail
 
 
 def merge(
@@ -56,13 +55,7 @@ def merge(
         f"`auditor verify --merged {out}`.",
         highlight=False,
     )
-    unread = [source for source in report.run.sources if source.state == "error"]
-    for source in unread:  # each cause names its part
-        err_console.print(f"[bold red]could not read[/] {escape(source.line())}", highlight=False)
-    if unread:
-        err_console.print(
-            f"[bold red]The merged report is incomplete[/] (exit {EXIT_INCOMPLETE}): its checks on these sources "
-            "say error; fix the cause, run that part again, and merge again.",
-            highlight=False,
-        )
+    # Each unread source's cause names its part.
+    advice = "fix the cause, run that part again, and merge again"
+    print_unread(report.run.sources, "The merged report is incomplete", advice)
     exit_unless_complete(report, fail_on_gap)

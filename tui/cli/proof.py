@@ -411,13 +411,17 @@ def _print_sources(sources) -> None:  # sources: list[SourceStatus]
     if unconfigured:
         listed = "; ".join(f"{source.source} ({source.cause})" for source in unconfigured)
         console.print(f"Not configured, their checks not applicable: {escape(listed)}.", highlight=False)
+    print_unread(sources, "The run is incomplete", "fix the cause and run again")
+
+
+def print_unread(sources, incomplete: str, advice: str) -> None:  # sources: list[SourceStatus]
+    """Each source that could not be read, one line with cause and fix; then that the exit code says incomplete."""
     unread = [source for source in sources if source.state == "error"]
     for source in unread:
         err_console.print(f"[bold red]could not read[/] {escape(source.line())}", highlight=False)
     if unread:
         err_console.print(
-            f"[bold red]The run is incomplete[/] (exit {EXIT_INCOMPLETE}): its checks on these sources "
-            "say error; fix the cause and run again.",
+            f"[bold red]{incomplete}[/] (exit {EXIT_INCOMPLETE}): its checks on these sources say error; {advice}.",
             highlight=False,
         )
 
