@@ -60,7 +60,11 @@ SOURCE_ORDER = ("error", "ok", "not_configured")
 
 
 class PartRefused(Exception):
-    """A part that cannot be merged: no report, or it does not verify."""
+    """A part that cannot be merged: it does not verify, or another part read its account."""
+
+
+class MergeUsageError(Exception):
+    """What the command was given cannot be merged as asked: a folder with no report, an output folder in use."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def read_part(folder: Path, public: PublicKey) -> Part:
     workspace = Workspace.at(folder)
     run_id = latest_run_id(workspace)
     if run_id is None:
-        raise PartRefused(f"{folder}: no report to merge (run `auditor run` with this workspace first)")
+        raise MergeUsageError(f"{folder}: no report to merge (run `auditor run` with this workspace first)")
     signed_head = RunStore(workspace.runs_db).head_line(run_id) if workspace.runs_db.exists() else None
     integrity = verify_workspace(workspace, public, [signed_head] if signed_head else [])
     if signed_head is None:
@@ -244,7 +248,7 @@ def merge_parts(
     """Verify every part against `public`, then write the merged report, the manifest signed by `signer` and a
     copy of each part to `out`."""
     if out.exists() and any(out.iterdir()):
-        raise PartRefused(f"{out}: not empty; merge into a new folder")
+        raise MergeUsageError(f"{out}: not empty; merge into a new folder")
     parts = [read_part(folder, public) for folder in folders]  # every part verifies before anything is written
     # An account in two parts would be counted twice (each finding, each failure): one run per account.
     readers: dict[str, list[Part]] = {}

@@ -209,6 +209,9 @@ def test_account_ids_are_checked_in_the_configuration(tmp_path: Path) -> None:
     path.write_text(organization + 'accounts = ["12345"]\n')
     with pytest.raises(ConfigError, match=r"aws.organization.accounts.0': an AWS account id is twelve digits"):
         load_config(path)
+    path.write_text('[aws.organization]\nrole_name = "arn:aws:iam::111111111111:role/AuditorReadOnly"\n')
+    with pytest.raises(ConfigError, match="role_name': the role's name .*, not its ARN"):
+        load_config(path)
     path.write_text(organization + 'accounts = ["111111111111"]\nexclude_accounts = ["111111111111"]\n')
     with pytest.raises(ConfigError, match="listed in both accounts and exclude_accounts: 111111111111"):
         load_config(path)

@@ -126,6 +126,15 @@ def test_a_part_that_does_not_verify_is_refused_and_nothing_is_written(parts, tm
     assert result.exit_code == 1 and "does not verify" in result.output and not out.exists()
     result = CliRunner().invoke(app, ["merge", str(folders[0]), str(folders[0]), "-o", str(out)])
     assert result.exit_code == 1 and "more than one part read" in result.output
+    # What the command cannot use is not a part that fails to verify: exit 2, as for any usage error.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["merge", str(folders[0]), str(empty), "-o", str(out)])
+    assert result.exit_code == 2 and "no report to merge" in " ".join(result.output.split()) and not out.exists()
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "report.json").write_text("{}")
+    result = CliRunner().invoke(app, ["merge", str(folders[0]), "-o", str(tmp_path / "used")])
+    assert result.exit_code == 2 and "not empty;" in " ".join(result.output.split())
 
 
 @pytest.mark.slow

@@ -50,6 +50,14 @@ class AwsOrganizationConfig(_Section):
     exclude_accounts: list[AwsAccountId] = Field(default_factory=list)
     max_workers: int = Field(default=4, ge=1, le=32)  # accounts collected at once
 
+    @field_validator("role_name", mode="before")
+    @classmethod
+    def _a_name_not_an_arn(cls, value: object) -> object:
+        if isinstance(value, str) and value.startswith("arn:"):
+            message = "the role's name (e.g. AuditorReadOnly), not its ARN: each account's ARN is built from it"
+            raise PydanticCustomError("role_arn", message)
+        return value
+
     @field_validator("exclude_accounts")
     @classmethod
     def _not_both(cls, value: list[str], info: ValidationInfo) -> list[str]:

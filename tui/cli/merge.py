@@ -28,21 +28,24 @@ def merge(
     ] = False,
 ) -> None:
     """Merge the reports and evidence lockers of several runs (a CI matrix, a Kubernetes Job array) into one
-    report with an account column, signed with the signing key. Exit 1 naming a part that does not verify, before
-    anything is written; once written, exit 4 when a part could not read a source (as `auditor run` does), 3 for
-    gaps with --fail-on-gap."""
-    from agent.merge import PartRefused, merge_parts
+    report with an account column, signed with the signing key. Exit 2 for what cannot be used (a folder with no
+    report, an output folder in use, no key), 1 naming a part that does not verify (both before anything is
+    written); once written, exit 4 when a part could not read a source (as `auditor run` does), 3 for gaps with
+    --fail-on-gap."""
+    from agent.merge import MergeUsageError, PartRefused, merge_parts
     from knowledge.catalog import load_catalog
     from tools.signing import SigningError, load_signer
 
     state = cli_state(ctx)
-    public = verifying_key(state, public_key, code=1)
+    public = verifying_key(state, public_key)
     try:
         signer = load_signer(state.config)
     except SigningError as exc:
-        fail(f"{exc}: the merged report is signed with it, as runs are", code=1)
+        fail(f"{exc}: the merged report is signed with it, as runs are")
     try:
         report, merged = merge_parts(parts, out, public, signer, load_catalog(), state.config.remediation.due_days)
+    except MergeUsageError as exc:
+        fail(str(exc))  # exit 2, as for any command given what it cannot use
     except PartRefused as exc:
         fail(str(exc), code=1)
     for part in merged:
