@@ -322,7 +322,7 @@ def verify_merged(out: Path, public: PublicKey) -> list[str]:
     for entry in entries:
         try:
             part = read_part(out / entry["copy"], public)
-        except PartRefused as exc:
+        except (PartRefused, MergeUsageError) as exc:
             problems.append(f"part {entry.get('label')}: {exc}")
             continue
         except (KeyError, TypeError) as exc:

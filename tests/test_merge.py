@@ -241,6 +241,8 @@ def test_a_merged_report_changed_after_the_merge_is_caught(parts, tmp_path: Path
     ]
     part_problems = tampered(lambda copy: to_pass(next((copy / "parts").glob("*/reports/*/report.json"))))
     assert len(part_problems) == 1 and "does not verify" in part_problems[0], part_problems
+    gone = tampered(lambda copy: shutil.rmtree(next((copy / "parts").glob("*/reports"))))
+    assert len(gone) == 1 and "no report to merge" in gone[0], gone
 
     broken = tmp_path / "broken"
     shutil.copytree(out, broken)
