@@ -195,12 +195,12 @@ def verify_workspace(
     _check_reports(workspace, records, report)
     _check_run_rows(workspace, records, report)
     _check_review_log(workspace, public, review_heads, report)
-    # History and periods read each run's digest from the run store: agent.history rebuilds and compares them
+    # History and periods read each run's digest from the run store, signed: agent.history names an unsigned one
     # (imported here: it builds on this module's signed report hashes).
     from agent.history import stored_digest_problems
 
-    signed_reports = {run_id: record["report"]["json"] for run_id, record in records.items() if record.get("report")}
-    report.problems += stored_digest_problems(workspace, signed_reports, public)
+    with_report = [run_id for run_id, record in records.items() if record.get("report")]
+    report.problems += stored_digest_problems(workspace, with_report, public)
     _check_cached_verdicts(workspace, public, report)
     return report
 

@@ -22,7 +22,6 @@ each part's copy again as the merge checked it; a part also checks on its own:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Iterable, Mapping
@@ -40,6 +39,7 @@ from agent.report_schema import ControlResult, EvidenceHead, Narrative, Readines
 from agent.runs import RunStore
 from knowledge.catalog import Catalog
 from tools.catalog import CHECKS, TOOLS, load_all
+from tools.chain import sha256_hex
 from tools.findings import Finding, Severity
 from tools.locker import EvidenceLocker, EvidenceRecord
 from tools.runner import reads_aws
@@ -75,7 +75,7 @@ class Part:
     evidence_head: EvidenceHead | None
     signed_head: str | None  # the head line its run signed (auditor-head:...)
     report: ReadinessReport
-    aws_evidence: frozenset[str] = frozenset()  # ids of its evidence items read from AWS
+    evidence: Mapping[str, EvidenceRecord]  # its locker's records (metadata, not data), by evidence id
 
 
 def read_part(folder: Path, public: PublicKey) -> Part:
@@ -96,7 +96,7 @@ def read_part(folder: Path, public: PublicKey) -> Part:
         raise PartRefused(f"{folder}: {exc}") from exc
     account = None if report_accounts(report) else _account_read(workspace)
     label = account or f"run-{run_id}"
-    return Part(folder, label, account, report.run.evidence_head, signed_head, report, _aws_evidence(workspace))
+    return Part(folder, label, account, report.run.evidence_head, signed_head, report, _evidence_records(workspace))
 
 
 def part_accounts(part: Part) -> list[str]:
@@ -120,25 +120,18 @@ def _account_read(workspace: Workspace) -> str | None:
     return None
 
 
-def _aws_evidence(workspace: Workspace) -> frozenset[str]:
+def _evidence_records(workspace: Workspace) -> dict[str, EvidenceRecord]:
     if not workspace.locker_db.exists():
-        return frozenset()
-    load_all()  # the tool registry says which tools read AWS
+        return {}
     with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
-        return frozenset(r.id for r in locker.list() if r.tool in TOOLS and reads_aws(TOOLS[r.tool]))
+        return {record.id: record for record in locker.list()}
 
 
 def _cited_records(parts: list[Part], report: ReadinessReport) -> dict[str, EvidenceRecord]:
-    """The locker records of the evidence the merged report cites, from the parts that hold them (the HTML's
-    evidence appendix: collector, time and sha256 of each item)."""
+    """The records of the evidence the merged report cites, from the parts that hold them (the HTML's evidence
+    appendix: collector, time and sha256 of each item)."""
     wanted = cited_evidence_ids(report)
-    records: dict[str, EvidenceRecord] = {}
-    for part in parts:
-        workspace = Workspace.at(part.folder)
-        if workspace.locker_db.exists():
-            with EvidenceLocker(workspace.locker_db, workspace.blobs_dir) as locker:
-                records |= {record.id: record for record in locker.list() if record.id in wanted}
-    return records
+    return {item: record for part in parts for item, record in part.evidence.items() if item in wanted}
 
 
 def merge_reports(parts: list[Part], catalog: Catalog, due_days: Mapping[Severity, int]) -> ReadinessReport:
@@ -202,9 +195,11 @@ def _about_aws(part: Part, finding: Finding) -> bool:
     evidence where it names some (a log check also reads local files, whose events are no account's in
     particular), else by whether its check reads AWS."""
     if finding.evidence_ids:
-        return not part.aws_evidence.isdisjoint(finding.evidence_ids)
-    spec = CHECKS.get(finding.check)
-    return spec is not None and any(reads_aws(TOOLS[tool]) for tool in spec.needs if tool in TOOLS)
+        tools = {part.evidence[item].tool for item in finding.evidence_ids if item in part.evidence}
+    else:
+        spec = CHECKS.get(finding.check)
+        tools = set(spec.needs) if spec else set()
+    return any(reads_aws(TOOLS[tool]) for tool in tools if tool in TOOLS)
 
 
 def _merge_narratives(narratives: list[tuple[str, Narrative]]) -> Narrative:
@@ -278,7 +273,7 @@ def merge_parts(
         "format": MANIFEST_FORMAT,
         "merged_run": report.run.id,
         "key_id": public.key_id,
-        "files": {name: _sha256(out / name) for name in REPORT_FILES},
+        "files": {name: sha256_hex((out / name).read_bytes()) for name in REPORT_FILES},
         "parts": [
             {
                 "label": part.label,
@@ -317,7 +312,7 @@ def verify_merged(out: Path, public: PublicKey) -> list[str]:
             problems.append(f"{name}: not listed in {MANIFEST}")
         elif not (out / name).is_file():
             problems.append(f"{name}: listed in {MANIFEST}, missing")
-        elif _sha256(out / name) != files[name]:
+        elif sha256_hex((out / name).read_bytes()) != files[name]:
             problems.append(f"{name}: changed since the merge (its sha256 differs from {MANIFEST}'s)")
     for entry in entries:
         try:
@@ -331,7 +326,3 @@ def verify_merged(out: Path, public: PublicKey) -> list[str]:
         if (part.report.run.id, part.signed_head) != (entry.get("run_id"), entry.get("signed_head")):
             problems.append(f"part {entry.get('label')}: its copy holds run {part.report.run.id}, not the one listed")
     return problems
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -175,23 +175,22 @@ def problems_in_data(source: str, data: Any) -> list[SourceProblem]:
     return []
 
 
+_FORMAT_FIX = "check its format (CloudTrail JSON, syslog) against the parse problems in the evidence"
+_S3_LOGS_FIX = (
+    "check that the trail is logging and delivers to this bucket, and that the auditor may list and read it "
+    "(s3:ListBucket, s3:GetObject); the evidence names each file and the error"
+)
+
+
 def _log_problems(data: dict[str, Any]) -> Iterator[SourceProblem]:
     for path in data.get("missing_paths", []):
         yield SourceProblem("logs", f"{path} does not exist", "check [logs] paths")
     for source in data.get("sources", []):
-        if "file" in source and "error" in source and not source["file"].startswith("s3://"):  # no readable record
-            yield SourceProblem(
-                "logs",
-                f"{source['file']}: {source['error']}",
-                "check its format (CloudTrail JSON, syslog) against the parse problems in the evidence",
-            )
-        elif "file" in source and "error" in source:  # a trail's logs in S3 (tools/logs/s3.py)
-            yield SourceProblem(
-                "logs",
-                f"{source['file']}: {source['error']}",
-                "check that the trail is logging and delivers to this bucket, and that the auditor may list and "
-                "read it (s3:ListBucket, s3:GetObject); the evidence names each file and the error",
-            )
+        if "file" in source and "error" in source:
+            # A file read with no readable record (it has a sha256), or a trail's logs in S3 not read at all.
+            unread_in_s3 = source["file"].startswith("s3://") and "sha256" not in source
+            fix = _S3_LOGS_FIX if unread_in_s3 else _FORMAT_FIX
+            yield SourceProblem("logs", f"{source['file']}: {source['error']}", fix)
         elif "error" in source:
             yield SourceProblem(
                 "logs",
